@@ -1,0 +1,32 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "workbench",
+    products: [
+        .executable(name: "workbench", targets: ["workbench"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Bridge", targets: ["Bridge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "Engine",
+            dependencies: ["COpenBLAS", "CZlib"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(name: "Bridge", dependencies: ["Engine", "CLua"]),
+        .executableTarget(
+            name: "workbench",
+            dependencies: ["Engine", "Bridge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "BridgeTests", dependencies: ["Bridge", "Engine"]),
+        .testTarget(name: "CLITests", dependencies: ["Engine"]),
+    ]
+)

@@ -1,0 +1,84 @@
+import Foundation
+
+/// y = x Wᵀ + b, W of shape [outputSize, inputSize] (Torch's nn.Linear).
+/// Input [inputSize] or [batch, inputSize].
+public final class Linear: Module {
+    public let inputSize: Int
+    public let outputSize: Int
+    public let weightParameter: Parameter
+    public let biasParameter: Parameter?
+
+    public init(_ inputSize: Int, _ outputSize: Int, bias: Bool = true) {
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+        weightParameter = Parameter(name: "weight", shape: [outputSize, inputSize])
+        biasParameter = bias ? Parameter(name: "bias", shape: [outputSize]) : nil
+        super.init()
+        reset(&GlobalRandom.generator)
+    }
+
+    override public var typeName: String { "nn.Linear" }
+    override public var parameters: [Parameter] { [weightParameter] + (biasParameter.map { [$0] } ?? []) }
+    override public var weight: Parameter? { weightParameter }
+    override public var bias: Parameter? { biasParameter }
+
+    /// U(-1/√inputSize, 1/√inputSize) for weight and bias, as Torch.
+    override public func reset(_ rng: inout RandomGenerator) {
+        let stdv = 1 / Float(inputSize).squareRoot()
+        weightParameter.value.fillUniform(-stdv, stdv, &rng)
+        biasParameter?.value.fillUniform(-stdv, stdv, &rng)
+    }
+
+    private func batchSize(_ input: Tensor) throws -> Int {
+        try checkRank(input, [1, 2], "nn.Linear(\(inputSize) -> \(outputSize))")
+        let n = input.dim == 1 ? 1 : input.shape[0]
+        guard input.shape.last == inputSize else {
+            throw EngineError("nn.Linear(\(inputSize) -> \(outputSize)): input has \(input.shape.last ?? 0) features (shape \(shapeString(input.shape))), expected \(inputSize)")
+        }
+        return n
+    }
+
+    override public func updateOutput(_ input: Tensor) throws -> Tensor {
+        let n = try batchSize(input)
+        output.resize(input.dim == 1 ? [outputSize] : [n, outputSize])
+        let y = output.data
+        if let b = biasParameter?.value.data {
+            for r in 0..<n { (y + r * outputSize).update(from: b, count: outputSize) }
+        }
+        BLAS.gemm(transB: true, m: n, n: outputSize, k: inputSize,
+                  a: input.data, b: weightParameter.value.data,
+                  beta: biasParameter == nil ? 0 : 1, c: y)
+        return output
+    }
+
+    /// ∂L/∂x = ∂L/∂y · W
+    override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
+        let n = try batchSize(input)
+        gradInput.resize(input.shape)
+        BLAS.gemm(m: n, n: inputSize, k: outputSize, a: gradOutput.data, b: weightParameter.value.data, c: gradInput.data)
+        return gradInput
+    }
+
+    /// ∂L/∂W += scale · (∂L/∂y)ᵀ x ; ∂L/∂b += scale · Σ_batch ∂L/∂y
+    override public func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
+        let n = try batchSize(input)
+        BLAS.gemm(transA: true, m: outputSize, n: inputSize, k: n, alpha: scale,
+                  a: gradOutput.data, b: input.data, beta: 1, c: weightParameter.grad.data)
+        if let gb = biasParameter?.grad.data {
+            let g = gradOutput.data
+            for r in 0..<n {
+                let row = g + r * outputSize
+                for j in 0..<outputSize { gb[j] += scale * row[j] }
+            }
+        }
+    }
+
+    override public var spec: ModuleSpec {
+        ModuleSpec(type: typeName, args: [Double(inputSize), Double(outputSize)],
+                   options: biasParameter == nil ? ["bias": 0] : nil)
+    }
+
+    override public var description: String {
+        "nn.Linear(\(inputSize) -> \(outputSize)\(biasParameter == nil ? ") without bias" : ")")"
+    }
+}

@@ -1,0 +1,110 @@
+/// The architecture of one module: its Torch type name, constructor arguments in Torch's
+/// order, named options, and children for containers. Stored in model files so that the file
+/// alone rebuilds the model (see `ModuleFactory`).
+public struct ModuleSpec: Codable, Equatable {
+    public var type: String
+    public var args: [Double]
+    public var options: [String: Double]?
+    public var modules: [ModuleSpec]?
+
+    public init(type: String, args: [Double] = [], options: [String: Double]? = nil, modules: [ModuleSpec]? = nil) {
+        self.type = type
+        self.args = args
+        self.options = options
+        self.modules = modules
+    }
+}
+
+/// Base class of every layer, with Torch7 nn semantics:
+/// `forward` = `updateOutput`; `backward` = `updateGradInput` + `accGradParameters`.
+/// Gradients of parameters accumulate (`zeroGradParameters` clears them), as in Torch.
+///
+/// Subclasses own their `output` and `gradInput` buffers and reuse them across calls, so
+/// the returned tensors are overwritten by the next call (as in Torch).
+open class Module {
+    public internal(set) var output = Tensor()
+    public internal(set) var gradInput = Tensor()
+    /// Training mode (dropout active, batch norm uses batch statistics).
+    public internal(set) var isTraining = true
+    /// Multiplies the optimiser's learning rate for this module's parameters.
+    public var learningRateScale: Float = 1
+    /// A frozen module's parameters are not updated, and no gradient is computed for them.
+    public var isFrozen = false
+
+    public init() {}
+
+    /// Torch type name, e.g. "nn.Linear".
+    open var typeName: String { "nn.Module" }
+
+    /// Learnable parameters in Torch's order (weight, then bias).
+    open var parameters: [Parameter] { [] }
+
+    /// The weight parameter, if the module has one (what pruning acts on).
+    open var weight: Parameter? { nil }
+    open var bias: Parameter? { nil }
+
+    open func updateOutput(_ input: Tensor) throws -> Tensor { fatalError("\(typeName) must override updateOutput") }
+    open func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
+        fatalError("\(typeName) must override updateGradInput")
+    }
+    /// Accumulates scale · ∂loss/∂θ into each parameter's `grad`.
+    open func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {}
+
+    /// Applies masks, then computes the output.
+    @discardableResult
+    public func forward(_ input: Tensor) throws -> Tensor {
+        for p in parameters { p.applyMask() }
+        return try updateOutput(input)
+    }
+
+    /// Gradient with respect to the input, and accumulation of parameter gradients (masked).
+    @discardableResult
+    open func backward(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws -> Tensor {
+        let g = try updateGradInput(input, gradOutput)
+        if !isFrozen {
+            try accGradParameters(input, gradOutput, scale: scale)
+            for p in parameters { p.maskGradient() }
+        }
+        return g
+    }
+
+    /// Like `backward` but without computing the input gradient (for the lowest trained layer).
+    open func backwardParametersOnly(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws {
+        if isFrozen { return }
+        try accGradParameters(input, gradOutput, scale: scale)
+        for p in parameters { p.maskGradient() }
+    }
+
+    public func zeroGradParameters() { for p in allParameters { p.grad.zero() } }
+
+    /// Parameters of this module and, for containers, of every descendant.
+    open var allParameters: [Parameter] { parameters }
+
+    open func training() { isTraining = true }
+    open func evaluate() { isTraining = false }
+
+    /// Frees the per-batch buffers (`output`, `gradInput`, ...).
+    open func clearState() {
+        output = Tensor()
+        gradInput = Tensor()
+    }
+
+    /// Torch's default initialisation (uniform ±1/√fan_in for weighted layers).
+    open func reset(_ rng: inout RandomGenerator) {}
+
+    /// The module's architecture for model files.
+    open var spec: ModuleSpec { ModuleSpec(type: typeName) }
+
+    /// One line, as Torch prints the module (e.g. `nn.Linear(2400 -> 120)`).
+    open var description: String { typeName }
+}
+
+extension Module: CustomStringConvertible {}
+
+/// Validates that `input` has one of the allowed ranks, with a message naming the module.
+@inline(__always)
+func checkRank(_ input: Tensor, _ ranks: Set<Int>, _ who: String) throws {
+    guard ranks.contains(input.dim) else {
+        throw EngineError("\(who): expected a \(ranks.sorted().map(String.init).joined(separator: " or "))D input, got \(input.dim)D (\(shapeString(input.shape)))")
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// A seeded 64-bit generator (xoshiro256**, seeded by SplitMix64): the same seed gives the
+/// same stream on every machine.
+public struct RandomGenerator: RandomNumberGenerator {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var x = seed
+        func splitmix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = (s.3 << 45) | (s.3 >> 19)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 24 random bits.
+    public mutating func nextUniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+
+    /// Uniform in [lo, hi).
+    public mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * nextUniform() }
+
+    /// Standard normal by Box-Muller.
+    public mutating func normal() -> Float {
+        let u1 = Swift.max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        return Float(sqrt(-2 * log(u1)) * cos(2 * .pi * u2))
+    }
+
+    /// A uniformly random permutation of 0..<n (Fisher-Yates).
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var p = Array(0..<n)
+        if n > 1 {
+            for i in stride(from: n - 1, to: 0, by: -1) {
+                let j = Int(next() % UInt64(i + 1))
+                p.swapAt(i, j)
+            }
+        }
+        return p
+    }
+}
+
+extension Tensor {
+    /// Fills with U(lo, hi) from `rng`.
+    public func fillUniform(_ lo: Float, _ hi: Float, _ rng: inout RandomGenerator) {
+        let p = data
+        for i in 0..<count { p[i] = rng.uniform(lo, hi) }
+    }
+
+    /// Fills with N(mean, std²) from `rng`.
+    public func fillNormal(mean: Float = 0, std: Float = 1, _ rng: inout RandomGenerator) {
+        let p = data
+        for i in 0..<count { p[i] = mean + std * rng.normal() }
+    }
+}
+
+/// The process-wide generator layers draw their initial weights from, like Torch's global
+/// generator: `GlobalRandom.seed(0)` then building a model gives the same weights each time.
+public enum GlobalRandom {
+    nonisolated(unsafe) public static var generator = RandomGenerator(seed: 0)
+    public static func seed(_ s: UInt64) { generator = RandomGenerator(seed: s) }
+}
