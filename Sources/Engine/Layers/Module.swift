@@ -43,6 +43,11 @@ open class Module {
     open var weight: Parameter? { nil }
     open var bias: Parameter? { nil }
 
+    /// State that is saved in model files but not learned by gradient, in PyTorch's
+    /// state_dict order, e.g. batch norm's `[("running_mean", μ), ("running_var", σ²)]`.
+    /// Model files copy into these tensors in place when loading, so keep them allocated.
+    open var buffers: [(name: String, value: Tensor)] { [] }
+
     open func updateOutput(_ input: Tensor) throws -> Tensor { fatalError("\(typeName) must override updateOutput") }
     open func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
         fatalError("\(typeName) must override updateGradInput")
