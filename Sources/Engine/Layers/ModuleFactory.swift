@@ -14,6 +14,17 @@ public enum ModuleFactory {
             return Linear(a[0], a[1], bias: (spec.options?["bias"] ?? 1) != 0)
         case "nn.Tanh":
             return Tanh()
+        case "nn.SpatialConvolution":
+            try need(4)
+            let x = a + [1, 1, 0, 0].suffix(Swift.max(0, 8 - a.count))
+            return SpatialConvolution(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7],
+                                      bias: (spec.options?["bias"] ?? 1) != 0)
+        case "nn.SpatialMaxPooling":
+            try need(2)
+            let m = SpatialMaxPooling(a[0], a[1], a.count > 2 ? a[2] : nil, a.count > 3 ? a[3] : nil,
+                                      a.count > 4 ? a[4] : 0, a.count > 5 ? a[5] : 0)
+            if (spec.options?["ceil"] ?? 0) != 0 { m.ceil() }
+            return m
         default:
             throw EngineError("unknown module type '\(spec.type)' in the model's architecture")
         }

@@ -1,0 +1,134 @@
+import Foundation
+
+/// Max pooling over kW×kH windows with strides dW, dH and padding padW, padH
+/// (Torch's nn.SpatialMaxPooling): y[b, c, i, j] = max over the window of x, padding never
+/// chosen. Output size ⌊(H + 2·padH - kH) / dH⌋ + 1, or with ⌈⌉ in ceil mode (a last window
+/// that would start inside the padding only is dropped, as Torch).
+/// ∂L/∂x gets ∂L/∂y at the position of each window's first maximum.
+public final class SpatialMaxPooling: Module {
+    public let kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int
+    public private(set) var ceilMode = false
+    /// Flat index within the input plane of each output's maximum.
+    private var indices: [Int32] = []
+
+    public init(_ kW: Int, _ kH: Int, _ dW: Int? = nil, _ dH: Int? = nil, _ padW: Int = 0, _ padH: Int = 0) {
+        self.kW = kW; self.kH = kH
+        self.dW = dW ?? kW; self.dH = dH ?? kH
+        self.padW = padW; self.padH = padH
+        super.init()
+    }
+
+    override public var typeName: String { "nn.SpatialMaxPooling" }
+
+    @discardableResult public func ceil() -> SpatialMaxPooling { ceilMode = true; return self }
+    @discardableResult public func floor() -> SpatialMaxPooling { ceilMode = false; return self }
+
+    private func outputSize(_ n: Int, _ k: Int, _ d: Int, _ pad: Int) -> Int {
+        var o = ceilMode ? Int((Double(n + 2 * pad - k) / Double(d)).rounded(.up)) + 1
+                         : (n + 2 * pad - k) / d + 1
+        if pad > 0 && (o - 1) * d >= n + pad { o -= 1 }
+        return o
+    }
+
+    private func geometry(_ input: Tensor) throws -> (planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
+        try checkRank(input, [3, 4], description)
+        let h = input.shape[input.dim - 2], w = input.shape[input.dim - 1]
+        guard 2 * padW <= kW, 2 * padH <= kH else {
+            throw EngineError("\(description): padding must be at most half the kernel size")
+        }
+        guard h + 2 * padH >= kH, w + 2 * padW >= kW else {
+            throw EngineError("\(description): input \(h)x\(w) is smaller than the \(kW)x\(kH) window")
+        }
+        let planes = input.count / (h * w)
+        return (planes, h, w, outputSize(h, kH, dH, padH), outputSize(w, kW, dW, padW))
+    }
+
+    override public func updateOutput(_ input: Tensor) throws -> Tensor {
+        let g = try geometry(input)
+        var s = input.shape
+        s[s.count - 2] = g.oh; s[s.count - 1] = g.ow
+        output.resize(s)
+        let plane = g.oh * g.ow
+        if indices.count < output.count { indices = [Int32](repeating: 0, count: output.count) }
+        let x = input.data, y = output.data
+        let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
+        let (kH, kW, dH, dW, padH, padW) = (self.kH, self.kW, self.dH, self.dW, self.padH, self.padW)
+        let fast2x2 = kH == 2 && kW == 2 && dH == 2 && dW == 2 && padH == 0 && padW == 0 && oh * 2 <= h && ow * 2 <= w
+        indices.withUnsafeMutableBufferPointer { ib in
+            let idx = ib.baseAddress!
+            Parallel.forChunks(g.planes, costPerItem: plane * kH * kW) { r in
+                for pl in r {
+                    let src = x + pl * h * w, dst = y + pl * plane, id = idx + pl * plane
+                    if fast2x2 {
+                        for i in 0..<oh {
+                            let r0 = src + 2 * i * w, r1 = r0 + w
+                            for j in 0..<ow {
+                                let a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1]
+                                var m = a, k = Int32(2 * i * w + 2 * j)
+                                if b > m { m = b; k = Int32(2 * i * w + 2 * j + 1) }
+                                if c > m { m = c; k = Int32((2 * i + 1) * w + 2 * j) }
+                                if d > m { m = d; k = Int32((2 * i + 1) * w + 2 * j + 1) }
+                                dst[i * ow + j] = m
+                                id[i * ow + j] = k
+                            }
+                        }
+                        continue
+                    }
+                    for i in 0..<oh {
+                        let y0 = Swift.max(i * dH - padH, 0), y1 = Swift.min(i * dH - padH + kH, h)
+                        for j in 0..<ow {
+                            let x0 = Swift.max(j * dW - padW, 0), x1 = Swift.min(j * dW - padW + kW, w)
+                            var m = -Float.infinity, k = Int32(y0 * w + x0)
+                            for yy in y0..<y1 {
+                                for xx in x0..<x1 {
+                                    let v = src[yy * w + xx]
+                                    if v > m || v.isNaN { m = v; k = Int32(yy * w + xx) }
+                                }
+                            }
+                            dst[i * ow + j] = m
+                            id[i * ow + j] = k
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
+        let g = try geometry(input)
+        let plane = g.oh * g.ow
+        guard gradOutput.count == g.planes * plane, indices.count >= gradOutput.count else {
+            throw EngineError("\(description): gradOutput has \(gradOutput.count) elements, expected \(g.planes * plane) (call forward first)")
+        }
+        gradInput.resize(input.shape)
+        let gi = gradInput.data, go = gradOutput.data, hw = g.h * g.w
+        indices.withUnsafeBufferPointer { ib in
+            let idx = ib.baseAddress!
+            Parallel.forChunks(g.planes, costPerItem: hw) { r in
+                for pl in r {
+                    let dst = gi + pl * hw, src = go + pl * plane, id = idx + pl * plane
+                    dst.update(repeating: 0, count: hw)
+                    for k in 0..<plane { dst[Int(id[k])] += src[k] }
+                }
+            }
+        }
+        return gradInput
+    }
+
+    override public func clearState() {
+        super.clearState()
+        indices = []
+    }
+
+    override public var spec: ModuleSpec {
+        ModuleSpec(type: typeName, args: [kW, kH, dW, dH, padW, padH].map(Double.init), options: ceilMode ? ["ceil": 1] : nil)
+    }
+
+    /// As Torch prints it: `nn.SpatialMaxPooling(2x2, 2,2)` (padding shown when not 0; ` ceil` not shown, as Torch).
+    override public var description: String {
+        var s = "nn.SpatialMaxPooling(\(kW)x\(kH), \(dW),\(dH)"
+        if padW != 0 || padH != 0 { s += ", \(padW),\(padH)" }
+        return s + ")"
+    }
+}
