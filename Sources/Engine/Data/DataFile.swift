@@ -1,0 +1,46 @@
+import Foundation
+
+/// Whole-file reads for dataset files, with errors that say which file and why, and
+/// transparent gzip decompression.
+public enum DataFile {
+    /// The file's bytes, decompressed when the file is gzip data.
+    public static func read(_ path: String) throws -> [UInt8] {
+        try Gzip.decompressIfNeeded(try readRaw(path), file: path)
+    }
+
+    /// The file's bytes as stored.
+    public static func readRaw(_ path: String) throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw EngineError("\(path): no such file")
+        }
+        guard !isDirectory.boolValue else { throw EngineError("\(path): is a folder, expected a file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw EngineError("\(path): cannot be read (permissions?)")
+        }
+        return [UInt8](data)
+    }
+
+    /// The first of `name`, `name.gz` that exists in `folder`, or nil.
+    public static func find(_ name: String, in folder: String) -> String? {
+        for candidate in [name, name + ".gz"] {
+            let path = join(folder, candidate)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return path
+            }
+        }
+        return nil
+    }
+
+    /// `folder/name` without doubling the slash.
+    public static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    /// True when `path` is an existing folder.
+    public static func isFolder(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
