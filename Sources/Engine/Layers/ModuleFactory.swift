@@ -25,6 +25,16 @@ public enum ModuleFactory {
                                       a.count > 4 ? a[4] : 0, a.count > 5 ? a[5] : 0)
             if (spec.options?["ceil"] ?? 0) != 0 { m.ceil() }
             return m
+        case "nn.ReLU": return ReLU(spec: spec)
+        case "nn.Sigmoid": return Sigmoid()
+        case "nn.Identity": return Identity()
+        case "nn.View": return try View(spec: spec)
+        case "nn.Reshape": return try Reshape(spec: spec)
+        case "nn.Dropout": return try Dropout(spec: spec)
+        case "nn.BatchNormalization": return try BatchNormalization(spec: spec)
+        case "nn.SpatialBatchNormalization": return try SpatialBatchNormalization(spec: spec)
+        case "nn.SoftMax": return SoftMax()
+        case "nn.LogSoftMax": return LogSoftMax()
         default:
             throw EngineError("unknown module type '\(spec.type)' in the model's architecture")
         }

@@ -1,0 +1,186 @@
+import XCTest
+@testable import Engine
+
+/// Every module's input and parameter gradients against finite differences (`GradientCheck`).
+final class LayerGradientTests: XCTestCase {
+    override func setUp() {
+        GlobalRandom.seed(42)
+    }
+
+    // MARK: the checker itself
+
+    /// y = x², with a backward that is right or off by 5%.
+    private final class Square: Module {
+        let slope: Float
+        init(slope: Float) { self.slope = slope; super.init() }
+        override func updateOutput(_ input: Tensor) throws -> Tensor {
+            output.resize(input.shape)
+            for i in 0..<input.count { output[i] = input[i] * input[i] }
+            return output
+        }
+        override func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
+            gradInput.resize(input.shape)
+            for i in 0..<input.count { gradInput[i] = slope * input[i] * gradOutput[i] }
+            return gradInput
+        }
+    }
+
+    func testCheckerAcceptsARightGradientAndRejectsAWrongOne() throws {
+        let x = TestData.uniform([4, 5])
+        XCTAssertTrue(try GradientCheck.check(Square(slope: 2), input: x)[0].passed)
+        let wrong = try GradientCheck.check(Square(slope: 2.1), input: x)[0]
+        XCTAssertFalse(wrong.passed, "a 5% error must be caught: \(wrong)")
+    }
+
+    func testCheckerCatchesAWrongParameterGradient() throws {
+        /// Linear whose weight gradient is scaled by 1.05.
+        final class SkewedLinear: Module {
+            let inner = Linear(3, 2)
+            override var parameters: [Parameter] { inner.parameters }
+            override func updateOutput(_ input: Tensor) throws -> Tensor { try inner.updateOutput(input) }
+            override func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
+                try inner.updateGradInput(input, gradOutput)
+            }
+            override func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
+                try inner.accGradParameters(input, gradOutput, scale: scale * 1.05)
+            }
+        }
+        let reports = try GradientCheck.check(SkewedLinear(), input: TestData.uniform([4, 3]))
+        XCTAssertTrue(reports[0].passed, "\(reports[0])")
+        XCTAssertFalse(reports[1].passed, "weight: \(reports[1])")
+    }
+
+    // MARK: engine modules
+
+    func testLinear() throws {
+        assertGradients(Linear(4, 3), TestData.uniform([5, 4]))
+        assertGradients(Linear(4, 3), TestData.uniform([4]), .init(), "Linear on one example")
+        assertGradients(Linear(4, 3, bias: false), TestData.uniform([2, 4]), .init(), "Linear without bias")
+    }
+
+    func testTanh() {
+        assertGradients(Tanh(), TestData.uniform([3, 7], -2, 2))
+    }
+
+    func testReLU() {
+        assertGradients(ReLU(), TestData.spaced([3, 8]))
+        assertGradients(ReLU(inplace: true), TestData.spaced([2, 3, 2, 2]))
+    }
+
+    func testSigmoid() {
+        assertGradients(Sigmoid(), TestData.uniform([3, 7], -3, 3))
+    }
+
+    func testIdentity() {
+        assertGradients(Identity(), TestData.uniform([2, 3, 4]))
+    }
+
+    func testViewAndReshape() throws {
+        assertGradients(try View(12), TestData.uniform([2, 3, 2, 2]))
+        assertGradients(try View(-1, 4), TestData.uniform([3, 8]))
+        assertGradients(try Reshape(3, 4), TestData.uniform([2, 12]))
+        assertGradients(try Reshape(6, 2, batchMode: false), TestData.uniform([3, 4]))
+    }
+
+    func testDropoutWithFixedNoise() throws {
+        let training = try Dropout(0.4)
+        training.reuseNoise = true
+        assertGradients(training, TestData.uniform([4, 6]), .init(), "Dropout training")
+
+        let v1 = try Dropout(0.3, v1: true)
+        v1.reuseNoise = true
+        assertGradients(v1, TestData.uniform([4, 6]), .init(), "Dropout v1 training")
+
+        let evaluation = try Dropout(0.5)
+        evaluation.evaluate()
+        assertGradients(evaluation, TestData.uniform([4, 6]), .init(), "Dropout evaluation")
+
+        let v1Evaluation = try Dropout(0.25, v1: true)
+        v1Evaluation.evaluate()
+        assertGradients(v1Evaluation, TestData.uniform([4, 6]), .init(), "Dropout v1 evaluation")
+    }
+
+    func testBatchNormalizationTraining() throws {
+        let bn = try BatchNormalization(5)
+        bn.biasParameter!.value.fillUniform(-0.5, 0.5, &GlobalRandom.generator)
+        assertGradients(bn, TestData.uniform([6, 5], -2, 2), .init(step: 5e-3))
+        assertGradients(try BatchNormalization(3, affine: false), TestData.uniform([4, 3], -1, 3), .init(step: 5e-3),
+                        "BatchNormalization without affine")
+    }
+
+    func testBatchNormalizationEvaluation() throws {
+        let bn = try BatchNormalization(4, eps: 1e-3, momentum: 0.3)
+        for s in 1...3 { try bn.forward(TestData.uniform([5, 4], -1, 2, seed: UInt64(s))) }
+        bn.evaluate()
+        XCTAssertNotEqual(bn.runningVar[0], 1)
+        assertGradients(bn, TestData.uniform([3, 4], -2, 2))
+    }
+
+    func testSpatialBatchNormalization() throws {
+        let bn = try SpatialBatchNormalization(3)
+        bn.biasParameter!.value.fillUniform(-0.5, 0.5, &GlobalRandom.generator)
+        assertGradients(bn, TestData.uniform([2, 3, 3, 2], -2, 2), .init(step: 5e-3), "SpatialBatchNormalization training")
+        bn.evaluate()
+        assertGradients(bn, TestData.uniform([2, 3, 2, 2], -2, 2), .init(), "SpatialBatchNormalization evaluation")
+    }
+
+    func testBatchNormalizationParameterGradientsScale() throws {
+        let bn = try BatchNormalization(3)
+        let x = TestData.uniform([4, 3]), g = TestData.uniform([4, 3], seed: 9)
+        try bn.forward(x)
+        try bn.backward(x, g, scale: 1)
+        let once = bn.weightParameter!.grad.scalars + bn.biasParameter!.grad.scalars
+        bn.zeroGradParameters()
+        try bn.backward(x, g, scale: 0.5)
+        let half = bn.weightParameter!.grad.scalars + bn.biasParameter!.grad.scalars
+        for (a, b) in zip(once, half) { XCTAssertEqual(b, 0.5 * a, accuracy: 1e-6) }
+    }
+
+    func testSoftMaxAndLogSoftMax() {
+        assertGradients(SoftMax(), TestData.uniform([3, 5], -2, 2))
+        assertGradients(SoftMax(), TestData.uniform([6], -2, 2), .init(), "SoftMax on one example")
+        assertGradients(LogSoftMax(), TestData.uniform([3, 5], -2, 2))
+        assertGradients(LogSoftMax(), TestData.uniform([6], -2, 2), .init(), "LogSoftMax on one example")
+    }
+
+    // MARK: the convolutional modules
+
+    func testSpatialConvolution() {
+        assertGradients(SpatialConvolution(2, 3, 3, 3), TestData.uniform([2, 2, 5, 5]), .init(),
+                        "SpatialConvolution plain")
+        assertGradients(SpatialConvolution(2, 3, 3, 2, 2, 1, 1, 2), TestData.uniform([2, 2, 5, 6]), .init(),
+                        "SpatialConvolution with stride and padding")
+        assertGradients(SpatialConvolution(1, 2, 5, 5, 1, 1, 2, 2), TestData.uniform([1, 6, 6]), .init(),
+                        "SpatialConvolution on one example")
+        assertGradients(SpatialConvolution(2, 2, 2, 2, bias: false), TestData.uniform([1, 2, 3, 4]), .init(),
+                        "SpatialConvolution without bias")
+    }
+
+    func testSpatialMaxPoolingFloorAndCeil() {
+        assertGradients(SpatialMaxPooling(2, 2), TestData.spaced([2, 2, 4, 4]), .init(), "max pooling 2x2")
+        assertGradients(SpatialMaxPooling(3, 3, 2, 2), TestData.spaced([1, 2, 6, 6]), .init(), "floor 3x3/2")
+        assertGradients(SpatialMaxPooling(3, 3, 2, 2).ceil(), TestData.spaced([1, 2, 6, 6]), .init(), "ceil 3x3/2")
+        assertGradients(SpatialMaxPooling(3, 2, 2, 1, 1, 1), TestData.spaced([2, 1, 5, 5]), .init(), "floor, padding")
+        assertGradients(SpatialMaxPooling(3, 2, 2, 1, 1, 1).ceil(), TestData.spaced([2, 1, 5, 5]), .init(), "ceil, padding")
+        assertGradients(SpatialMaxPooling(2, 2, 2, 2).ceil(), TestData.spaced([3, 5, 5]), .init(), "ceil on one example")
+    }
+
+    func testCeilModeReallyAddsAWindow() throws {
+        let x = TestData.spaced([1, 1, 6, 6])
+        XCTAssertEqual(try SpatialMaxPooling(3, 3, 2, 2).forward(x).shape, [1, 1, 2, 2])
+        XCTAssertEqual(try SpatialMaxPooling(3, 3, 2, 2).ceil().forward(x).shape, [1, 1, 3, 3])
+    }
+
+    /// A small LeNet: gradients through every layer type at once, parameters of all layers.
+    /// (Tanh rather than ReLU before the pooling: ReLU's zeros tie inside pooling windows and
+    /// a finite step across such a kink is not a derivative; ReLU is checked on its own.)
+    func testSmallConvolutionalNetwork() throws {
+        let net = Sequential([
+            SpatialConvolution(1, 2, 3, 3, 1, 1, 1, 1), try SpatialBatchNormalization(2), Tanh(),
+            SpatialMaxPooling(2, 2), try View(2 * 3 * 3), Linear(18, 5), Tanh(), try Dropout(0.2),
+            Linear(5, 4), Sigmoid(), try BatchNormalization(4), LogSoftMax(),
+        ])
+        for case let d as Dropout in net.modules { d.reuseNoise = true }
+        assertGradients(net, TestData.uniform([3, 1, 6, 6]), .init(step: 3e-3, rtol: 2e-2, atol: 3e-3))
+    }
+}
