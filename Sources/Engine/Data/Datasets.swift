@@ -51,6 +51,7 @@ public enum Datasets {
     /// Loads a named dataset: fashion-mnist, mnist or cifar10.
     public static func load(name: String, trainLimit: Int? = nil, testLimit: Int? = nil,
                             dataRoot: String = "data") throws -> DatasetSplits {
+        try checkLimits(trainLimit, testLimit)
         guard let canonical = canonicalName(name) else {
             throw EngineError("unknown dataset '\(name)': the known ones are \(names.joined(separator: ", ")) (or give the path of a folder of MNIST IDX files or CIFAR-10 batches)")
         }
@@ -85,11 +86,12 @@ public enum Datasets {
             }
             splits = try loadCIFAR(folder: folder, label: "cifar10")
         }
-        return try limited(splits, trainLimit, testLimit)
+        return limited(splits, trainLimit, testLimit)
     }
 
     /// Loads the folder at `path`: MNIST-style IDX files if it holds them, else CIFAR-10 batches.
     public static func load(path: String, trainLimit: Int? = nil, testLimit: Int? = nil) throws -> DatasetSplits {
+        try checkLimits(trainLimit, testLimit)
         guard DataFile.isFolder(path) else {
             throw EngineError("dataset folder \(path) does not exist (or is not a folder)")
         }
@@ -107,7 +109,7 @@ public enum Datasets {
         } else {
             throw EngineError("dataset folder \(path) holds neither MNIST IDX files (\(idxListing)) nor CIFAR-10 batches (\(CIFAR10File.trainBatches.joined(separator: ", ")), \(CIFAR10File.testBatch))")
         }
-        return try limited(splits, trainLimit, testLimit)
+        return limited(splits, trainLimit, testLimit)
     }
 
     /// The canonical name for `name` (case-insensitive, a few spellings accepted), or nil.
@@ -139,11 +141,14 @@ public enum Datasets {
         return DatasetSplits(train: train, test: test)
     }
 
-    static func limited(_ s: DatasetSplits, _ trainLimit: Int?, _ testLimit: Int?) throws -> DatasetSplits {
+    static func checkLimits(_ trainLimit: Int?, _ testLimit: Int?) throws {
         for (what, n) in [("train", trainLimit), ("test", testLimit)] {
             if let n, n < 0 { throw EngineError("the \(what) image limit must be 0 or more, got \(n)") }
         }
-        return DatasetSplits(train: s.train.prefix(trainLimit), test: s.test.prefix(testLimit))
+    }
+
+    static func limited(_ s: DatasetSplits, _ trainLimit: Int?, _ testLimit: Int?) -> DatasetSplits {
+        DatasetSplits(train: s.train.prefix(trainLimit), test: s.test.prefix(testLimit))
     }
 
     // MARK: - Finding files
