@@ -1,0 +1,290 @@
+import CLua
+import Engine
+
+/// `nn` modules in Lua, Torch7-style: `nn.Sequential():add(nn.Linear(784, 10))`,
+/// `m:forward(x)`, `m:get(1).weight`, `tostring(model)`. All modules share one metatable;
+/// `torch.type(m)` gives the Torch name (`nn.Linear`). The tensors a module exposes
+/// (`weight`, `gradWeight`, `bias`, `gradBias`, `mask`, `output`, `gradInput`) share memory
+/// with it: writing into them changes the model.
+public enum ModuleBindings: LuaBindingArea {
+    public static let className = "nn.Module"
+
+    public static func install(in lua: LuaRuntime) throws {
+        lua.register(LuaClass(name: className, methods: methods, metamethods: metamethods,
+                              getField: field, setField: setField, allowsCustomFields: true))
+        var constructors: [String: LuaFunction] = [:]
+        for (name, make) in ModuleConstructors.table {
+            constructors[name] = { call in call.push(try make(call)); return 1 }
+        }
+        lua.register(library: "nn", constructors)
+        lua.preload("nn", returningGlobal: "nn")
+    }
+
+    // MARK: arguments
+
+    static func module(_ call: LuaCall, _ i: Int) throws -> Module {
+        try call.requireObject(i, className, expected: "nn module")
+    }
+
+    static func sequential(_ call: LuaCall) throws -> Sequential {
+        let m = try module(call, 1)
+        guard let s = m as? Sequential else { throw call.error("\(m.typeName) is not a container (nn.Sequential)") }
+        return s
+    }
+
+    /// The module's weight parameter, or a clear error naming the module.
+    static func weight(_ call: LuaCall, _ m: Module) throws -> Parameter {
+        guard let w = m.weight else { throw call.error("\(m.description) has no weights") }
+        return w
+    }
+
+    /// Whether `m` is `container` or contains it (adding it would make a cycle).
+    static func contains(_ m: Module, _ container: Module) -> Bool {
+        if m === container { return true }
+        if let s = m as? Sequential { return s.modules.contains { contains($0, container) } }
+        return false
+    }
+
+    /// Modules of type `typeName` in `m` and its descendants, depth first (Torch's findModules).
+    static func find(_ m: Module, _ typeName: String) -> [Module] {
+        var found = m.typeName == typeName ? [m] : []
+        if let s = m as? Sequential { for c in s.modules { found += find(c, typeName) } }
+        return found
+    }
+
+    /// θ -= lr · scale · ∂L/∂θ for the parameters of every module that is not frozen; masked
+    /// weights stay 0.
+    static func updateParameters(_ m: Module, _ lr: Float) {
+        if let s = m as? Sequential {
+            for c in s.modules { updateParameters(c, lr) }
+            return
+        }
+        guard !m.isFrozen else { return }
+        for p in m.allParameters {
+            p.value.add(p.grad, alpha: -lr * m.learningRateScale)
+            p.applyMask()
+        }
+    }
+
+    /// A deep copy: same architecture, parameters, masks and buffers, fresh state.
+    static func deepCopy(_ m: Module) throws -> Module {
+        let copy = try ModuleFactory.make(m.spec)
+        for (p, q) in zip(m.allParameters, copy.allParameters) {
+            q.value.copy(from: p.value)
+            q.grad.copy(from: p.grad)
+            if let mask = p.mask { try q.setMask(mask) }
+        }
+        func copyBuffers(_ a: Module, _ b: Module) {
+            for (x, y) in zip(a.buffers, b.buffers) where x.value.count == y.value.count { y.value.copy(from: x.value) }
+            if let s = a as? Sequential, let t = b as? Sequential { for (x, y) in zip(s.modules, t.modules) { copyBuffers(x, y) } }
+        }
+        copyBuffers(m, copy)
+        if m.isTraining { copy.training() } else { copy.evaluate() }
+        return copy
+    }
+
+    /// `f()` on a module, returning self for chaining.
+    static func returningSelf(_ body: @escaping (LuaCall, Module) throws -> Void) -> LuaFunction {
+        { call in
+            try body(call, try module(call, 1))
+            lua_settop(call.L, 1)
+            return 1
+        }
+    }
+
+    // MARK: methods
+
+    static let methods: [String: LuaFunction] = [
+        "add": { call in
+            let s = try sequential(call)
+            let m = try module(call, 2)
+            guard !contains(m, s) else { throw call.argumentError(2, "adding this module would make the container contain itself") }
+            if let i = try call.optionalInteger(3) { try s.insert(m, at: i) } else { s.add(m) }
+            lua_settop(call.L, 1)
+            return 1
+        },
+        "insert": { call in
+            let s = try sequential(call)
+            let m = try module(call, 2)
+            guard !contains(m, s) else { throw call.argumentError(2, "inserting this module would make the container contain itself") }
+            try s.insert(m, at: try call.optionalInteger(3) ?? s.count + 1)
+            lua_settop(call.L, 1)
+            return 1
+        },
+        "remove": { call in
+            let s = try sequential(call)
+            call.push(try s.remove(at: try call.optionalInteger(2)))
+            return 1
+        },
+        "get": { call in
+            let s = try sequential(call)
+            call.push(try s.module(at: try call.integer(2)))
+            return 1
+        },
+        "size": { call in
+            call.push(try sequential(call).count)
+            return 1
+        },
+        "forward": { call in
+            let m = try module(call, 1)
+            call.push(try m.forward(try call.tensor(2)))
+            return 1
+        },
+        "updateOutput": { call in
+            let m = try module(call, 1)
+            call.push(try m.updateOutput(try call.tensor(2)))
+            return 1
+        },
+        "backward": { call in
+            let m = try module(call, 1)
+            let x = try call.tensor(2), g = try call.tensor(3)
+            call.push(try m.backward(x, g, scale: Float(try call.optionalNumber(4) ?? 1)))
+            return 1
+        },
+        "updateGradInput": { call in
+            let m = try module(call, 1)
+            call.push(try m.updateGradInput(try call.tensor(2), try call.tensor(3)))
+            return 1
+        },
+        "accGradParameters": { call in
+            let m = try module(call, 1)
+            try m.accGradParameters(try call.tensor(2), try call.tensor(3), scale: Float(try call.optionalNumber(4) ?? 1))
+            for p in m.allParameters { p.maskGradient() }
+            return 0
+        },
+        "zeroGradParameters": returningSelf { _, m in m.zeroGradParameters() },
+        "updateParameters": returningSelf { call, m in updateParameters(m, try call.float(2)) },
+        "training": returningSelf { _, m in m.training() },
+        "evaluate": returningSelf { _, m in m.evaluate() },
+        "clearState": returningSelf { _, m in m.clearState() },
+        "float": returningSelf { _, _ in },
+        "double": returningSelf { _, _ in },
+        "reset": returningSelf { _, m in m.reset(&GlobalRandom.generator) },
+        "parameters": { call in
+            let ps = try module(call, 1).allParameters
+            try call.pushArray(ps) { call.push($0.value) }
+            try call.pushArray(ps) { call.push($0.grad) }
+            return 2
+        },
+        "setMask": returningSelf { call, m in try weight(call, m).setMask(try call.tensor(2)) },
+        "removeMask": returningSelf { call, m in try weight(call, m).removeMask() },
+        "ceil": returningSelf { call, m in
+            guard let p = m as? SpatialMaxPooling else { throw call.error("\(m.typeName) has no ceil mode") }
+            p.ceil()
+        },
+        "floor": returningSelf { call, m in
+            guard let p = m as? SpatialMaxPooling else { throw call.error("\(m.typeName) has no floor mode") }
+            p.floor()
+        },
+        "findModules": { call in
+            let m = try module(call, 1)
+            try call.pushArray(find(m, try call.string(2))) { call.push($0) }
+            return 1
+        },
+        "clone": { call in
+            call.push(try deepCopy(try module(call, 1)))
+            return 1
+        },
+        "type": { call in
+            let m = try module(call, 1)
+            if call.isNoneOrNil(2) { call.push(m.typeName); return 1 }
+            lua_settop(call.L, 1)     // m:type('torch.FloatTensor') converts; everything is float here
+            return 1
+        },
+    ]
+
+    // MARK: fields
+
+    static let field: LuaFunction = { call in
+        let m = try module(call, 1)
+        if call.isNumber(2) {
+            guard let s = m as? Sequential else { return 0 }
+            let i = try call.integer(2)
+            guard i >= 1 && i <= s.count else { return 0 }
+            call.push(s.modules[i - 1])
+            return 1
+        }
+        guard call.isString(2) else { return 0 }
+        switch try call.string(2) {
+        case "weight": call.push(m.weight?.value)
+        case "gradWeight": call.push(m.weight?.grad)
+        case "bias": call.push(m.bias?.value)
+        case "gradBias": call.push(m.bias?.grad)
+        case "mask": call.push(m.weight?.mask)
+        case "output": call.push(m.output)
+        case "gradInput": call.push(m.gradInput)
+        case "train": call.push(m.isTraining)
+        case "__typename": call.push(m.typeName)
+        case "modules":
+            guard let s = m as? Sequential else { return 0 }
+            try call.pushArray(s.modules) { call.push($0) }
+        case let key:
+            return pushNumericProperty(call, m, key)
+        }
+        return 1
+    }
+
+    /// A numeric or boolean stored property of the Swift module by name (`kW`, `padH`,
+    /// `ceilMode`, `p`, ...), read-only, found by reflection so new modules need no code.
+    static func pushNumericProperty(_ call: LuaCall, _ m: Module, _ key: String) -> Int {
+        var mirror: Mirror? = Mirror(reflecting: m)
+        while let mi = mirror {
+            for child in mi.children where child.label == key {
+                switch child.value {
+                case let v as Int: call.push(v)
+                case let v as Double: call.push(v)
+                case let v as Float: call.push(v)
+                case let v as Bool: call.push(v)
+                default: return 0
+                }
+                return 1
+            }
+            mirror = mi.superclassMirror
+        }
+        return 0
+    }
+
+    static let setField: LuaFunction = { call in
+        let m = try module(call, 1)
+        guard call.isString(2) else { return 0 }
+        let key = try call.string(2)
+        switch key {
+        case "weight", "bias":
+            guard let p = key == "weight" ? m.weight : m.bias else {
+                throw LuaArgumentError("\(m.description) has no \(key)")
+            }
+            guard let t: Tensor = call.object(3, TensorBindings.className), t.count == p.value.count else {
+                throw LuaArgumentError("\(key) of \(m.description) must be set to a tensor of size \(shapeString(p.value.shape))")
+            }
+            p.value.copy(from: t)
+            p.applyMask()
+            return 1
+        case "train":
+            if lua_toboolean(call.L, 3) != 0 { m.training() } else { m.evaluate() }
+            return 1
+        case "gradWeight", "gradBias", "mask", "output", "gradInput", "modules", "__typename":
+            throw LuaArgumentError("'\(key)' of \(m.description) cannot be replaced (write into it, or use setMask)")
+        default:
+            return 0
+        }
+    }
+
+    // MARK: metamethods
+
+    static let metamethods: [String: LuaFunction] = [
+        "__tostring": { call in
+            let m = try module(call, 1)
+            call.push((m as? Sequential)?.listing ?? m.description)
+            return 1
+        },
+        "__len": { call in
+            call.push((try module(call, 1) as? Sequential)?.count ?? 0)
+            return 1
+        },
+    ]
+}
+
+extension LuaCall {
+    /// Pushes `m` as an `nn` module userdata.
+    public func push(_ m: Module) { pushObject(m, className: ModuleBindings.className) }
+}

@@ -1,0 +1,47 @@
+import Engine
+
+/// `nn.<Name>(...)` for every Engine module, with Torch7's constructor signatures. Adding a
+/// module to Lua is one entry here. Sizes are checked before the Engine allocates anything,
+/// so bad arguments give Lua errors, never a crash.
+enum ModuleConstructors {
+    static let table: [String: (LuaCall) throws -> Module] = [
+        // nn.Sequential()
+        "Sequential": { _ in Sequential() },
+        // nn.Linear(inputSize, outputSize [, bias = true])
+        "Linear": { a in
+            let i = try a.size(1), o = try a.size(2)
+            try a.checkParameterCount(i, o)
+            return Linear(i, o, bias: try a.boolean(3, default: true))
+        },
+        // nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH [, dW = 1, dH = 1, padW = 0, padH = 0])
+        "SpatialConvolution": { a in
+            let nIn = try a.size(1), nOut = try a.size(2), kW = try a.size(3), kH = try a.size(4)
+            try a.checkParameterCount(nIn, nOut, kW, kH)
+            return SpatialConvolution(nIn, nOut, kW, kH, try a.optionalSize(5) ?? 1, try a.optionalSize(6) ?? 1,
+                                      try a.optionalPadding(7) ?? 0, try a.optionalPadding(8) ?? 0)
+        },
+        // nn.SpatialMaxPooling(kW, kH [, dW = kW, dH = kH, padW = 0, padH = 0]); :ceil() / :floor()
+        "SpatialMaxPooling": { a in
+            let kW = try a.size(1), kH = try a.size(2)
+            let padW = try a.optionalPadding(5) ?? 0, padH = try a.optionalPadding(6) ?? 0
+            guard padW <= kW / 2, padH <= kH / 2 else {
+                throw a.error("padding (\(padW),\(padH)) must be at most half the kernel size (\(kW)x\(kH))")
+            }
+            return SpatialMaxPooling(kW, kH, try a.optionalSize(3), try a.optionalSize(4), padW, padH)
+        },
+        "Tanh": { _ in Tanh() },
+    ]
+}
+
+extension LuaCall {
+    /// A size argument: an integer ≥ 1.
+    func size(_ i: Int) throws -> Int { try integer(i, atLeast: 1) }
+    func optionalSize(_ i: Int) throws -> Int? { isNoneOrNil(i) ? nil : try size(i) }
+    /// A padding argument: an integer ≥ 0.
+    func optionalPadding(_ i: Int) throws -> Int? { isNoneOrNil(i) ? nil : try integer(i, atLeast: 0) }
+
+    /// Refuses weight tensors too large to allocate (their product of sizes).
+    func checkParameterCount(_ sizes: Int...) throws {
+        try TensorBindings.checkElementCount(sizes, call: self)
+    }
+}

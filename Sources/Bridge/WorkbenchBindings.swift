@@ -1,0 +1,128 @@
+import CLua
+import Engine
+import Foundation
+
+/// The workbench API in Lua (`wb`): models from files, training and testing with callbacks,
+/// compression. Pruning is in PrunerBindings.swift, datasets in DatasetBindings.swift.
+public enum WorkbenchBindings: LuaBindingArea {
+    public static func install(in lua: LuaRuntime) throws {
+        lua.register(library: "wb", functions)
+    }
+
+    static func sequential(_ call: LuaCall, _ i: Int) throws -> Sequential {
+        let m: Module = try call.requireObject(i, ModuleBindings.className, expected: "nn.Sequential model")
+        guard let s = m as? Sequential else { throw call.argumentError(i, "expected an nn.Sequential model, got \(m.typeName)") }
+        return s
+    }
+
+    static let trainOptions = ["epochs", "lr", "momentum", "dampening", "nesterov", "weightDecay", "batchSize", "seed",
+                               "optimizer", "progress", "verbose", "onBatch", "onEpoch", "beta1", "beta2", "epsilon"]
+
+    static let functions: [String: LuaFunction] = [
+        // wb.threads([n]) -> n : sets (and gives) the engine's thread count.
+        "threads": { call in
+            if let n = try call.optionalInteger(1) {
+                guard n >= 1 else { throw call.argumentError(1, "thread count must be at least 1") }
+                Parallel.setThreads(n)
+            }
+            call.push(Parallel.threads)
+            return 1
+        },
+        // wb.loadModel(path) -> model (safetensors with the workbench architecture metadata)
+        "loadModel": { call in
+            call.push(try ModelFile.load(try call.string(1)) as Module)
+            return 1
+        },
+        // wb.saveModel(model, path [, {key = 'value'}]) : atomic write
+        "saveModel": { call in
+            let m = try sequential(call, 1)
+            let path = try call.string(2)
+            var meta: [String: String] = [:]
+            if call.isTable(3) {
+                let L = call.L
+                lua_pushnil(L)
+                while lua_next(L, 3) != 0 {
+                    defer { wb_pop(L, 1) }
+                    guard lua_type(L, -2) == LUA_TSTRING, lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER else {
+                        wb_pop(L, 1)
+                        throw call.argumentError(3, "metadata must map strings to strings")
+                    }
+                    // lua_tolstring on a number key would confuse lua_next: keys are strings here.
+                    meta[String(cString: wb_tostring(L, -2)!)] = String(cString: wb_tostring(L, -1)!)
+                }
+            }
+            try ModelFile.save(m, to: path, metadata: meta)
+            return 0
+        },
+        // wb.loadDefinition(file) -> model : runs a Torch7-style model file that returns a net
+        "loadDefinition": { call in
+            let file = try call.string(1)
+            let lua = try LuaRuntime(scriptsDirectory: call.context.scriptsDirectory)
+            let m = try lua.model(file: file)
+            call.push(m)
+            return 1
+        },
+        // wb.train(model, data, {epochs=1, lr=0.01, momentum=0.9, batchSize=128, seed=0, ...}) -> mean loss
+        "train": { call in
+            let model = try sequential(call, 1)
+            let data = try DatasetBindings.dataset(call, 2)
+            let o = try LuaOptions(call, 3, allowed: trainOptions)
+            let epochs = try o.integer("epochs", default: 1, atLeast: 0)
+            let optimizer: Optimizer
+            switch try o.string("optimizer") ?? "sgd" {
+            case "sgd":
+                optimizer = SGD(learningRate: Float(try o.number("lr", default: 0.01)),
+                                momentum: Float(try o.number("momentum", default: 0.9)),
+                                dampening: Float(try o.number("dampening", default: 0)),
+                                nesterov: try o.boolean("nesterov", default: false),
+                                weightDecay: Float(try o.number("weightDecay", default: 0)))
+            case "adam":
+                optimizer = Adam(learningRate: Float(try o.number("lr", default: 0.001)),
+                                 beta1: Float(try o.number("beta1", default: 0.9)),
+                                 beta2: Float(try o.number("beta2", default: 0.999)),
+                                 epsilon: Float(try o.number("epsilon", default: 1e-8)),
+                                 weightDecay: Float(try o.number("weightDecay", default: 0)))
+            case let other:
+                throw call.error("unknown optimizer '\(other)' (sgd or adam)")
+            }
+            let verbose = try o.boolean("verbose", default: false)
+            let trainer = Trainer(model: model, optimizer: optimizer,
+                                  batchSize: try o.integer("batchSize", default: 128, atLeast: 1),
+                                  seed: UInt64(truncatingIfNeeded: try o.integer("seed", default: 0)),
+                                  showProgress: try o.boolean("progress", default: true) && !verbose)
+            let onBatch = try o.function("onBatch"), onEpoch = try o.function("onEpoch")
+            trainer.onBatch = { p in
+                if verbose {
+                    print(String(format: "epoch %d batch %d/%d loss %.4f", p.epoch, p.batch, p.batches, p.loss))
+                }
+                try onBatch?(progressTable(p))
+            }
+            if let onEpoch { trainer.onEpoch = { p in try onEpoch(progressTable(p)) } }
+            var loss: Float = .nan
+            for _ in 0..<epochs { loss = try trainer.trainEpoch(data) }
+            call.push(loss)
+            return 1
+        },
+        // wb.test(model, data [, {batchSize=1000, progress=false}]) -> error %, mean loss
+        "test": { call in
+            let model: Module = try call.requireObject(1, ModuleBindings.className, expected: "nn module")
+            let data = try DatasetBindings.dataset(call, 2)
+            let o = try LuaOptions(call, 3, allowed: ["batchSize", "progress"])
+            let e = try evaluate(model, on: data, batchSize: try o.integer("batchSize", default: 1000, atLeast: 1),
+                                 showProgress: try o.boolean("progress", default: false))
+            call.push(e.errorPercent)
+            call.push(e.loss)
+            return 2
+        },
+        // wb.clock() -> seconds (monotonic), for timing in scripts
+        "clock": { call in
+            call.push(Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
+            return 1
+        },
+    ]
+
+    static func progressTable(_ p: TrainProgress) -> [String: LuaValue] {
+        ["epoch": .number(Double(p.epoch)), "batch": .number(Double(p.batch)), "batches": .number(Double(p.batches)),
+         "loss": .number(Double(p.loss)), "examples": .number(Double(p.examples))]
+    }
+}
