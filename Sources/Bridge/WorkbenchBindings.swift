@@ -54,14 +54,6 @@ public enum WorkbenchBindings: LuaBindingArea {
             try ModelFile.save(m, to: path, metadata: meta)
             return 0
         },
-        // wb.loadDefinition(file) -> model : runs a Torch7-style model file that returns a net
-        "loadDefinition": { call in
-            let file = try call.string(1)
-            let lua = try LuaRuntime(scriptsDirectory: call.context.scriptsDirectory)
-            let m = try lua.model(file: file)
-            call.push(m)
-            return 1
-        },
         // wb.train(model, data, {epochs=1, lr=0.01, momentum=0.9, batchSize=128, seed=0, ...}) -> mean loss
         "train": { call in
             let model = try sequential(call, 1)
@@ -113,6 +105,37 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(e.errorPercent)
             call.push(e.loss)
             return 2
+        },
+        // wb.compression(model) -> fraction of all weights that are zero (the reference's Total Compression)
+        "compression": { call in
+            call.push(Compression.total(try call.requireObject(1, ModuleBindings.className, expected: "nn module") as Module))
+            return 1
+        },
+        // wb.weightCount(model) -> number of weights (biases not counted)
+        "weightCount": { call in
+            call.push(Compression.weightCount(try call.requireObject(1, ModuleBindings.className, expected: "nn module") as Module))
+            return 1
+        },
+        // wb.mkdir(path) : creates the folder and its parents if missing
+        "mkdir": { call in
+            let path = try call.string(1)
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw call.error("cannot create folder \(path): \(error.localizedDescription)")
+            }
+            return 0
+        },
+        // wb.writeFile(path, text) : writes atomically (a temporary file, then rename)
+        "writeFile": { call in
+            try AtomicFile.write(Array(try call.string(2).utf8), to: try call.string(1))
+            return 0
+        },
+        // wb.scriptsDirectory() -> the repository's scripts/ folder
+        "scriptsDirectory": { call in
+            guard let dir = call.context.scriptsDirectory else { throw call.error("the scripts/ folder was not found") }
+            call.push(dir)
+            return 1
         },
         // wb.clock() -> seconds (monotonic), for timing in scripts
         "clock": { call in

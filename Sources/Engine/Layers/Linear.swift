@@ -45,7 +45,7 @@ public final class Linear: Module {
         if let b = biasParameter?.value.data {
             for r in 0..<n { (y + r * outputSize).update(from: b, count: outputSize) }
         }
-        BLAS.gemm(transB: true, m: n, n: outputSize, k: inputSize,
+        BLAS.parallelGemm(transB: true, m: n, n: outputSize, k: inputSize,
                   a: input.data, b: weightParameter.value.data,
                   beta: biasParameter == nil ? 0 : 1, c: y)
         return output
@@ -55,14 +55,14 @@ public final class Linear: Module {
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
         let n = try batchSize(input)
         gradInput.resize(input.shape)
-        BLAS.gemm(m: n, n: inputSize, k: outputSize, a: gradOutput.data, b: weightParameter.value.data, c: gradInput.data)
+        BLAS.parallelGemm(m: n, n: inputSize, k: outputSize, a: gradOutput.data, b: weightParameter.value.data, c: gradInput.data)
         return gradInput
     }
 
     /// ∂L/∂W += scale · (∂L/∂y)ᵀ x ; ∂L/∂b += scale · Σ_batch ∂L/∂y
     override public func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
         let n = try batchSize(input)
-        BLAS.gemm(transA: true, m: outputSize, n: inputSize, k: n, alpha: scale,
+        BLAS.parallelGemm(transA: true, m: outputSize, n: inputSize, k: n, alpha: scale,
                   a: gradOutput.data, b: input.data, beta: 1, c: weightParameter.grad.data)
         if let gb = biasParameter?.grad.data {
             let g = gradOutput.data

@@ -2,25 +2,25 @@ import Foundation
 
 /// 2-D convolution (Torch's nn.SpatialConvolution(nIn, nOut, kW, kH, dW, dH, padW, padH)):
 ///
-///   y[b, o, i, j] = bias[o] + Σ_{c, u, v} W[o, c, v, u] · x[b, c, i·dH + v - padH, j·dW + u - padW]
+///   y[b, o, i, j] = bias[o] + Σ_{c, v, u} W[o, c, v, u] · x[b, c, i·dH + v - padH, j·dW + u - padW]
 ///
-/// with zero padding. Computed as one matrix product per batch: the input is unfolded
-/// (im2col) into `columns` [K, B·P] with K = nIn·kH·kW and P = oH·oW, then
-/// Y [nOut, B·P] = W [nOut, K] · columns. The unfolded input is kept for the backward pass:
-///   ∂L/∂W += ∂L/∂Y · columnsᵀ,   ∂L/∂columns = Wᵀ · ∂L/∂Y  (then folded back, col2im).
+/// with zero padding. Per image, the input is unfolded (im2col) into columns [K, P] with
+/// K = nIn·kH·kW and P = oH·oW, and Y_b [nOut, P] = W [nOut, K] · columns_b, which is the
+/// image's NCHW output block. Backward, per image:
+///   ∂L/∂W += ∂L/∂Y_b · columns_bᵀ,   ∂L/∂columns_b = Wᵀ · ∂L/∂Y_b  (then folded back, col2im).
+/// The batch is split into one contiguous chunk per thread, each with its own small
+/// workspace (it stays in cache); weight-gradient partial sums are added in chunk order.
 public final class SpatialConvolution: Module {
     public let nInputPlane: Int, nOutputPlane: Int
     public let kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int
     public let weightParameter: Parameter
     public let biasParameter: Parameter?
 
-    /// Unfolded input of the last forward pass [K, B·P].
-    private var columns = Tensor()
-    /// Output or its gradient in [nOut, B·P] layout.
-    private var planeMajor = Tensor()
-    /// Which input `columns` was unfolded from (data pointer and shape), so that a backward
-    /// pass on another input unfolds again instead of using stale columns.
-    private var columnsSource: (UnsafeMutablePointer<Float>, [Int])?
+    /// Per-thread scratch memory.
+    private final class Workspace {
+        let columns = Tensor(), gradColumns = Tensor(), gradWeight = Tensor(), gradBias = Tensor()
+    }
+    private var workspaces: [Workspace] = []
 
     public init(_ nInputPlane: Int, _ nOutputPlane: Int, _ kW: Int, _ kH: Int,
                 _ dW: Int = 1, _ dH: Int = 1, _ padW: Int = 0, _ padH: Int = 0, bias: Bool = true) {
@@ -53,181 +53,187 @@ public final class SpatialConvolution: Module {
         guard c == nInputPlane else {
             throw EngineError("\(description): input has \(c) planes (shape \(shapeString(input.shape))), expected \(nInputPlane)")
         }
-        let oh = (h + 2 * padH - kH) / dH + 1, ow = (w + 2 * padW - kW) / dW + 1
-        guard h + 2 * padH >= kH, w + 2 * padW >= kW, oh > 0, ow > 0 else {
+        guard h + 2 * padH >= kH, w + 2 * padW >= kW else {
             throw EngineError("\(description): input \(h)x\(w) is smaller than the \(kW)x\(kH) kernel")
         }
-        return Geometry(b: b, h: h, w: w, oh: oh, ow: ow)
+        return Geometry(b: b, h: h, w: w, oh: (h + 2 * padH - kH) / dH + 1, ow: (w + 2 * padW - kW) / dW + 1)
     }
 
     private var kernelSize: Int { nInputPlane * kH * kW }
 
+    /// Workspaces for `chunks` threads, sized for `g`.
+    private func prepareWorkspaces(_ chunks: Int, _ g: Geometry, gradients: Bool) {
+        while workspaces.count < chunks { workspaces.append(Workspace()) }
+        for w in workspaces.prefix(chunks) {
+            w.columns.resize([kernelSize, g.p])
+            if gradients {
+                w.gradColumns.resize([kernelSize, g.p])
+                w.gradWeight.resize([nOutputPlane, kernelSize])
+                w.gradBias.resize([nOutputPlane])
+            }
+        }
+    }
+
     override public func updateOutput(_ input: Tensor) throws -> Tensor {
         let g = try geometry(input)
-        let n = g.b * g.p
-        columns.resize([kernelSize, n])
-        unfold(input, g)
-        columnsSource = (input.data, input.shape)
-        planeMajor.resize([nOutputPlane, n])
-        BLAS.gemm(m: nOutputPlane, n: n, k: kernelSize, a: weightParameter.value.data, b: columns.data, c: planeMajor.data)
         output.resize(input.dim == 4 ? [g.b, nOutputPlane, g.oh, g.ow] : [nOutputPlane, g.oh, g.ow])
-        // [nOut, B, P] -> [B, nOut, P], adding the bias.
-        let src = planeMajor.data, dst = output.data, p = g.p, nOut = nOutputPlane, bias = biasParameter?.value.data
-        Parallel.forChunks(g.b * nOut, costPerItem: p) { r in
-            for bo in r {
-                let b = bo / nOut, o = bo % nOut
-                let s = src + (o * g.b + b) * p, d = dst + bo * p
-                let bv = bias?[o] ?? 0
-                for i in 0..<p { d[i] = s[i] + bv }
+        let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
+        let chunks = Parallel.chunkCount(g.b, costPerItem: nOut * k * p)
+        prepareWorkspaces(chunks, g, gradients: false)
+        let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
+        let inSize = nInputPlane * g.h * g.w
+        Parallel.forChunksIndexed(g.b, costPerItem: nOut * k * p) { c, r in
+            let col = self.workspaces[c].columns.data
+            for b in r {
+                self.unfold(x + b * inSize, g, into: col)
+                let yb = y + b * nOut * p
+                if let bias {
+                    for o in 0..<nOut { (yb + o * p).update(repeating: bias[o], count: p) }
+                }
+                BLAS.gemm(m: nOut, n: p, k: k, a: w, b: col, beta: bias == nil ? 0 : 1, c: yb)
             }
         }
         return output
     }
 
-    /// columns[(c·kH + v)·kW + u, b·P + i·oW + j] = x[b, c, i·dH + v - padH, j·dW + u - padW] (0 outside).
-    private func unfold(_ input: Tensor, _ g: Geometry) {
-        let x = input.data, col = columns.data
+    /// columns[(c·kH + v)·kW + u, i·oW + j] = x[c, i·dH + v - padH, j·dW + u - padW] (0 outside),
+    /// for one image x [nIn, H, W].
+    @inline(__always)
+    private func unfold(_ x: UnsafeMutablePointer<Float>, _ g: Geometry, into col: UnsafeMutablePointer<Float>) {
         let (h, w, oh, ow, p) = (g.h, g.w, g.oh, g.ow, g.p)
-        let rowLength = g.b * p
-        let (kH, kW, dH, dW, padH, padW) = (self.kH, self.kW, self.dH, self.dW, self.padH, self.padW)
-        let rows = kernelSize, planes = nInputPlane
-        Parallel.forChunks(rows * g.b, costPerItem: p) { r in
-            for rb in r {
-                let row = rb / g.b, b = rb % g.b
-                let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
-                let plane = x + (b * planes + c) * h * w
-                let out = col + row * rowLength + b * p
-                for i in 0..<oh {
-                    let y = i * dH + v - padH
-                    let o = out + i * ow
-                    if y < 0 || y >= h {
-                        o.update(repeating: 0, count: ow)
-                        continue
-                    }
-                    let line = plane + y * w
-                    if dW == 1 {
-                        // j range with 0 <= j + u - padW < w
-                        let lo = Swift.max(0, padW - u), hi = Swift.min(ow, w + padW - u)
-                        if lo > 0 { o.update(repeating: 0, count: lo) }
-                        if hi > lo { (o + lo).update(from: line + lo + u - padW, count: hi - lo) }
-                        if hi < ow { (o + Swift.max(hi, 0)).update(repeating: 0, count: ow - Swift.max(hi, 0)) }
-                    } else {
-                        for j in 0..<ow {
-                            let xx = j * dW + u - padW
-                            o[j] = (xx >= 0 && xx < w) ? line[xx] : 0
-                        }
+        for row in 0..<kernelSize {
+            let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
+            let plane = x + c * h * w
+            let out = col + row * p
+            for i in 0..<oh {
+                let yy = i * dH + v - padH
+                let o = out + i * ow
+                if yy < 0 || yy >= h {
+                    for j in 0..<ow { o[j] = 0 }
+                    continue
+                }
+                let line = plane + yy * w
+                if dW == 1 {
+                    // valid j: 0 <= j + u - padW < w
+                    let lo = Swift.min(ow, Swift.max(0, padW - u)), hi = Swift.max(lo, Swift.min(ow, w + padW - u))
+                    // Plain loops: rows are short, and memcpy calls would cost more than the copy.
+                    let src = line + u - padW
+                    for j in 0..<lo { o[j] = 0 }
+                    for j in lo..<hi { o[j] = src[j] }
+                    for j in hi..<ow { o[j] = 0 }
+                } else {
+                    for j in 0..<ow {
+                        let xx = j * dW + u - padW
+                        o[j] = (xx >= 0 && xx < w) ? line[xx] : 0
                     }
                 }
             }
         }
     }
 
-    /// Lays ∂L/∂y out as [nOut, B·P] in `planeMajor`.
-    private func gatherGradOutput(_ gradOutput: Tensor, _ g: Geometry) throws {
+    /// gi[c, y, x] = Σ of the columns entries that read x[c, y, x] (col2im), for one image.
+    @inline(__always)
+    private func fold(_ col: UnsafeMutablePointer<Float>, _ g: Geometry, into gi: UnsafeMutablePointer<Float>) {
+        let (h, w, oh, ow, p) = (g.h, g.w, g.oh, g.ow, g.p)
+        gi.update(repeating: 0, count: nInputPlane * h * w)
+        for row in 0..<kernelSize {
+            let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
+            let plane = gi + c * h * w
+            let src = col + row * p
+            for i in 0..<oh {
+                let yy = i * dH + v - padH
+                if yy < 0 || yy >= h { continue }
+                let line = plane + yy * w
+                let s = src + i * ow
+                if dW == 1 {
+                    let lo = Swift.max(0, padW - u), hi = Swift.min(ow, w + padW - u)
+                    if hi > lo {
+                        let dst = line + u - padW
+                        for j in lo..<hi { dst[j] += s[j] }
+                    }
+                } else {
+                    for j in 0..<ow {
+                        let xx = j * dW + u - padW
+                        if xx >= 0 && xx < w { line[xx] += s[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The backward pass, per image: ∂L/∂W and ∂L/∂b (when `parameters`) and ∂L/∂x (when
+    /// `inputGradient`), sharing one unfolding of the input.
+    private func backwardPass(_ input: Tensor, _ gradOutput: Tensor, scale: Float, parameters: Bool, inputGradient: Bool) throws {
+        let g = try geometry(input)
         guard gradOutput.count == g.b * nOutputPlane * g.p else {
             throw EngineError("\(description): gradOutput has \(gradOutput.count) elements, expected \(g.b * nOutputPlane * g.p)")
         }
-        planeMajor.resize([nOutputPlane, g.b * g.p])
-        let src = gradOutput.data, dst = planeMajor.data, p = g.p, nOut = nOutputPlane
-        Parallel.forChunks(g.b * nOut, costPerItem: p) { r in
-            for bo in r {
-                let b = bo / nOut, o = bo % nOut
-                (dst + (o * g.b + b) * p).update(from: src + bo * p, count: p)
+        let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
+        let work = nOut * k * p * ((parameters ? 1 : 0) + (inputGradient ? 1 : 0))
+        let chunks = Parallel.chunkCount(g.b, costPerItem: work)
+        prepareWorkspaces(chunks, g, gradients: true)
+        if inputGradient { gradInput.resize(input.shape) }
+        let x = input.data, gy = gradOutput.data, w = weightParameter.value.data
+        let gi = inputGradient ? gradInput.data : nil
+        let inSize = nInputPlane * g.h * g.w
+        let hasBias = biasParameter != nil
+        let direct = chunks == 1
+        let gradW = weightParameter.grad.data, gradB = biasParameter?.grad.data
+        for ws in workspaces.prefix(chunks) where parameters && !direct {
+            ws.gradWeight.zero(); ws.gradBias.zero()
+        }
+        Parallel.forChunksIndexed(g.b, costPerItem: work) { c, r in
+            let ws = self.workspaces[c]
+            let col = ws.columns.data, gcol = ws.gradColumns.data
+            let gw = direct ? gradW : ws.gradWeight.data
+            let gb = direct ? gradB : ws.gradBias.data
+            for b in r {
+                let gyb = gy + b * nOut * p
+                if parameters {
+                    self.unfold(x + b * inSize, g, into: col)
+                    BLAS.gemm(transB: true, m: nOut, n: k, k: p, alpha: scale, a: gyb, b: col, beta: 1, c: gw)
+                    if hasBias, let gb {
+                        for o in 0..<nOut {
+                            let row = gyb + o * p
+                            var s: Float = 0
+                            for i in 0..<p { s += row[i] }
+                            gb[o] += scale * s
+                        }
+                    }
+                }
+                if let gi {
+                    BLAS.gemm(transA: true, m: k, n: p, k: nOut, a: w, b: gyb, c: gcol)
+                    self.fold(gcol, g, into: gi + b * inSize)
+                }
+            }
+        }
+        if parameters && !direct {
+            for ws in workspaces.prefix(chunks) {
+                weightParameter.grad.add(ws.gradWeight)
+                biasParameter?.grad.add(ws.gradBias)
             }
         }
     }
 
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
-        let g = try geometry(input)
-        try gatherGradOutput(gradOutput, g)
-        // The columns buffer is reused for ∂L/∂columns; the parameter gradient must be
-        // accumulated first when both are needed (see `backward`).
-        columnsSource = nil
-        let n = g.b * g.p
-        columns.resize([kernelSize, n])
-        BLAS.gemm(transA: true, m: kernelSize, n: n, k: nOutputPlane,
-                  a: weightParameter.value.data, b: planeMajor.data, c: columns.data)
-        gradInput.resize(input.shape)
-        fold(g)
+        try backwardPass(input, gradOutput, scale: 1, parameters: false, inputGradient: true)
         return gradInput
     }
 
-    /// ∂L/∂x[b, c, y, x] = Σ over the columns entries that read it (col2im). Each (b, c) plane is
-    /// written by one thread, summing in a fixed order.
-    private func fold(_ g: Geometry) {
-        let gi = gradInput.data, col = columns.data
-        let (h, w, oh, ow, p) = (g.h, g.w, g.oh, g.ow, g.p)
-        let rowLength = g.b * p
-        let (kH, kW, dH, dW, padH, padW) = (self.kH, self.kW, self.dH, self.dW, self.padH, self.padW)
-        let planes = nInputPlane
-        Parallel.forChunks(g.b * planes, costPerItem: p * kH * kW) { r in
-            for bc in r {
-                let b = bc / planes, c = bc % planes
-                let plane = gi + bc * h * w
-                plane.update(repeating: 0, count: h * w)
-                for v in 0..<kH {
-                    for u in 0..<kW {
-                        let row = (c * kH + v) * kW + u
-                        let src = col + row * rowLength + b * p
-                        for i in 0..<oh {
-                            let y = i * dH + v - padH
-                            if y < 0 || y >= h { continue }
-                            let line = plane + y * w
-                            let s = src + i * ow
-                            if dW == 1 {
-                                let lo = Swift.max(0, padW - u), hi = Swift.min(ow, w + padW - u)
-                                if hi > lo {
-                                    let dst = line + u - padW
-                                    for j in lo..<hi { dst[j] += s[j] }
-                                }
-                            } else {
-                                for j in 0..<ow {
-                                    let xx = j * dW + u - padW
-                                    if xx >= 0 && xx < w { line[xx] += s[j] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// ∂L/∂W += scale · ∂L/∂Y · columnsᵀ ; ∂L/∂b[o] += scale · Σ_{b, i, j} ∂L/∂y[b, o, i, j]
+    /// ∂L/∂W += scale · Σ_b ∂L/∂Y_b · columns_bᵀ ; ∂L/∂b[o] += scale · Σ_{b, i, j} ∂L/∂y[b, o, i, j]
     override public func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
-        let g = try geometry(input)
-        if columnsSource?.0 != input.data || columnsSource?.1 != input.shape {
-            columns.resize([kernelSize, g.b * g.p])
-            unfold(input, g)
-            columnsSource = (input.data, input.shape)
-        }
-        try gatherGradOutput(gradOutput, g)
-        let n = g.b * g.p
-        BLAS.gemm(transB: true, m: nOutputPlane, n: kernelSize, k: n, alpha: scale,
-                  a: planeMajor.data, b: columns.data, beta: 1, c: weightParameter.grad.data)
-        if let gb = biasParameter?.grad.data {
-            let src = planeMajor.data
-            for o in 0..<nOutputPlane {
-                let row = src + o * n
-                var s: Float = 0
-                for i in 0..<n { s += row[i] }
-                gb[o] += scale * s
-            }
-        }
+        try backwardPass(input, gradOutput, scale: scale, parameters: true, inputGradient: false)
     }
 
-    /// Parameter gradients first (they need the unfolded input), then the input gradient.
     override public func backward(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws -> Tensor {
-        if !isFrozen {
-            try accGradParameters(input, gradOutput, scale: scale)
-            for p in parameters { p.maskGradient() }
-        }
-        return try updateGradInput(input, gradOutput)
+        try backwardPass(input, gradOutput, scale: scale, parameters: !isFrozen, inputGradient: true)
+        if !isFrozen { for p in parameters { p.maskGradient() } }
+        return gradInput
     }
 
     override public func clearState() {
         super.clearState()
-        columns = Tensor(); planeMajor = Tensor(); columnsSource = nil
+        workspaces = []
     }
 
     override public var spec: ModuleSpec {

@@ -1,30 +1,66 @@
 import Foundation
 
-/// The engine's thread count for its own loops and for OpenBLAS. Results do not depend on
-/// how work is split: parallel loops only write disjoint outputs, and reductions run in a
-/// fixed order.
+/// The engine's thread count. All parallelism is the engine's own: work is split into
+/// contiguous chunks, one per thread, each calling single-threaded OpenBLAS. Results do not
+/// depend on scheduling: chunks write disjoint outputs, and partial sums are reduced in a
+/// fixed order, so the same thread count gives the same bits.
 public enum Parallel {
     nonisolated(unsafe) public private(set) static var threads: Int = 1
 
-    /// Sets the thread count used by the engine's loops and by OpenBLAS.
+    /// Sets the engine's thread count; OpenBLAS itself always runs one thread per call.
     public static func setThreads(_ n: Int) {
         threads = Swift.max(1, n)
-        BLAS.setThreads(threads)
+        BLAS.setThreads(1)
     }
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous chunks.
     /// Falls back to one chunk when the work is small (`count * costPerItem` below ~32k).
     @inline(__always)
     public static func forChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
-        let t = threads
-        if t <= 1 || count < 2 || count * costPerItem < 32_768 {
-            body(0..<count)
+        forChunksIndexed(count, costPerItem: costPerItem) { _, r in body(r) }
+    }
+
+    /// Like `forChunks`, also passing the chunk's index (0..<chunkCount(count)) so that the
+    /// body can use per-chunk workspaces.
+    @inline(__always)
+    public static func forChunksIndexed(_ count: Int, costPerItem: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = chunkCount(count, costPerItem: costPerItem)
+        if chunks <= 1 {
+            body(0, 0..<count)
             return
         }
-        let chunks = Swift.min(t, count)
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = count * c / chunks, hi = count * (c + 1) / chunks
-            body(lo..<hi)
+            body(c, chunkRange(c, of: chunks, count))
+        }
+    }
+
+    /// How many chunks `forChunksIndexed` uses for this much work.
+    @inline(__always)
+    public static func chunkCount(_ count: Int, costPerItem: Int = 1) -> Int {
+        if threads <= 1 || count < 2 || count * costPerItem < 32_768 { return 1 }
+        return Swift.min(threads, count)
+    }
+
+    @inline(__always)
+    public static func chunkRange(_ c: Int, of chunks: Int, _ count: Int) -> Range<Int> {
+        (count * c / chunks)..<(count * (c + 1) / chunks)
+    }
+}
+
+extension BLAS {
+    /// `gemm` with the rows of C split across the engine's threads (each element of C is
+    /// computed by one thread, so the result does not depend on the thread count).
+    public static func parallelGemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        let la = lda ?? (transA ? m : k), lc = ldc ?? n
+        Parallel.forChunks(m, costPerItem: n * k / 4 + 1) { r in
+            let aStart = transA ? a + r.lowerBound : a + r.lowerBound * la
+            gemm(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
+                 a: aStart, lda: la, b: b, ldb: ldb, beta: beta, c: c + r.lowerBound * lc, ldc: lc)
         }
     }
 }

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `workbench bench`: training and inference speed and peak memory of the engine on the
+/// reference LeNet-5, the classic LeNet-5 and LeNet-300-100, on 1 and 2 threads, beside
+/// PyTorch's figures on the same machine (../shared/bench). Each measurement runs in its own
+/// process so that peak memory and thread settings are its own.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure training/inference speed and peak memory (build with -c release).",
+        discussion: """
+        Protocol (as ../shared/bench/torch_lenet.py): batch 128, SGD lr 0.01 momentum 0.9, warm-up steps, \
+        one timed 60k-image epoch; 10k-image inference at batch 1000, best of 3. Training GFLOP/s count \
+        3x the forward FLOPs. Data: Fashion-MNIST when installed, else synthetic images.
+
+        Examples:
+          workbench bench
+          workbench bench --json
+          workbench bench --nets lenet5 --threads 2
+        """
+    )
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+    @Option(parsing: .upToNextOption, help: "Nets to measure (lenet5, lenet5-classic, lenet300-100).")
+    var nets: [String] = ModelZoo.names
+    @Option(parsing: .upToNextOption, help: "Thread counts.")
+    var threads: [Int] = [1, 2]
+    @Option(help: "Images in the timed training epoch.")
+    var epochImages: Int = 60_000
+    @Option(help: .hidden)
+    var one: String?
+
+    func run() throws {
+        if let net = one {
+            // Child process: one measurement, as JSON on stdout.
+            let r = try measure(net: net, threads: threads.first ?? 1)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            print(String(data: try enc.encode(r), encoding: .utf8)!)
+            return
+        }
+        for n in nets where ModelZoo.named(n) == nil {
+            throw ValidationError("unknown net '\(n)'; known: \(ModelZoo.names.joined(separator: ", "))")
+        }
+        var results: [BenchResult] = []
+        for net in nets {
+            for t in threads {
+                if !json { FileHandle.standardError.write("measuring \(net) on \(t) thread(s)...\n".data(using: .utf8)!) }
+                results.append(try runChild(net: net, threads: t))
+            }
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(data: try enc.encode(results), encoding: .utf8)!)
+        } else {
+            print(table(results))
+        }
+    }
+
+    private func measure(net: String, threads: Int) throws -> BenchResult {
+        let data: DatasetSplits
+        if let d = try? Datasets.load("fashion-mnist") {
+            data = d
+        } else {
+            data = DatasetSplits(train: Benchmark.syntheticData(count: 60_000), test: Benchmark.syntheticData(count: 10_000, seed: 1))
+        }
+        return try Benchmark.run(net: net, threads: threads, train: data.train, test: data.test, epochImages: epochImages)
+    }
+
+    private func runChild(net: String, threads: Int) throws -> BenchResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path), let exe = Bundle.main.executablePath {
+            p.executableURL = URL(fileURLWithPath: exe)
+        }
+        p.arguments = ["bench", "--one", net, "--threads", "\(threads)", "--epoch-images", "\(epochImages)"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let r = try? JSONDecoder().decode(BenchResult.self, from: out) else {
+            throw CLIError("benchmark of \(net) on \(threads) thread(s) failed (status \(p.terminationStatus))")
+        }
+        return r
+    }
+
+    /// PyTorch 2.15 CPU on the same machine (../shared/bench/results.md): s/epoch, 10k inference s.
+    static let pytorch: [String: [Int: (String, String)]] = [
+        "lenet5": [2: ("8.55", "0.59-1.10"), 1: ("15.0", "1.2-1.9")],
+        "lenet5-classic": [2: ("3.4", "0.25-0.39"), 1: ("5.3", "0.47-0.69")],
+        "lenet300-100": [2: ("0.60", "0.033"), 1: ("0.98", "0.064")],
+    ]
+
+    private func table(_ rs: [BenchResult]) -> String {
+        var s = "| net | threads | s/epoch (60k) | PyTorch s/epoch | 10k inference s | PyTorch inference s | train GFLOP/s | infer GFLOP/s | peak RSS MB |\n"
+        s += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for r in rs {
+            let pt = Self.pytorch[r.net]?[r.threads]
+            s += String(format: "| %@ | %d | %.2f | %@ | %.3f | %@ | %.0f | %.0f | %.0f |\n",
+                        r.net, r.threads, r.epochSeconds, pt?.0 ?? "", r.inferenceSeconds, pt?.1 ?? "",
+                        r.trainGFLOPS, r.inferenceGFLOPS, r.peakResidentMB)
+        }
+        if let r = rs.first { s += "\nOpenBLAS kernels: \(r.blasCore); data: \(r.data)" }
+        return s
+    }
+}

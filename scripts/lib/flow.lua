@@ -1,0 +1,159 @@
+-- Pieces of the default flow (scripts/main.lua): data, logs, .conf files, train and test.
+local flow = {}
+
+function flow.path(folder, name)
+  if folder == '' or folder == '.' then return name end
+  return folder .. '/' .. name
+end
+
+function flow.ensureFolder(folder)
+  if folder ~= '' and folder ~= '.' then wb.mkdir(folder) end
+end
+
+-- A number as the reference printed it: 30 rather than 30.0, 7 rather than 7.000000000000001.
+function flow.number(x)
+  return string.format('%.10g', x)
+end
+
+function flow.checkPruner(name)
+  for _, known in ipairs(wb.pruners()) do
+    if known == name then return end
+  end
+  error(string.format("unknown pruner '%s'; known: %s (or register one with -prunerFile)",
+    name, table.concat(wb.pruners(), ', ')), 0)
+end
+
+function flow.loadData(opt)
+  return wb.loadData(opt.data, {train = opt.trainSize, test = opt.testSize})
+end
+
+-- The pruners' scoring set: a seeded subset of the training data (or of the test data).
+function flow.scoringSet(opt, train, test)
+  local source = opt.scoreSet == 'test' and test or train
+  return source:subset(math.min(opt.scoreSize, #source), opt.manualSeed)
+end
+
+-- Layers and fractions: -l/-p, or the two CSV lines of inp/<model>.conf.
+function flow.layersAndFractions(opt, model)
+  local layers, fractions
+  if opt.l > 0 then
+    layers, fractions = {opt.l}, {opt.p}
+  else
+    local conf = flow.path(opt.inp, opt.model .. '.conf')
+    layers, fractions = flow.readConf(conf)
+  end
+  for k, l in ipairs(layers) do
+    if l < 1 or l > #model then
+      error(string.format('layer %d does not exist: the model has layers 1..%d', l, #model), 0)
+    end
+    if not model:get(l).weight then
+      error(string.format('layer %d (%s) has no weights to prune', l, tostring(model:get(l))), 0)
+    end
+    local p = fractions[k]
+    if p < 0 or p > 1 then
+      error(string.format('the fraction for layer %d must be in [0, 1], got %g', l, p), 0)
+    end
+  end
+  return layers, fractions
+end
+
+local function csvNumbers(line, conf, lineNo, integers)
+  local out = {}
+  for field in (line .. ','):gmatch('([^,]*),') do
+    local s = field:match('^%s*(.-)%s*$')
+    local x = tonumber(s)
+    if not x or (integers and math.type(x) ~= 'integer') then
+      error(string.format('%s:%d: %q is not %s', conf, lineNo, s, integers and 'a layer index' or 'a number'), 0)
+    end
+    out[#out + 1] = x
+  end
+  return out
+end
+
+function flow.readConf(conf)
+  local f, why = io.open(conf, 'r')
+  if not f then
+    error(string.format('no layer given (-l) and cannot read %s: %s', conf, why), 0)
+  end
+  local lines = {}
+  for line in f:lines() do
+    if line:match('%S') then lines[#lines + 1] = line end
+  end
+  f:close()
+  if #lines ~= 2 then
+    error(string.format('%s: expected two CSV lines (layer indices, then fractions), found %d', conf, #lines), 0)
+  end
+  local layers = csvNumbers(lines[1], conf, 1, true)
+  local fractions = csvNumbers(lines[2], conf, 2, false)
+  if #layers ~= #fractions then
+    error(string.format('%s: %d layers but %d fractions', conf, #layers, #fractions), 0)
+  end
+  return layers, fractions
+end
+
+function flow.openLogs(opt)
+  flow.ensureFolder(opt.logDir)
+  local optsFile = flow.path(opt.logDir, opt.jobID .. '.opts')
+  local keys = {}
+  for k in pairs(opt) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local lines = {}
+  for _, k in ipairs(keys) do lines[#lines + 1] = k .. '=' .. tostring(opt[k]) end
+  wb.writeFile(optsFile, table.concat(lines, '\n') .. '\n')
+  local plotFile = flow.path(opt.logDir, opt.jobID .. '.plotlog')
+  local plot = assert(io.open(plotFile, 'w'))
+  plot:write('LayerNo,Retained%,TestError\n')
+  plot:flush()
+  return {
+    plot = function(line) plot:write(line, '\n'); plot:flush() end,
+    close = function() plot:close() end,
+  }
+end
+
+function flow.test(model, test, opt)
+  local t0 = wb.clock()
+  local err, loss = wb.test(model, test, {progress = not opt.verbose})
+  print(string.format('test: avg. loss: %.4f; avg. error: %.4f, time: %.4f', loss, err, wb.clock() - t0))
+  return err
+end
+
+function flow.retrain(model, train, opt)
+  wb.train(model, train, {epochs = opt.nEpochs, lr = opt.LR, momentum = opt.momentum, batchSize = opt.batchsize,
+                          seed = opt.manualSeed, verbose = opt.verbose})
+end
+
+-- -train: build scripts/models/<model>.lua, train it -nEpochs epochs, write inp/<model>.safetensors.
+function flow.trainFromScratch(opt)
+  local definition = flow.path(wb.scriptsDirectory(), 'models/' .. opt.model .. '.lua')
+  local model = dofile(definition)
+  local train, test = flow.loadData(opt)
+  print(string.format('Training %s (%s) on %s: %d epochs, lr %g, momentum %g, batch %d, seed %d',
+    opt.model, definition, opt.data, opt.nEpochs, opt.LR, opt.momentum, opt.batchsize, opt.manualSeed))
+  print(model)
+  local err
+  wb.train(model, train, {epochs = opt.nEpochs, lr = opt.LR, momentum = opt.momentum, batchSize = opt.batchsize,
+                          seed = opt.manualSeed, verbose = opt.verbose,
+                          onEpoch = function(e)
+                            err = flow.test(model, test, opt)
+                            print(string.format('epoch %d: train loss %.4f, test error %.2f%%', e.epoch, e.loss, err))
+                            model:training()
+                          end})
+  local path = flow.path(opt.inp, opt.model .. '.safetensors')
+  flow.ensureFolder(opt.inp)
+  wb.saveModel(model, path, {dataset = opt.data, epochs = tostring(opt.nEpochs), lr = tostring(opt.LR),
+                             momentum = tostring(opt.momentum), seed = tostring(opt.manualSeed),
+                             test_error = err and string.format('%.2f', err) or 'not tested'})
+  print('Model written to ' .. path)
+end
+
+-- -test: total compression and error of the pruned model in out/.
+function flow.testPruned(opt)
+  local path = flow.path(opt.out, opt.model .. '.safetensors')
+  local model = wb.loadModel(path)
+  local _, test = flow.loadData(opt)
+  print('Total Compression: ' .. string.format('%.14g', wb.compression(model)))
+  local err = flow.test(model, test, opt)
+  print(string.format('Error: %.2f', err))
+end
+
+return flow

@@ -1,0 +1,69 @@
+-- The workbench's default flow: the reference Torch7 pruner's main.lua, flag for flag.
+-- The command line (`workbench -l 8 -p 0.7 -reTrain ...`) hands its options here as the
+-- global table `opt`; see `workbench prune --help` for each flag.
+--
+--   1. load the model, test it: init_err
+--   2. for i = 1..iPruning, for each (layer l, fraction p): prune p/iPruning*i of layer l,
+--      print "Layer<l>: <retained>% retained", test; with -reTrain retrain and test again;
+--      if the error exceeds init_err + acctradeoff, undo the step and stop pruning l;
+--      with -reLoad start the next step from the original model (sensitivity data)
+--   3. print "Total Compression: <fraction of all weights that are zero>", save the model
+
+local flow = require 'lib.flow'
+
+assert(opt, 'scripts/main.lua is run by the workbench command, which sets the global `opt`')
+wb.threads(opt.threads)
+torch.manualSeed(opt.manualSeed)
+
+if opt.train then return flow.trainFromScratch(opt) end
+if opt.test then return flow.testPruned(opt) end
+
+if opt.prunerFile then dofile(opt.prunerFile) end
+flow.checkPruner(opt.pruner)
+
+local modelPath = flow.path(opt.inp, opt.model .. '.safetensors')
+local model = wb.loadModel(modelPath)
+local layers, fractions = flow.layersAndFractions(opt, model)
+local train, test = flow.loadData(opt)
+local scoring = flow.scoringSet(opt, train, test)
+
+local log = flow.openLogs(opt)
+print(string.format('Model %s: %d layers, %d weights; data %s: %d training, %d test images',
+  modelPath, #model, wb.weightCount(model), opt.data, #train, #test))
+
+local initErr = flow.test(model, test, opt)
+local stopped = {}
+
+for i = 1, opt.iPruning do
+  for k, l in ipairs(layers) do
+    if not stopped[l] then
+      local target = fractions[k] / opt.iPruning * i
+      local before = model:clone()
+      local retained = wb.prune(model, l, target, {pruner = opt.pruner, data = scoring, seed = opt.manualSeed,
+                                                   batchSize = opt.batchsize})
+      print(string.format('Layer%d: %s%% retained', l, flow.number(retained * 100)))
+      local err = flow.test(model, test, opt)
+      if opt.reTrain and opt.nEpochs > 0 then
+        flow.retrain(model, train, opt)
+        err = flow.test(model, test, opt)
+      end
+      if err > initErr + opt.acctradeoff then
+        print(string.format('Layer%d: error %.4f exceeds %.4f + %g: step undone, layer %d stops here',
+          l, err, initErr, opt.acctradeoff, l))
+        model = before
+        stopped[l] = true
+        log.plot(string.format('%d,stop', l))
+      else
+        log.plot(string.format('%d,%s,%.4f', l, flow.number(retained * 100), err))
+      end
+      if opt.reLoad then model = wb.loadModel(modelPath) end
+    end
+  end
+end
+
+print('Total Compression: ' .. string.format('%.14g', wb.compression(model)))
+local outPath = flow.path(opt.out, opt.model .. '.safetensors')
+flow.ensureFolder(opt.out)
+wb.saveModel(model, outPath, {source = modelPath, pruner = opt.pruner})
+print('Pruned model written to ' .. outPath)
+log.close()
