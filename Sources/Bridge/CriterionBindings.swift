@@ -11,7 +11,16 @@ public enum CriterionBindings: LuaBindingArea {
     /// `nn.<Name>(...)` with Torch's signatures. Adding a criterion is one entry here.
     static let constructors: [String: (LuaCall) throws -> Criterion] = [
         // nn.CrossEntropyCriterion()
-        "CrossEntropyCriterion": { _ in CrossEntropyCriterion() },
+        "CrossEntropyCriterion": { a in
+            guard a.isNoneOrNil(1) else { throw a.argumentError(1, "class weights are not supported by nn.CrossEntropyCriterion here") }
+            return CrossEntropyCriterion()
+        },
+        // nn.ClassNLLCriterion([weights [, sizeAverage = true]])
+        "ClassNLLCriterion": { a in
+            ClassNLLCriterion(weights: try a.optionalTensor(1), sizeAverage: try a.boolean(2, default: true))
+        },
+        // nn.MSECriterion([sizeAverage = true])
+        "MSECriterion": { a in MSECriterion(sizeAverage: try a.boolean(1, default: true)) },
     ]
 
     /// Criteria whose targets are class labels.

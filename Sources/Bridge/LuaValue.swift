@@ -70,6 +70,7 @@ public enum LuaValue: CustomStringConvertible {
         }
     }
 
+    public var isNil: Bool { if case .nil = self { return true } else { return false } }
     public var module: Module? { if case .module(let m) = self { return m } else { return nil } }
     public var tensor: Tensor? { if case .tensor(let t) = self { return t } else { return nil } }
     public var number: Double? { if case .number(let x) = self { return x } else { return nil } }

@@ -176,6 +176,14 @@ public enum ModuleBindings: LuaBindingArea {
             guard let p = m as? SpatialMaxPooling else { throw call.error("\(m.typeName) has no floor mode") }
             p.floor()
         },
+        "setNumInputDims": returningSelf { call, m in
+            guard let v = m as? View else { throw call.error("\(m.typeName) has no setNumInputDims") }
+            v.numInputDims = try call.integer(2, atLeast: 1)
+        },
+        "setp": returningSelf { call, m in
+            guard let d = m as? Dropout else { throw call.error("\(m.typeName) has no setp") }
+            try d.setP(try call.number(2))
+        },
         "findModules": { call in
             let m = try module(call, 1)
             try call.pushArray(find(m, try call.string(2))) { call.push($0) }

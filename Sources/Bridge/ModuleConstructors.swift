@@ -30,6 +30,42 @@ enum ModuleConstructors {
             return SpatialMaxPooling(kW, kH, try a.optionalSize(3), try a.optionalSize(4), padW, padH)
         },
         "Tanh": { _ in Tanh() },
+        "Sigmoid": { _ in Sigmoid() },
+        // nn.ReLU([inplace = false]): inplace is accepted; the output is always its own buffer
+        "ReLU": { a in ReLU(inplace: try a.boolean(1, default: false)) },
+        "Identity": { _ in Identity() },
+        "SoftMax": { _ in SoftMax() },
+        "LogSoftMax": { _ in LogSoftMax() },
+        // nn.View(sizes...) or nn.View(torch.LongStorage{...}); one size may be -1; :setNumInputDims(n)
+        "View": { a in try View(try a.sizes(from: 1, allowInferred: true)) },
+        // nn.Reshape(sizes... [, batchMode])
+        "Reshape": { a in
+            var sizes: [Int] = [], k = 1
+            if a.isTable(1) { sizes = try a.integerArray(1); k = 2 } else {
+                while a.isNumber(k) { sizes.append(try a.size(k)); k += 1 }
+            }
+            let batchMode: Bool? = a.isNoneOrNil(k) ? nil : try a.boolean(k, default: false)
+            try a.checkParameterCount(sizes.map { max($0, 0) } )
+            return try Reshape(sizes, batchMode: batchMode)
+        },
+        // nn.Dropout([p = 0.5, v1 = false, inplace = false])
+        "Dropout": { a in
+            try Dropout(try a.optionalNumber(1) ?? 0.5, v1: try a.boolean(2, default: false), inplace: try a.boolean(3, default: false))
+        },
+        // nn.BatchNormalization(nOutput [, eps = 1e-5, momentum = 0.1, affine = true])
+        "BatchNormalization": { a in
+            let n = try a.size(1)
+            try a.checkParameterCount(n)
+            return try BatchNormalization(n, eps: try a.optionalNumber(2) ?? 1e-5, momentum: try a.optionalNumber(3) ?? 0.1,
+                                          affine: try a.boolean(4, default: true))
+        },
+        // nn.SpatialBatchNormalization(nOutput [, eps = 1e-5, momentum = 0.1, affine = true])
+        "SpatialBatchNormalization": { a in
+            let n = try a.size(1)
+            try a.checkParameterCount(n)
+            return try SpatialBatchNormalization(n, eps: try a.optionalNumber(2) ?? 1e-5, momentum: try a.optionalNumber(3) ?? 0.1,
+                                                 affine: try a.boolean(4, default: true))
+        },
     ]
 }
 
@@ -41,7 +77,8 @@ extension LuaCall {
     func optionalPadding(_ i: Int) throws -> Int? { isNoneOrNil(i) ? nil : try integer(i, atLeast: 0) }
 
     /// Refuses weight tensors too large to allocate (their product of sizes).
-    func checkParameterCount(_ sizes: Int...) throws {
+    func checkParameterCount(_ sizes: Int...) throws { try checkParameterCount(sizes) }
+    func checkParameterCount(_ sizes: [Int]) throws {
         try TensorBindings.checkElementCount(sizes, call: self)
     }
 }
