@@ -27,6 +27,6 @@ let package = Package(
         ),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "Engine"]),
-        .testTarget(name: "CLITests", dependencies: ["Engine"]),
+        .testTarget(name: "CLITests", dependencies: ["Engine", "workbench"]),
     ]
 )

@@ -95,12 +95,12 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(loss)
             return 1
         },
-        // wb.test(model, data [, {batchSize=1000, progress=false}]) -> error %, mean loss
+        // wb.test(model, data [, {batchSize=250, progress=false}]) -> error %, mean loss
         "test": { call in
             let model: Module = try call.requireObject(1, ModuleBindings.className, expected: "nn module")
             let data = try DatasetBindings.dataset(call, 2)
             let o = try LuaOptions(call, 3, allowed: ["batchSize", "progress"])
-            let e = try evaluate(model, on: data, batchSize: try o.integer("batchSize", default: 1000, atLeast: 1),
+            let e = try evaluate(model, on: data, batchSize: try o.integer("batchSize", default: 250, atLeast: 1),
                                  showProgress: try o.boolean("progress", default: false))
             call.push(e.errorPercent)
             call.push(e.loss)

@@ -97,13 +97,13 @@ struct BenchCommand: ParsableCommand {
     ]
 
     private func table(_ rs: [BenchResult]) -> String {
-        var s = "| net | threads | s/epoch (60k) | PyTorch s/epoch | 10k inference s | PyTorch inference s | train GFLOP/s | infer GFLOP/s | peak RSS MB |\n"
+        var s = "| net | threads | s/epoch (60k) | PyTorch s/epoch | 10k inference s | PyTorch inference s | train GFLOP/s | infer GFLOP/s | peak RSS MB training / with inference |\n"
         s += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for r in rs {
             let pt = Self.pytorch[r.net]?[r.threads]
-            s += String(format: "| %@ | %d | %.2f | %@ | %.3f | %@ | %.0f | %.0f | %.0f |\n",
-                        r.net, r.threads, r.epochSeconds, pt?.0 ?? "", r.inferenceSeconds, pt?.1 ?? "",
-                        r.trainGFLOPS, r.inferenceGFLOPS, r.peakResidentMB)
+            s += "| \(r.net) | \(r.threads) | " + String(format: "%.2f", r.epochSeconds) + " | \(pt?.0 ?? "") | "
+                + String(format: "%.3f", r.inferenceSeconds) + " | \(pt?.1 ?? "") | "
+                + String(format: "%.0f | %.0f | %.0f / %.0f |\n", r.trainGFLOPS, r.inferenceGFLOPS, r.trainingPeakResidentMB, r.peakResidentMB)
         }
         if let r = rs.first { s += "\nOpenBLAS kernels: \(r.blasCore); data: \(r.data)" }
         return s

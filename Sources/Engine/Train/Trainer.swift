@@ -86,7 +86,7 @@ public final class Trainer {
 /// Evaluates `model` on `data` in evaluation mode: error in percent and mean loss.
 /// The model is left in evaluation mode.
 public func evaluate(_ model: Module, on data: Dataset, criterion: Criterion = CrossEntropyCriterion(),
-                     batchSize: Int = 1000, showProgress: Bool = false) throws -> Evaluation {
+                     batchSize: Int = 250, showProgress: Bool = false) throws -> Evaluation {
     guard data.count > 0 else { throw EngineError("\(data.name): no images to evaluate on") }
     model.evaluate()
     let inputs = Tensor(), targets = Tensor()
