@@ -1,0 +1,70 @@
+/// Settings of the built-in pruners. Every field has a name for `set(_:_:)`, so that the
+/// command line and Lua can pass `name=value` pairs through unchanged.
+public struct PrunerOptions: Equatable {
+    /// Which second-order term taylor2 / taylor12 use.
+    public enum Hessian: String, CaseIterable {
+        /// Diagonal Gauss-Newton back-propagation (LeCun et al. 1990, Optimal Brain Damage).
+        case gaussNewton = "gn"
+        /// Empirical Fisher: mean over the scoring set of the squared per-example gradient.
+        case fisher
+    }
+
+    /// `hessian`: gn (default) or fisher.
+    public var hessian: Hessian = .gaussNewton
+    /// `epochs`: passes over the scoring set that train the l1 / l2 scales.
+    public var scaleEpochs = 1
+    /// `lr`: SGD learning rate of the scales.
+    public var scaleLearningRate: Float = 0.01
+    /// `momentum`: SGD momentum of the scales.
+    public var scaleMomentum: Float = 0.9
+    /// `lambda`: strength λ of the penalty λ·Σ|s| (l1) or λ·Σs² (l2).
+    public var scalePenalty: Float = 1e-4
+    /// `normalization`: none, mean or l2; overrides the pruner's own choice in global mode.
+    public var globalNormalization: ScoreNormalization?
+
+    public init() {}
+
+    public static let names = ["hessian", "epochs", "lr", "momentum", "lambda", "normalization"]
+
+    /// Sets an option by name from its text (numbers as text, or a choice's name).
+    public mutating func set(_ name: String, _ value: String) throws {
+        func number() throws -> Double {
+            guard let v = Double(value), v.isFinite else {
+                throw EngineError("pruner option \(name) needs a number, got '\(value)'")
+            }
+            return v
+        }
+        switch name {
+        case "hessian":
+            guard let h = Hessian(rawValue: value) else {
+                throw EngineError("pruner option hessian must be one of \(Hessian.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
+            }
+            hessian = h
+        case "epochs":
+            let v = try number()
+            guard v >= 1, v == v.rounded(), v <= 1_000_000 else {
+                throw EngineError("pruner option epochs must be a whole number of at least 1, got \(value)")
+            }
+            scaleEpochs = Int(v)
+        case "lr":
+            let v = try number()
+            guard v > 0 else { throw EngineError("pruner option lr must be positive, got \(value)") }
+            scaleLearningRate = Float(v)
+        case "momentum":
+            let v = try number()
+            guard v >= 0 && v < 1 else { throw EngineError("pruner option momentum must be in [0, 1), got \(value)") }
+            scaleMomentum = Float(v)
+        case "lambda":
+            let v = try number()
+            guard v >= 0 else { throw EngineError("pruner option lambda must be at least 0, got \(value)") }
+            scalePenalty = Float(v)
+        case "normalization":
+            guard let n = ScoreNormalization(rawValue: value) else {
+                throw EngineError("pruner option normalization must be one of \(ScoreNormalization.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
+            }
+            globalNormalization = n
+        default:
+            throw EngineError("unknown pruner option '\(name)'; the options are \(PrunerOptions.names.joined(separator: ", "))")
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Passes over the scoring set that several pruners share. Each runs the model in evaluation
+/// mode and leaves it as it found it (`ModelStateGuard`): same mode, frozen flags and
+/// accumulated gradients; parameter values are never changed.
+enum ScoringPasses {
+    /// The mean loss L = (1/N) Σ_e ℓ_e over `data` and, for each layer in `layers` (1-based),
+    /// G = ∂L/∂W accumulated over batches by the engine's own backward pass (each batch's
+    /// gradient scaled by its share of the set). Pruned weights get 0.
+    static func gradients(model: Sequential, layers: [Int], data: Dataset, criterion: Criterion,
+                          batchSize: Int) throws -> (loss: Double, gradients: [Int: Tensor]) {
+        guard data.count > 0 else { throw EngineError("\(data.name): the scoring set is empty") }
+        let chain = LayerChain(model)
+        for l in layers { _ = try chain.leaf(ofLayer: l) }
+        let state = ModelStateGuard(model)
+        defer { state.restore() }
+        model.evaluate()
+        for m in allModules(model) { m.isFrozen = false }
+        model.zeroGradParameters()
+        var total = 0.0
+        let n = Double(data.count)
+        try forEachBatch(data, batchSize: batchSize) { x, t, range in
+            let out = try model.forward(x)
+            let loss = try criterion.forward(out, t)
+            let b = Double(range.count)
+            total += Double(loss) * (criterion.sizeAverage ? b : 1)
+            let g = try criterion.backward(out, t)
+            try model.backward(x, g, scale: Float((criterion.sizeAverage ? b : 1) / n))
+        }
+        var result = [Int: Tensor]()
+        for l in layers { result[l] = try model.module(at: l).weight!.grad.clone() }
+        return (total / n, result)
+    }
+
+    /// Mean over `data` of the squared input of layer `layer`, per weight position:
+    /// Linear [in]: (1/N) Σ_e x_{e,i}²; SpatialConvolution [nIn, kH, kW]: the mean over examples
+    /// and output positions of the squared input each kernel entry multiplies (padding counts 0).
+    static func inputSecondMoment(model: Sequential, layer: Int, data: Dataset, batchSize: Int) throws -> Tensor {
+        guard data.count > 0 else { throw EngineError("\(data.name): the scoring set is empty") }
+        let chain = LayerChain(model)
+        let k = try chain.leaf(ofLayer: layer)
+        let module = chain.leaves[k]
+        let state = ModelStateGuard(model)
+        defer { state.restore() }
+        model.evaluate()
+        let result: Tensor
+        var acc: [Double]
+        if let lin = module as? Linear {
+            result = Tensor(shape: [lin.inputSize])
+            acc = [Double](repeating: 0, count: lin.inputSize)
+        } else if let conv = module as? SpatialConvolution {
+            result = Tensor(shape: [conv.nInputPlane, conv.kH, conv.kW])
+            acc = [Double](repeating: 0, count: result.count)
+        } else {
+            throw EngineError("input statistics are available for nn.Linear and nn.SpatialConvolution layers, layer \(layer) is \(module.typeName)")
+        }
+        var positions = 0
+        let columns = Tensor()
+        try forEachBatch(data, batchSize: batchSize) { x, _, range in
+            _ = try model.forward(x)
+            let input = chain.input(ofLeaf: k, modelInput: x)
+            let b = range.count
+            if module is Linear {
+                let f = acc.count, p = input.data
+                for e in 0..<b { for i in 0..<f { let v = Double(p[e * f + i]); acc[i] += v * v } }
+                positions = 1
+            } else if let conv = module as? SpatialConvolution {
+                let g = ConvolutionGeometry(conv, height: input.shape[input.dim - 2], width: input.shape[input.dim - 1])
+                columns.resize([acc.count, b * g.p])
+                g.unfold(input.data, count: b, examplePlanes: g.nIn, firstPlane: 0, planes: g.nIn,
+                         into: columns.data, squared: true)
+                let c = columns.data, len = b * g.p
+                for r in 0..<acc.count {
+                    var s = 0.0
+                    for j in 0..<len { s += Double(c[r * len + j]) }
+                    acc[r] += s
+                }
+                positions = g.p
+            }
+        }
+        let scale = 1 / (Double(data.count) * Double(positions))
+        for i in 0..<acc.count { result[i] = Float(acc[i] * scale) }
+        return result
+    }
+}

@@ -1,0 +1,55 @@
+/// Taylor-expansion estimates of the loss increase when a weight w is set to 0: with
+/// L(w + Δ) ≈ L + g Δ + ½ h Δ² and Δ = -w,
+///
+///   ΔL ≈ -g w + ½ h w²,
+///
+/// g = ∂L/∂w and h = ∂²L/∂w² (the diagonal of the Hessian) of the mean loss L over the
+/// scoring set. Their scores are in loss units, so global mode compares them raw.
+
+/// `taylor1`: |g · w| (first order). Cost: one forward and backward pass over the scoring set.
+public struct Taylor1Pruner: Pruner {
+    public init() {}
+    public var name: String { "taylor1" }
+    public var globalNormalization: ScoreNormalization { .none }
+
+    public func scores(_ context: PruningContext) throws -> Tensor {
+        _ = try context.requireScoringSet(for: name)
+        let s = try context.gradient()
+        s.cmul(context.weight.value)
+        s.absInPlace()
+        return s
+    }
+}
+
+/// `taylor2`: ½ h w² (Optimal Brain Damage saliency), h from `DiagonalHessian` (Gauss-Newton,
+/// or the empirical Fisher with the option hessian=fisher). Cost: one forward pass and one
+/// backward pass of the diagonal (about a training pass) over the scoring set.
+public struct Taylor2Pruner: Pruner {
+    public init() {}
+    public var name: String { "taylor2" }
+    public var globalNormalization: ScoreNormalization { .none }
+
+    public func scores(_ context: PruningContext) throws -> Tensor {
+        _ = try context.requireScoringSet(for: name)
+        let h = try context.hessianDiagonal()
+        let w = context.weight.value.data, p = h.data
+        for i in 0..<h.count { p[i] = 0.5 * p[i] * w[i] * w[i] }
+        return h
+    }
+}
+
+/// `taylor12`: |-g w + ½ h w²|, both terms. Cost: taylor1 + taylor2.
+public struct Taylor12Pruner: Pruner {
+    public init() {}
+    public var name: String { "taylor12" }
+    public var globalNormalization: ScoreNormalization { .none }
+
+    public func scores(_ context: PruningContext) throws -> Tensor {
+        _ = try context.requireScoringSet(for: name)
+        let g = try context.gradient()
+        let h = try context.hessianDiagonal()
+        let w = context.weight.value.data, gp = g.data, hp = h.data
+        for i in 0..<g.count { gp[i] = Swift.abs(-gp[i] * w[i] + 0.5 * hp[i] * w[i] * w[i]) }
+        return g
+    }
+}
