@@ -83,6 +83,23 @@ public enum ModuleBindings: LuaBindingArea {
         return copy
     }
 
+    /// The input and gradOutput arguments of a backward call, checked against the last
+    /// forward: Engine modules read their `output` buffer and size their loops by it, so a
+    /// gradOutput of another size (or a backward before any forward) must not reach them.
+    static func backwardArguments(_ call: LuaCall, _ m: Module) throws -> (Tensor, Tensor) {
+        let x = try call.tensor(2), g = try call.tensor(3)
+        guard m.output.count > 0 || g.count == 0 else {
+            throw call.error("\(m.description): call forward before backward")
+        }
+        guard g.count == m.output.count else {
+            throw call.argumentError(3, "gradOutput of size \(shapeString(g.shape)) does not match the output of the last forward (size \(shapeString(m.output.shape)))")
+        }
+        if m is ElementwiseModule && x.count != m.output.count {
+            throw call.argumentError(2, "input of size \(shapeString(x.shape)) is not the input of the last forward (output size \(shapeString(m.output.shape)))")
+        }
+        return (x, g)
+    }
+
     /// `f()` on a module, returning self for chaining.
     static func returningSelf(_ body: @escaping (LuaCall, Module) throws -> Void) -> LuaFunction {
         { call in
@@ -137,18 +154,20 @@ public enum ModuleBindings: LuaBindingArea {
         },
         "backward": { call in
             let m = try module(call, 1)
-            let x = try call.tensor(2), g = try call.tensor(3)
+            let (x, g) = try backwardArguments(call, m)
             call.push(try m.backward(x, g, scale: Float(try call.optionalNumber(4) ?? 1)))
             return 1
         },
         "updateGradInput": { call in
             let m = try module(call, 1)
-            call.push(try m.updateGradInput(try call.tensor(2), try call.tensor(3)))
+            let (x, g) = try backwardArguments(call, m)
+            call.push(try m.updateGradInput(x, g))
             return 1
         },
         "accGradParameters": { call in
             let m = try module(call, 1)
-            try m.accGradParameters(try call.tensor(2), try call.tensor(3), scale: Float(try call.optionalNumber(4) ?? 1))
+            let (x, g) = try backwardArguments(call, m)
+            try m.accGradParameters(x, g, scale: Float(try call.optionalNumber(4) ?? 1))
             for p in m.allParameters { p.maskGradient() }
             return 0
         },

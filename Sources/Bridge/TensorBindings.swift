@@ -374,8 +374,8 @@ public enum TensorBindings: LuaBindingArea {
             call.push(try t.clone().view(try call.sizes(from: 2, allowInferred: true)))
             return 1
         },
-        "resize": returningSelf { call, t in t.resize(try call.sizes(from: 2)) },
-        "resizeAs": returningSelf { call, t in t.resize(try call.tensor(2).shape) },
+        "resize": returningSelf { call, t in try resize(call, t, try call.sizes(from: 2)) },
+        "resizeAs": returningSelf { call, t in try resize(call, t, try call.tensor(2).shape) },
         "select": { call in
             let t = try call.tensor(1)
             guard try call.dimension(2, of: t) == 0 else { throw call.argumentError(2, "only dimension 1 can be selected here") }
@@ -398,6 +398,17 @@ public enum TensorBindings: LuaBindingArea {
         },
     ]
     .merging(comparisons) { a, _ in a }
+
+    /// Resizing is limited to what cannot break a module that shares the tensor (its weight,
+    /// gradient or mask): a new shape with the same number of elements, or sizing an empty
+    /// tensor (`torch.Tensor():resize(2, 3)`).
+    static func resize(_ call: LuaCall, _ t: Tensor, _ shape: [Int]) throws {
+        let n = shape.reduce(1, *)
+        guard n == t.count || t.count == 0 else {
+            throw call.error("cannot change the number of elements of a tensor (\(shapeString(t.shape)) to \(shapeString(shape))); make a new one with torch.Tensor(sizes)")
+        }
+        t.resize(shape)
+    }
 
     /// gt, lt, ge, le, eq, ne: a new 0/1 tensor.
     static var comparisons: [String: LuaFunction] {

@@ -172,6 +172,18 @@ final class ModuleBindingsTests: XCTestCase {
             ("nn.Linear(2, 2).weight = torch.zeros(3)", "weight of nn.Linear(2 -> 2) must be set to a tensor of size 2x2"),
             ("nn.Tanh():ceil()", "nn.Tanh has no ceil mode"),
             ("nn.Nonexistent(3)", "attempt to call a nil value (field 'Nonexistent')"),
+            ("nn.SpatialConvolution(3, 4, 3, 3):forward(torch.zeros(1, 2, 8, 8))", "nn.SpatialConvolution"),
+            ("nn.SpatialConvolution(1, 4, 5, 5):forward(torch.zeros(1, 1, 3, 3))", "nn.SpatialConvolution"),
+            ("nn.SpatialMaxPooling(4, 4):forward(torch.zeros(1, 1, 2, 2))", "nn.SpatialMaxPooling"),
+            ("nn.SpatialMaxPooling(2, 2):forward(torch.zeros(4))", "nn.SpatialMaxPooling"),
+            ("nn.BatchNormalization(3):forward(torch.zeros(2, 4))", "nn.BatchNormalization"),
+            ("nn.View(5):forward(torch.zeros(2, 3))", "nn.View(5)"),
+            ("local m = nn.Linear(2, 2); m:forward(torch.zeros(1, 2)); m:backward(torch.zeros(1, 2), torch.zeros(1, 3))", "gradOutput of size 1x3 does not match the output of the last forward (size 1x2)"),
+            ("nn.Linear(2, 2):backward(torch.zeros(2), torch.zeros(2))", "nn.Linear(2 -> 2): call forward before backward"),
+            ("local m = nn.Tanh(); m:forward(torch.zeros(3)); m:backward(torch.zeros(3), torch.zeros(2))", "gradOutput of size 2 does not match"),
+            ("local m = nn.Tanh(); m:forward(torch.zeros(3)); m:backward(torch.zeros(5), torch.zeros(3))", "input of size 5 is not the input of the last forward"),
+            ("nn.SoftMax():forward(torch.zeros(2, 2, 2, 2, 2))", "nn.SoftMax"),
+            ("nn.Linear(2, 2).weight:resize(5)", "cannot change the number of elements of a tensor (2x2 to 5)"),
         ]
         for (source, expected) in cases {
             let e = luaError(source, lua)
