@@ -10,6 +10,22 @@ final class ModuleBindingsTests: XCTestCase {
 
     func value(_ expression: String) throws -> LuaValue { try evaluate(expression, lua) }
 
+    /// Every module type the Engine can build (ModuleFactory) and every criterion class has
+    /// its `nn.<Name>` constructor in Lua.
+    func testEveryEngineModuleAndCriterionIsBound() throws {
+        let factory = try String(contentsOf: repositoryRoot.appendingPathComponent("Sources/Engine/Layers/ModuleFactory.swift"), encoding: .utf8)
+        let modules = factory.components(separatedBy: "case \"nn.").dropFirst().map { $0.prefix { $0 != "\"" } }
+        XCTAssertGreaterThanOrEqual(modules.count, 15)
+        let criteriaDir = repositoryRoot.appendingPathComponent("Sources/Engine/Criteria")
+        let criteria = try FileManager.default.contentsOfDirectory(atPath: criteriaDir.path)
+            .filter { $0.hasSuffix("Criterion.swift") && $0 != "Criterion.swift" }
+            .map { String($0.dropLast(".swift".count)) }
+        XCTAssertGreaterThanOrEqual(criteria.count, 3)
+        for name in modules.map(String.init) + criteria {
+            XCTAssertEqual(try value("type(nn.\(name))").string, "function", "nn.\(name) is not bound")
+        }
+    }
+
     func testSequentialContainerMethods() throws {
         try lua.run(string: """
             m = nn.Sequential():add(nn.Linear(4, 3)):add(nn.Tanh())
