@@ -18,7 +18,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: ["COpenBLAS", "CZlib"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]
         ),
         .target(name: "Bridge", dependencies: ["Engine", "CLua"]),
         .executableTarget(

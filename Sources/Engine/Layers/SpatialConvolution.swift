@@ -61,13 +61,29 @@ public final class SpatialConvolution: Module {
 
     private var kernelSize: Int { nInputPlane * kH * kW }
 
+    /// Stride-1 layers with wide padded rows (e.g. LeNet's first layer) unfold in padded-width
+    /// layout (`PaddedWidthConvolution`); the others unfold row segment by row segment.
+    private func usesPaddedWidth(_ g: Geometry) -> Bool {
+        PaddedWidthConvolution.suits(dW: dW, dH: dH, w: g.w, padW: padW, ow: g.ow)
+    }
+
+    private func paddedShape(_ g: Geometry) -> PaddedWidthConvolution.Shape {
+        PaddedWidthConvolution.Shape(c: nInputPlane, o: nOutputPlane, kH: kH, kW: kW, h: g.h, w: g.w,
+                                     padH: padH, padW: padW, oh: g.oh, ow: g.ow)
+    }
+
     /// Workspaces for `chunks` threads, sized for `g`.
     private func prepareWorkspaces(_ chunks: Int, _ g: Geometry, gradients: Bool) {
         while workspaces.count < chunks { workspaces.append(Workspace()) }
+        // Padded-width layout: `columns` holds the padded image, then B [K, L], then the output
+        // rows [O, L]; `gradColumns` holds ∂L/∂B, then the padded input gradient.
+        let pw = paddedShape(g), padded = usesPaddedWidth(g)
+        let columnsCount = padded ? pw.paddedCount + pw.k * pw.run + pw.o * pw.run : kernelSize * g.p
+        let gradColumnsCount = padded ? pw.k * pw.run + pw.paddedCount : kernelSize * g.p
         for w in workspaces.prefix(chunks) {
-            w.columns.resize([kernelSize, g.p])
+            w.columns.resize([columnsCount])
             if gradients {
-                w.gradColumns.resize([kernelSize, g.p])
+                w.gradColumns.resize([gradColumnsCount])
                 w.gradWeight.resize([nOutputPlane, kernelSize])
                 w.gradBias.resize([nOutputPlane])
             }
@@ -80,10 +96,22 @@ public final class SpatialConvolution: Module {
         let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
         let chunks = Parallel.chunkCount(g.b, costPerItem: nOut * k * p)
         prepareWorkspaces(chunks, g, gradients: false)
+        let padded = usesPaddedWidth(g)
         let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
         let inSize = nInputPlane * g.h * g.w
         Parallel.forChunksIndexed(g.b, costPerItem: nOut * k * p) { c, r in
             let col = self.workspaces[c].columns.data
+            if padded {
+                let s = self.paddedShape(g)
+                let xp = col, bMatrix = col + s.paddedCount, rows = bMatrix + s.k * s.run
+                for b in r {
+                    PaddedWidthConvolution.pad(x + b * inSize, s, into: xp)
+                    PaddedWidthConvolution.unfold(xp, s, into: bMatrix)
+                    BLAS.gemm(m: nOut, n: s.run, k: k, a: w, b: bMatrix, c: rows)
+                    PaddedWidthConvolution.copyOut(rows, bias, s, into: y + b * nOut * p)
+                }
+                return
+            }
             for b in r {
                 self.unfold(x + b * inSize, g, into: col)
                 let yb = y + b * nOut * p
@@ -177,29 +205,43 @@ public final class SpatialConvolution: Module {
         let gi = inputGradient ? gradInput.data : nil
         let inSize = nInputPlane * g.h * g.w
         let hasBias = biasParameter != nil
-        let direct = chunks == 1
+        let padded = usesPaddedWidth(g)
+        let intoGradients = chunks == 1  // one chunk accumulates straight into the parameters' gradients
         let gradW = weightParameter.grad.data, gradB = biasParameter?.grad.data
-        for ws in workspaces.prefix(chunks) where parameters && !direct {
+        for ws in workspaces.prefix(chunks) where parameters && !intoGradients {
             ws.gradWeight.zero(); ws.gradBias.zero()
         }
         Parallel.forChunksIndexed(g.b, costPerItem: work) { c, r in
             let ws = self.workspaces[c]
             let col = ws.columns.data, gcol = ws.gradColumns.data
-            let gw = direct ? gradW : ws.gradWeight.data
-            let gb = direct ? gradB : ws.gradBias.data
+            let gw = intoGradients ? gradW : ws.gradWeight.data
+            let gb = intoGradients ? gradB : ws.gradBias.data
+            if padded {
+                let s = self.paddedShape(g)
+                let xp = col, bMatrix = col + s.paddedCount, rows = bMatrix + s.k * s.run
+                let gbMatrix = gcol, gxp = gcol + s.k * s.run
+                for b in r {
+                    let gyb = gy + b * nOut * p
+                    PaddedWidthConvolution.padGradient(gyb, s, into: rows)
+                    if parameters {
+                        PaddedWidthConvolution.pad(x + b * inSize, s, into: xp)
+                        PaddedWidthConvolution.unfold(xp, s, into: bMatrix)
+                        BLAS.gemm(transB: true, m: nOut, n: k, k: s.run, alpha: scale, a: rows, b: bMatrix, beta: 1, c: gw)
+                        if hasBias, let gb { Self.addBiasGradient(gyb, nOut, p, scale, gb) }
+                    }
+                    if let gi {
+                        BLAS.gemm(transA: true, m: k, n: s.run, k: nOut, a: w, b: rows, c: gbMatrix)
+                        PaddedWidthConvolution.fold(gbMatrix, s, scratch: gxp, into: gi + b * inSize)
+                    }
+                }
+                return
+            }
             for b in r {
                 let gyb = gy + b * nOut * p
                 if parameters {
                     self.unfold(x + b * inSize, g, into: col)
                     BLAS.gemm(transB: true, m: nOut, n: k, k: p, alpha: scale, a: gyb, b: col, beta: 1, c: gw)
-                    if hasBias, let gb {
-                        for o in 0..<nOut {
-                            let row = gyb + o * p
-                            var s: Float = 0
-                            for i in 0..<p { s += row[i] }
-                            gb[o] += scale * s
-                        }
-                    }
+                    if hasBias, let gb { Self.addBiasGradient(gyb, nOut, p, scale, gb) }
                 }
                 if let gi {
                     BLAS.gemm(transA: true, m: k, n: p, k: nOut, a: w, b: gyb, c: gcol)
@@ -207,11 +249,23 @@ public final class SpatialConvolution: Module {
                 }
             }
         }
-        if parameters && !direct {
+        if parameters && !intoGradients {
             for ws in workspaces.prefix(chunks) {
                 weightParameter.grad.add(ws.gradWeight)
                 biasParameter?.grad.add(ws.gradBias)
             }
+        }
+    }
+
+    /// ∂L/∂b[o] += scale · Σ_i ∂L/∂y[o, i] for one image's gradient [nOut, p].
+    @inline(__always)
+    private static func addBiasGradient(_ gy: UnsafePointer<Float>, _ nOut: Int, _ p: Int, _ scale: Float,
+                                        _ gb: UnsafeMutablePointer<Float>) {
+        for o in 0..<nOut {
+            let row = gy + o * p
+            var s: Float = 0
+            for i in 0..<p { s += row[i] }
+            gb[o] += scale * s
         }
     }
 

@@ -15,7 +15,7 @@ public enum FastMath {
         let b4: Float = 1.18534705686654e-04, b6: Float = 1.19825839466702e-06
         for i in 0..<n {
             let v = x[i]
-            let xc = v < -c ? -c : (v > c ? c : v)
+            let xc = Swift.min(Swift.max(v, -c), c)
             let x2 = xc * xc
             var p = a13
             p = p * x2 + a11; p = p * x2 + a9; p = p * x2 + a7; p = p * x2 + a5
@@ -24,7 +24,7 @@ public enum FastMath {
             var q = b6
             q = q * x2 + b4; q = q * x2 + b2; q = q * x2 + b0
             let r = p / q
-            y[i] = (v < 0.0004 && v > -0.0004) ? v : r
+            y[i] = Swift.abs(v) < 0.0004 ? v : r
         }
     }
 
