@@ -20,6 +20,7 @@ if opt.test then return flow.testPruned(opt) end
 
 if opt.prunerFile then dofile(opt.prunerFile) end
 flow.checkPruner(opt.pruner)
+local prunerOptions = flow.parseOptions(opt.prunerOptions)
 
 local modelPath = flow.path(opt.inp, opt.model .. '.safetensors')
 local model = wb.loadModel(modelPath)
@@ -40,8 +41,8 @@ for i = 1, opt.iPruning do
       local target = fractions[k] / opt.iPruning * i
       local before = model:clone()
       local retained = wb.prune(model, l, target, {pruner = opt.pruner, data = scoring, seed = opt.manualSeed,
-                                                   batchSize = opt.batchsize})
-      print(string.format('Layer%d: %s%% retained', l, flow.number(retained * 100)))
+                                                   batchSize = opt.batchsize, options = prunerOptions})
+      print(string.format('Layer%d: %.4g%% retained', l, retained * 100))
       local err = flow.test(model, test, opt)
       if opt.reTrain and opt.nEpochs > 0 then
         flow.retrain(model, train, opt)

@@ -92,6 +92,18 @@ public struct LuaOptions {
         return o
     }
 
+    /// Pushes the table under `key` and returns its stack index (the caller pops it), or nil
+    /// when absent.
+    public func tableIndex(_ key: String) throws -> Int? {
+        let t = push(key)
+        if t == LUA_TNIL { wb_pop(call.L, 1); return nil }
+        guard t == LUA_TTABLE else {
+            defer { wb_pop(call.L, 1) }
+            throw call.error("option '\(key)' must be a table, got \(call.typeName(-1))")
+        }
+        return Int(lua_gettop(call.L))
+    }
+
     /// A callback under `key`, left on the stack for `LuaCallback` (nil when absent).
     public func function(_ key: String) throws -> LuaCallback? {
         let t = push(key)
@@ -126,5 +138,33 @@ public struct LuaCallback {
             let raw = wb_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
             throw LuaError(kind: .runtime, raw: raw)
         }
+    }
+}
+
+extension LuaCall {
+    /// The string-keyed entries of the table at `i` as text (numbers and booleans converted),
+    /// sorted by key. Raw access only.
+    public func stringPairs(_ i: Int) throws -> [(String, String)] {
+        guard isTable(i) else { throw typeError(i, expected: "table") }
+        var out: [(String, String)] = []
+        lua_pushnil(L)
+        while lua_next(L, Int32(i)) != 0 {
+            defer { wb_pop(L, 1) }
+            guard lua_type(L, -2) == LUA_TSTRING, let k = wb_tostring(L, -2).map({ String(cString: $0) }) else {
+                wb_pop(L, 1)
+                throw argumentError(i, "keys must be strings")
+            }
+            switch lua_type(L, -1) {
+            case LUA_TSTRING: out.append((k, String(cString: wb_tostring(L, -1)!)))
+            case LUA_TNUMBER:
+                let x = lua_tonumberx(L, -1, nil)
+                out.append((k, x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x)))
+            case LUA_TBOOLEAN: out.append((k, lua_toboolean(L, -1) != 0 ? "true" : "false"))
+            default:
+                wb_pop(L, 1)
+                throw argumentError(i, "value of '\(k)' must be a string or a number")
+            }
+        }
+        return out.sorted { $0.0 < $1.0 }
     }
 }

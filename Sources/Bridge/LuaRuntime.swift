@@ -39,6 +39,9 @@ public final class LuaRuntime {
     deinit {
         // Runs every pending __gc, releasing the Swift objects Lua still holds; `context`
         // stays alive until this deinit returns.
+        // Values binding areas keep may hold Lua references (registered Lua pruners): they
+        // must be released while the state is still open.
+        context.userInfo.removeAll()
         lua_close(L)
     }
 

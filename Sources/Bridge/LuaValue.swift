@@ -108,6 +108,7 @@ public enum LuaBindingAreas {
         CriterionBindings.self,
         DatasetBindings.self,
         WorkbenchBindings.self,
+        PrunerBindings.self,
     ]
 }
 

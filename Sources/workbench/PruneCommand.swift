@@ -85,6 +85,9 @@ struct PruneCommand: ParsableCommand {
     var scoreSize: Int = 1000
     @Option(name: .customLong("scoreSet", withSingleDash: true), help: "Scoring set drawn from: train or test.")
     var scoreSet: String = "train"
+    @Option(name: .customLong("prunerOptions", withSingleDash: true),
+            help: "Pruner settings as name=value pairs, e.g. hessian=fisher,lambda=0.001 (see docs/pruners.md).")
+    var prunerOptions: String = ""
     @Option(name: .customLong("prunerFile", withSingleDash: true),
             help: "A Lua file that registers pruning criteria with wb.registerPruner (then use -pruner NAME).")
     var prunerFile: String?
@@ -121,6 +124,7 @@ struct PruneCommand: ParsableCommand {
             "manualSeed": .number(Double(manualSeed)), "logDir": .string(logDir), "jobID": .string(jobID),
             "verbose": .boolean(verbose), "test": .boolean(test), "train": .boolean(train),
             "threads": .number(Double(threads)), "scoreSize": .number(Double(scoreSize)), "scoreSet": .string(scoreSet),
+            "prunerOptions": .string(prunerOptions),
             "trainSize": .number(Double(trainSize)), "testSize": .number(Double(testSize)),
             "inp": .string(inp), "out": .string(out),
         ]

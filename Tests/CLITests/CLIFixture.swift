@@ -14,6 +14,8 @@ final class CLIFixture {
     static let weightsLayer2 = 64 * 16
     static let weightsLayer4 = 16 * 10
     static let totalWeights = weightsLayer2 + weightsLayer4
+    /// Test error (%) of the shipped tiny model.
+    private(set) var trainedError = 100.0
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("wb-cli-\(UUID().uuidString)").path
@@ -21,6 +23,11 @@ final class CLIFixture {
         try writeData(folder + "/data", train: 256, test: 64)
         GlobalRandom.seed(7)
         let model = Sequential([try View(64), Linear(64, 16), Tanh(), Linear(16, 10)])
+        // Trained a little, so that test errors mean something (pruning makes them grow).
+        let data = try Datasets.load(path: folder + "/data")
+        let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.1, momentum: 0.9), batchSize: 32, seed: 1)
+        for _ in 0..<5 { try trainer.trainEpoch(data.train) }
+        trainedError = try evaluate(model, on: data.test).errorPercent
         try ModelFile.save(model, to: folder + "/inp/tiny.safetensors")
         try "2,4\n0.5,0.25\n".write(toFile: folder + "/inp/tiny.conf", atomically: true, encoding: .utf8)
     }

@@ -23,6 +23,17 @@ function flow.checkPruner(name)
     name, table.concat(wb.pruners(), ', ')), 0)
 end
 
+-- "hessian=fisher,lambda=0.001" -> {hessian = 'fisher', lambda = '0.001'}
+function flow.parseOptions(text)
+  local options = {}
+  for pair in (text or ''):gmatch('[^,]+') do
+    local k, v = pair:match('^%s*([%w_]+)%s*=%s*(.-)%s*$')
+    if not k then error(string.format("-prunerOptions: '%s' is not name=value", pair), 0) end
+    options[k] = v
+  end
+  return options
+end
+
 function flow.loadData(opt)
   return wb.loadData(opt.data, {train = opt.trainSize, test = opt.testSize})
 end

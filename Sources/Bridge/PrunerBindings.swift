@@ -1,0 +1,168 @@
+import CLua
+import Engine
+
+/// Pruning in Lua:
+///   wb.pruners() -> names
+///   wb.prune(model, layer, fraction [, opts]) -> retained fraction of the layer, details
+///   wb.pruneGlobal(model, {layers}, fraction [, opts]) -> retained fraction of those layers
+///   wb.scores(model, layer [, opts]) -> the pruner's score tensor
+///   wb.registerPruner(name, function(ctx) return scores end [, {normalization = 'mean'}])
+/// opts: pruner ('mag'), data (scoring set, a dataset), seed (0), batchSize (128),
+/// options ({hessian = 'fisher', lambda = 1e-4, epochs = 1, lr = 0.01, momentum = 0.9,
+/// normalization = 'mean'}: see PrunerOptions).
+/// A criterion written in Lua receives a context `ctx` with fields `layer`, `module`,
+/// `weight` (the weights), `mask` and methods `ctx:gradient()`, `ctx:hessian()`,
+/// `ctx:loss()`, `ctx:inputSecondMoment()`, `ctx:scoringSet()`; it returns one score per
+/// weight (lowest scores are pruned).
+public enum PrunerBindings: LuaBindingArea {
+    static let contextClass = "wb.PruningContext"
+    static let registryKey = "wb.pruners"
+
+    public static func install(in lua: LuaRuntime) throws {
+        lua.context.userInfo[registryKey] = PrunerRegistry()
+        lua.register(LuaClass(name: contextClass, methods: contextMethods, getField: contextField))
+        lua.register(library: "wb", functions)
+    }
+
+    static func registry(_ call: LuaCall) -> PrunerRegistry {
+        call.context.userInfo[registryKey] as! PrunerRegistry
+    }
+
+    static let pruneOptions = ["pruner", "data", "seed", "batchSize", "options"]
+
+    /// The pruner and settings an options table at argument `i` asks for.
+    static func settings(_ call: LuaCall, _ i: Int) throws -> (Pruner, PruningSettings) {
+        let o = try LuaOptions(call, i, allowed: pruneOptions)
+        let pruner = try registry(call).pruner(named: try o.string("pruner") ?? "mag")
+        var options = PrunerOptions()
+        if let idx = try o.tableIndex("options") {
+            defer { wb_pop(call.L, 1) }
+            for (k, v) in try call.stringPairs(idx) { try options.set(k, v) }
+        }
+        let settings = PruningSettings(
+            scoringSet: try o.object("data", DatasetBindings.className, expected: "a dataset (wb.loadData)"),
+            batchSize: try o.integer("batchSize", default: 128, atLeast: 1),
+            seed: UInt64(truncatingIfNeeded: try o.integer("seed", default: 0)),
+            options: options)
+        return (pruner, settings)
+    }
+
+    static let functions: [String: LuaFunction] = [
+        "pruners": { call in
+            try call.pushArray(registry(call).names) { call.push($0) }
+            return 1
+        },
+        "prune": { call in
+            let model = try WorkbenchBindings.sequential(call, 1)
+            let layer = try call.integer(2)
+            let fraction = try call.number(3)
+            let (pruner, settings) = try settings(call, 4)
+            let r = try Pruning.prune(model: model, layer: layer, fraction: fraction, pruner: pruner, settings: settings)
+            call.push(r.retainedFraction)
+            LuaValue.record([
+                "pruned": .number(Double(r.prunedCount)), "weights": .number(Double(r.weightCount)),
+                "seconds": .number(r.seconds), "scoringSeconds": .number(r.scoringSeconds),
+                "pruner": .string(r.pruner),
+            ]).push(call.L)
+            return 2
+        },
+        "pruneGlobal": { call in
+            let model = try WorkbenchBindings.sequential(call, 1)
+            let layers = try call.integerArray(2)
+            let fraction = try call.number(3)
+            let (pruner, settings) = try settings(call, 4)
+            let r = try Pruning.pruneGlobally(model: model, layers: layers, fraction: fraction, pruner: pruner, settings: settings)
+            call.push(1 - r.prunedFraction)
+            return 1
+        },
+        "scores": { call in
+            let model = try WorkbenchBindings.sequential(call, 1)
+            let (pruner, settings) = try settings(call, 3)
+            call.push(try Pruning.scores(model: model, layer: try call.integer(2), pruner: pruner, settings: settings))
+            return 1
+        },
+        "registerPruner": { call in
+            let name = try call.string(1)
+            guard call.type(2) == LUA_TFUNCTION else { throw call.typeError(2, expected: "function") }
+            let o = try LuaOptions(call, 3, allowed: ["normalization", "replace"])
+            var normalization = ScoreNormalization.mean
+            if let n = try o.string("normalization") {
+                guard let v = ScoreNormalization(rawValue: n) else {
+                    throw call.error("normalization must be one of \(ScoreNormalization.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                normalization = v
+            }
+            let function = LuaReference(call, 2)
+            try registry(call).register(name: name, globalNormalization: normalization,
+                                        replacing: try o.boolean("replace", default: false)) { ctx in
+                try function.callReturningTensor(name: name, argument: ctx, className: contextClass)
+            }
+            return 0
+        },
+    ]
+
+    static func context(_ call: LuaCall) throws -> PruningContext {
+        try call.requireObject(1, contextClass, expected: "pruning context")
+    }
+
+    static let contextMethods: [String: LuaFunction] = [
+        "gradient": { call in call.push(try context(call).gradient()); return 1 },
+        "hessian": { call in call.push(try context(call).hessianDiagonal()); return 1 },
+        "loss": { call in call.push(try context(call).meanLoss()); return 1 },
+        "inputSecondMoment": { call in call.push(try context(call).inputSecondMoment()); return 1 },
+        "scoringSet": { call in
+            let c = try context(call)
+            if let s = c.scoringSet { call.pushObject(s, className: DatasetBindings.className) } else { call.pushNil() }
+            return 1
+        },
+    ]
+
+    static let contextField: LuaFunction = { call in
+        let c = try context(call)
+        switch try call.string(2) {
+        case "layer": call.push(c.layer)
+        case "module": call.push(c.module)
+        case "model": call.push(c.model as Module)
+        case "weight": call.push(c.weight.value)
+        case "mask": call.push(c.weight.mask)
+        case "seed": call.push(Int(truncatingIfNeeded: c.seed))
+        default: return 0
+        }
+        return 1
+    }
+}
+
+/// A Lua value kept alive in the registry (luaL_ref) for as long as this Swift object lives,
+/// so that a Swift closure can call a Lua function later (a pruner registered by a script).
+final class LuaReference {
+    private let L: OpaquePointer
+    private let ref: Int32
+
+    init(_ call: LuaCall, _ i: Int) {
+        L = call.L
+        lua_pushvalue(L, Int32(i))
+        ref = luaL_ref(L, wb_registryindex())
+    }
+
+    deinit { luaL_unref(L, wb_registryindex(), ref) }
+
+    /// Calls the function with `argument` (pushed as a bridge object of `className`) under the
+    /// traceback handler, and returns the tensor it returns.
+    func callReturningTensor(name: String, argument: AnyObject, className: String) throws -> Tensor {
+        guard lua_checkstack(L, 4) != 0 else { throw EngineError("Lua stack overflow calling pruner \(name)") }
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        wb_pushmsghandler(L)
+        lua_rawgeti(L, wb_registryindex(), lua_Integer(ref))
+        LuaValue.object(argument, className: className).push(L)
+        let status = wb_pcall(L, 1, 1, top + 1)
+        if status != LUA_OK {
+            let raw = wb_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
+            throw LuaError(kind: .runtime, raw: raw)
+        }
+        guard case .tensor(let t) = LuaValue(L, -1) else {
+            throw EngineError("pruner \(name) must return a tensor of scores, it returned \(LuaValue(L, -1))")
+        }
+        return t
+    }
+}
