@@ -94,6 +94,15 @@ final class CLIErrorTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("cb.lua:7"), r.stderr)
     }
 
+    func testCtrlCStopsTrainingCleanly() throws {
+        let f = try CLIFixture()
+        let r = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-reTrain", "-nEpochs", "100000"], interruptAfter: 1.5)
+        XCTAssertEqual(r.status, 130, r.output)
+        XCTAssertTrue(r.stderr.contains("interrupted"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Backtracing"), r.stderr)
+        XCTAssertEqual(f.files(in: "out"), [], "no model written")
+    }
+
     func testHelpListsFlagsWithExamples() throws {
         let f = try CLIFixture()
         for h in ["-h", "--help"] {

@@ -83,8 +83,9 @@ final class CLIFixture {
          "-batchsize", "32", "-threads", "1"]
     }
 
-    /// Runs the workbench binary with `arguments` in this folder.
-    func run(_ arguments: [String]) throws -> Result {
+    /// Runs the workbench binary with `arguments` in this folder; with `interruptAfter`, sends
+    /// SIGINT (Ctrl-C) that many seconds after the start.
+    func run(_ arguments: [String], interruptAfter: Double? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try Self.binary())
         p.arguments = arguments
@@ -96,6 +97,9 @@ final class CLIFixture {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        if let delay = interruptAfter {
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { p.interrupt() }
+        }
         // Read both pipes while the process runs so that neither fills up.
         var outData = Data(), errData = Data()
         let group = DispatchGroup()
