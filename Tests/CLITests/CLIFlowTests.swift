@@ -125,6 +125,20 @@ final class CLIFlowTests: XCTestCase {
         }
     }
 
+    func testExampleScriptsRun() throws {
+        let f = try CLIFixture()
+        let examples = CLIFixture.repositoryRoot + "/scripts/examples/"
+        let fc = try f.run(["run", examples + "prune-fc-iteratively.lua", f.path("inp/tiny.safetensors"), f.path("data"), "0"])
+        XCTAssertEqual(fc.status, 0, fc.output)
+        XCTAssertEqual(lines(fc.stdout, containing: "after retraining").count, 5, fc.stdout)
+        let custom = try f.run(["run", examples + "custom-criterion.lua", f.path("inp/tiny.safetensors"), f.path("data"), "2", "0.5"])
+        XCTAssertEqual(custom.status, 0, custom.output)
+        XCTAssertEqual(lines(custom.stdout, containing: "layer 2 at 50%").count, 2, custom.stdout)
+        let cli = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-pruner", "activation-weighted",
+                                             "-prunerFile", examples + "custom-criterion.lua"])
+        XCTAssertEqual(cli.status, 0, cli.output)
+    }
+
     func testRunPassesArgumentsToTheScript() throws {
         let f = try CLIFixture()
         try f.write("print('args', arg[0] ~= nil, arg[1], arg[2], select('#', ...))\n", to: "s.lua")

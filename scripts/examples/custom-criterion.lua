@@ -8,10 +8,13 @@
 --   workbench -l 8 -p 0.9 -pruner activation-weighted -prunerFile scripts/examples/custom-criterion.lua
 
 wb.registerPruner('activation-weighted', function(ctx)
-  -- ctx.weight: the layer's weights; ctx:inputSecondMoment(): E[x_i^2] over the scoring set,
-  -- one value per weight, in the weight's shape.
+  -- ctx.weight: the layer's weights [out, ...]; ctx:inputSecondMoment(): E[x^2] over the
+  -- scoring set of the input each row of weights multiplies (shape of one row: [in] for a
+  -- Linear layer, [planes, kH, kW] for a convolution).
   local rms = ctx:inputSecondMoment():sqrt()
-  return torch.abs(ctx.weight):cmul(rms)
+  local scores = torch.abs(ctx.weight)
+  for o = 1, scores:size(1) do scores[o]:cmul(rms) end   -- one call per output unit, not per weight
+  return scores
 end)
 
 -- Run as a script: compare the criterion with magnitude pruning on one layer.
