@@ -1,0 +1,108 @@
+/// Single-threaded float32 matrix product tuned for the small shapes of LeNet-sized layers
+/// (m, n, k from 1 to a few thousand), written with AVX-512-width `SIMD16<Float>` so that a
+/// release build (`-Ounchecked -target-cpu native`) runs 16-lane FMAs.
+///
+/// Computes, exactly as `cblas_sgemm` in row-major order,
+///
+///     C[m×n] = alpha · op(A) · op(B) + beta · C
+///
+/// with op(A) = A (m×k, row stride `lda`) or Aᵀ (A stored k×m), and op(B) = B (k×n, row stride
+/// `ldb`) or Bᵀ (B stored n×k). When `beta == 0` the old contents of C are never read (so NaN
+/// there does not propagate); when `k == 0` or `alpha == 0`, C = beta · C and A, B are not read.
+///
+/// Blocking scheme (outer-product form, every case except "NT with long k"):
+/// - k is cut into chunks of at most `kChunk` (256); later chunks accumulate into C (beta = 1).
+/// - Columns of C are cut into panels of 32 (two 16-lane vectors) and then 16 columns; a panel
+///   of op(B) is read as kc rows of 16 or 32 contiguous floats. It is used in place when
+///   B is not transposed and the panel is full width; otherwise it is packed into a per-thread
+///   scratch panel: Bᵀ through 16×16 in-register transposes, and a ragged last panel (< 16
+///   columns) zero-padded to 16, so the kernel always runs full vectors and only the valid
+///   columns of C are stored.
+/// - Inside a panel, rows of C go through a register-blocked micro-kernel of 8 rows × 32 (or
+///   16) columns: 16 (or 8) vector accumulators, one broadcast element of op(A) per row and
+///   k step (contiguous across rows when A is transposed, so A is never packed), and the
+///   remaining 6, 4, 2 or 1 rows through the same kernel specialised to fewer rows.
+///
+/// Dot-product form ("NT with long k", e.g. Linear forward, weight gradient of the first
+/// convolution): both A and B rows run contiguously along k, so a tile of 6 rows of A × 4 rows
+/// of B keeps 24 vector partial sums over k, reduced horizontally once at the end. This avoids
+/// transposing a large B for few output elements.
+///
+/// Thread safety: no shared mutable state; the packing panel is allocated once per thread
+/// (thread-local) and reused, so the hot path allocates nothing. Results do not depend on
+/// the thread that runs them.
+public enum SmallGEMM {
+    /// Largest k processed per pass over C (packed panel: kChunk × 32 floats = 32 KiB).
+    static let kChunk = 256
+
+    /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major, same contract as `cblas_sgemm`.
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m <= 0 || n <= 0 { return }
+        if k <= 0 || alpha == 0 {
+            scale(m: m, n: n, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if !transA && transB && prefersDotProducts(m: m, n: n, k: k) {
+            dotProductGEMM(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                           beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let scratch = GEMMScratch.panel
+        var p0 = 0, chunkBeta = beta
+        while p0 < k {
+            let kc = Swift.min(kChunk, k - p0)
+            let aChunk = transA ? a + p0 * lda : a + p0
+            var j0 = 0
+            while j0 < n {
+                let left = n - j0
+                let panel: UnsafePointer<Float>, panelStride: Int, width: Int, vectors: Int
+                if transB {
+                    width = Swift.min(32, left)
+                    vectors = width > 16 ? 2 : 1
+                    packTransposed(b + j0 * ldb + p0, ldb: ldb, k: kc, columns: width,
+                                   vectors: vectors, into: scratch)
+                    panel = UnsafePointer(scratch); panelStride = 16 * vectors
+                } else if left >= 16 {
+                    width = left >= 32 ? 32 : 16
+                    vectors = width / 16
+                    panel = b + p0 * ldb + j0; panelStride = ldb
+                } else {
+                    width = left; vectors = 1
+                    packPadded(b + p0 * ldb + j0, ldb: ldb, k: kc, columns: width, into: scratch)
+                    panel = UnsafePointer(scratch); panelStride = 16
+                }
+                sweepRows(transA: transA, vectors: vectors, m: m, k: kc, a: aChunk, lda: lda,
+                          b: panel, ldb: panelStride, c: c + j0, ldc: ldc, columns: width,
+                          alpha: alpha, beta: chunkBeta)
+                j0 += width
+            }
+            p0 += kc
+            chunkBeta = 1
+        }
+    }
+
+    /// C = beta · C (C = 0 when beta == 0, whatever C held).
+    static func scale(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 {
+                row.update(repeating: 0, count: n)
+            } else if beta != 1 {
+                for j in 0..<n { row[j] *= beta }
+            }
+        }
+    }
+
+    /// Whether the dot-product form beats packing Bᵀ for C = A·Bᵀ: when k is long, packing
+    /// costs about as much per element of B as the products, unless m is large enough to
+    /// amortise it; short k would make the horizontal reductions dominate.
+    @inline(__always)
+    static func prefersDotProducts(m: Int, n: Int, k: Int) -> Bool {
+        k >= 512 || (k >= 192 && m <= 16)
+    }
+}
