@@ -108,12 +108,12 @@ public enum WorkbenchBindings: LuaBindingArea {
         },
         // wb.compression(model) -> fraction of all weights that are zero (the reference's Total Compression)
         "compression": { call in
-            call.push(Compression.total(try call.requireObject(1, ModuleBindings.className, expected: "nn module") as Module))
+            call.push(Pruning.totalCompression(try call.requireObject(1, ModuleBindings.className, expected: "nn module") as Module))
             return 1
         },
         // wb.weightCount(model) -> number of weights (biases not counted)
         "weightCount": { call in
-            call.push(Compression.weightCount(try call.requireObject(1, ModuleBindings.className, expected: "nn module") as Module))
+            call.push(Pruning.weightCount(try call.requireObject(1, ModuleBindings.className, expected: "nn module") as Module))
             return 1
         },
         // wb.mkdir(path) : creates the folder and its parents if missing

@@ -19,6 +19,7 @@ struct BenchCommand: ParsableCommand {
           workbench bench
           workbench bench --json
           workbench bench --nets lenet5 --threads 2
+          workbench bench --pruners          emp and taylor2 timings on inp/lenet5.safetensors (issue targets)
         """
     )
 
@@ -32,8 +33,13 @@ struct BenchCommand: ParsableCommand {
     var epochImages: Int = 60_000
     @Option(help: .hidden)
     var one: String?
+    @Flag(help: "Time the expensive pruners instead: emp on layer 8 and on every layer (1,000 scoring images), and the taylor2 Hessian of the whole net over 10,000 images against one training pass over them.")
+    var pruners = false
+    @Option(help: "Model for --pruners.")
+    var model: String = "inp/lenet5.safetensors"
 
     func run() throws {
+        if pruners { return try runPruners() }
         if let net = one {
             // Child process: one measurement, as JSON on stdout.
             let r = try measure(net: net, threads: threads.first ?? 1)
@@ -59,6 +65,29 @@ struct BenchCommand: ParsableCommand {
         } else {
             print(table(results))
         }
+    }
+
+    private func runPruners() throws {
+        let model = try ModelFile.load(self.model)
+        let train = try Datasets.load("fashion-mnist").train
+        let t = threads.last ?? 2
+        if !json { FileHandle.standardError.write("timing emp and taylor2 on \(self.model), \(t) thread(s)...\n".data(using: .utf8)!) }
+        let r = try PrunerBenchmark.run(model: model, train: train, threads: t)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(data: try enc.encode(r), encoding: .utf8)!)
+            return
+        }
+        print("| work | measured | target |")
+        print("|---|---:|---:|")
+        print(String(format: "| emp, all %d weights of layer %d, %d scoring images | %.1f s | <= 60 s |",
+                     r.empLayerWeights, r.empLayer, r.empScoringImages, r.empLayerSeconds))
+        print(String(format: "| emp, all %d weights of the net, %d scoring images | %.1f s | <= 180 s |",
+                     r.empWholeNetWeights, r.empScoringImages, r.empWholeNetSeconds))
+        print(String(format: "| taylor2 Hessian diagonal, whole net, %d images | %.2f s = %.2fx one training pass (%.2f s) | <= 3x |",
+                     r.hessianScoringImages, r.hessianSeconds, r.hessianOverTrainingPass, r.trainingPassSeconds))
+        print("\nthreads: \(r.threads); OpenBLAS kernels: \(r.blasCore)")
     }
 
     private func measure(net: String, threads: Int) throws -> BenchResult {

@@ -157,3 +157,9 @@ public final class Sequential: Module {
         return s + "}"
     }
 }
+
+/// The modules that own parameters directly (containers flattened), in order.
+public func leafModules(_ m: Module) -> [Module] {
+    if let s = m as? Sequential { return s.modules.flatMap(leafModules) }
+    return [m]
+}

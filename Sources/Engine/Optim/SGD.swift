@@ -86,9 +86,3 @@ public protocol Optimizer: AnyObject {
     func step(_ model: Module)
     func reset()
 }
-
-/// The modules that own parameters directly (containers flattened), in order.
-public func leafModules(_ m: Module) -> [Module] {
-    if let s = m as? Sequential { return s.modules.flatMap(leafModules) }
-    return [m]
-}

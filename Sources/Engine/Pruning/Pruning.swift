@@ -142,16 +142,21 @@ public enum Pruning {
     }
 
     /// The fraction of all weights (weights only, not biases) of every module with weights
-    /// that are exactly zero: the reference tool's "Total Compression".
+    /// that are exactly zero: the reference tool's "Total Compression" (0.6431... after
+    /// pruning 70% of layer 8 of a reference LeNet-5 with no other zeros: 0.7 · 288,000 / 313,470).
     public static func totalCompression(_ model: Module) -> Double {
-        var zeros = 0, total = 0
-        for m in allModules(model) where !(m is Sequential) {
-            if let w = m.weight {
-                zeros += w.value.zeroCount()
-                total += w.value.count
-            }
-        }
-        return total == 0 ? 0 : Double(zeros) / Double(total)
+        let total = weightCount(model)
+        return total == 0 ? 0 : Double(zeroWeightCount(model)) / Double(total)
+    }
+
+    /// The weights of every module with weights (biases not counted).
+    public static func weightCount(_ model: Module) -> Int {
+        leafModules(model).compactMap(\.weight).reduce(0) { $0 + $1.value.count }
+    }
+
+    /// The weights that are exactly zero (pruned or not).
+    public static func zeroWeightCount(_ model: Module) -> Int {
+        leafModules(model).compactMap(\.weight).reduce(0) { $0 + $1.value.zeroCount() }
     }
 
     /// The current mask of layer `layer` (a copy; nil without one).
