@@ -81,7 +81,7 @@ final class SmallGEMMTests: XCTestCase {
     func testEveryRowRemainderAndColumnTail() {
         for (ta, tb) in transposes {
             for m in 1...17 { check(Case(transA: ta, transB: tb, m: m, n: 37, k: 7)) }
-            for n in [1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 70] {
+            for n in [1, 7, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 40, 47, 48, 49, 56, 57, 64, 70] {
                 check(Case(transA: ta, transB: tb, m: 9, n: n, k: 18))
             }
         }
@@ -157,22 +157,19 @@ final class SmallGEMMTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: parallel, count: jobs * m * n)), serial)
     }
 
-    /// The 16×16 in-register transpose used to pack Bᵀ.
+    /// The 8×8 in-register transpose used to pack Bᵀ.
     func testTileTransposeIsATranspose() {
-        var source = [Float](repeating: 0, count: 16 * 20)
-        for r in 0..<16 { for c in 0..<20 { source[r * 20 + c] = Float(r * 100 + c) } }
-        var out = [Float](repeating: -1, count: 16 * 16)
+        var source = [Float](repeating: 0, count: 8 * 12)
+        for r in 0..<8 { for c in 0..<12 { source[r * 12 + c] = Float(r * 100 + c) } }
+        var out = [Float](repeating: -1, count: 8 * 10)
         source.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
-                var tile = SmallGEMM.Tile16()
-                tile.load(s.baseAddress! + 2, stride: 20, rows: 11)
-                tile.transpose()
-                tile.store(o.baseAddress!, stride: 16)
+                SmallGEMM.Tile8.transpose(s.baseAddress! + 2, stride: 12, into: o.baseAddress!, outStride: 10)
             }
         }
-        for r in 0..<16 {
-            for c in 0..<16 {
-                XCTAssertEqual(out[r * 16 + c], c < 11 ? Float(c * 100 + r + 2) : 0, "row \(r) column \(c)")
+        for r in 0..<8 {
+            for c in 0..<10 {
+                XCTAssertEqual(out[r * 10 + c], c < 8 ? Float(c * 100 + r + 2) : -1, "row \(r) column \(c)")
             }
         }
     }

@@ -1,112 +1,102 @@
-/// Packing of op(B) panels for `SmallGEMM`: Bᵀ through 16×16 in-register transposes, and the
+/// Packing of op(B) panels for `SmallGEMM`: Bᵀ through 8×8 in-register transposes, and the
 /// ragged last panel zero-padded to a full vector.
 extension SmallGEMM {
-    /// panel[p · W + j] = source[j · ldb + p] for j < columns, 0 for columns ≤ j < W,
-    /// p < k, where W = 16 · vectors and columns ≤ W. (`source` points at B[j0, p0] of a
+    /// panel[p · width + j] = source[j · ldb + p] for j < columns, 0 for columns ≤ j < width,
+    /// p < k, where width is 8, 16 or 32 and columns ≤ width. (`source` points at B[j0, p0] of a
     /// B stored n×k, so the panel holds k rows of op(B) = Bᵀ.)
     static func packTransposed(
-        _ source: UnsafePointer<Float>, ldb: Int, k: Int, columns: Int, vectors: Int,
+        _ source: UnsafePointer<Float>, ldb: Int, k: Int, columns: Int, width: Int,
         into panel: UnsafeMutablePointer<Float>
     ) {
-        let width = 16 * vectors
-        let blockedK = k & ~15
-        for group in 0..<vectors {
-            let j0 = 16 * group
-            let valid = Swift.max(0, Swift.min(16, columns - j0))
+        for group in 0..<(width / 8) {
+            let j0 = 8 * group
+            let valid = Swift.max(0, Swift.min(8, columns - j0))
             let src = source + j0 * ldb
             let dst = panel + j0
             var p = 0
-            while p < blockedK {
-                var t = Tile16()
-                t.load(src + p, stride: ldb, rows: valid)
-                t.transpose()
-                t.store(dst + p * width, stride: width)
-                p += 16
+            if valid == 8 {
+                while p + 8 <= k {
+                    Tile8.transpose(src + p, stride: ldb, into: dst + p * width, outStride: width)
+                    p += 8
+                }
             }
-            while p < k {
+            while p < k {   // ragged rows or columns: element by element, zero beyond `valid`
                 let row = dst + p * width
-                for j in 0..<16 { row[j] = j < valid ? src[j * ldb + p] : 0 }
+                for j in 0..<8 { row[j] = j < valid ? src[j * ldb + p] : 0 }
                 p += 1
             }
         }
     }
 
-    /// panel[p · 16 + j] = source[p · ldb + j] for j < columns (< 16), 0 for columns ≤ j < 16.
+    /// panel[p · width + j] = source[p · ldb + j] for j < columns (< width), 0 for
+    /// columns ≤ j < width (width 8, 16 or 32).
     static func packPadded(
-        _ source: UnsafePointer<Float>, ldb: Int, k: Int, columns: Int,
+        _ source: UnsafePointer<Float>, ldb: Int, k: Int, columns: Int, width: Int,
         into panel: UnsafeMutablePointer<Float>
     ) {
         for p in 0..<k {
-            let row = panel + p * 16
-            store(Vec(), row)
+            let row = panel + p * width
+            var j = 0
+            while j < width { store(Vec8(), row + j); j += 8 }
             let src = source + p * ldb
             for j in 0..<columns { row[j] = src[j] }
         }
     }
 
-    /// 16 vectors of 16 floats held in registers, transposed by four perfect shuffles
-    /// (each interleaves rows i and i + 8; the 8-bit index (row, lane) rotates by one bit
-    /// per shuffle, so after four the row and lane indices have swapped).
-    struct Tile16 {
-        var r0 = Vec(), r1 = Vec(), r2 = Vec(), r3 = Vec(), r4 = Vec(), r5 = Vec(), r6 = Vec(), r7 = Vec()
-        var r8 = Vec(), r9 = Vec(), r10 = Vec(), r11 = Vec(), r12 = Vec(), r13 = Vec(), r14 = Vec(), r15 = Vec()
+    /// An 8×8 transpose that loads the rows as 4-float halves, so that rows r and r + 4 share
+    /// a register (r in the low half, r + 4 in the high half); a 4×4 transpose within each
+    /// 128-bit half (unpcklps/unpckhps, then shufps: 16 shuffles) then yields whole columns.
+    /// (Written as a full 8×8 register transpose, LLVM recombines the shuffles into a slow
+    /// sequence; a 16×16 transpose in 512-bit registers needs lane-crossing shuffles that are
+    /// slow on Zen 4.)
+    enum Tile8 {
+        typealias Vec4 = SIMD4<Float>
 
-        /// Row r = 16 floats at p + r · stride for r < rows, zero for the others.
         @inline(__always)
-        mutating func load(_ p: UnsafePointer<Float>, stride: Int, rows: Int) {
-            if rows == 16 {
-                r0 = SmallGEMM.load(p); r1 = SmallGEMM.load(p + stride)
-                r2 = SmallGEMM.load(p + 2 * stride); r3 = SmallGEMM.load(p + 3 * stride)
-                r4 = SmallGEMM.load(p + 4 * stride); r5 = SmallGEMM.load(p + 5 * stride)
-                r6 = SmallGEMM.load(p + 6 * stride); r7 = SmallGEMM.load(p + 7 * stride)
-                r8 = SmallGEMM.load(p + 8 * stride); r9 = SmallGEMM.load(p + 9 * stride)
-                r10 = SmallGEMM.load(p + 10 * stride); r11 = SmallGEMM.load(p + 11 * stride)
-                r12 = SmallGEMM.load(p + 12 * stride); r13 = SmallGEMM.load(p + 13 * stride)
-                r14 = SmallGEMM.load(p + 14 * stride); r15 = SmallGEMM.load(p + 15 * stride)
-                return
+        static func load4(_ p: UnsafePointer<Float>) -> Vec4 {
+            UnsafeRawPointer(p).loadUnaligned(as: Vec4.self)
+        }
+
+        @inline(__always)
+        static func store(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
+        }
+
+        /// out[q · outStride + r] = source[r · stride + q] for r, q < 8.
+        @inline(__always)
+        static func transpose(_ source: UnsafePointer<Float>, stride: Int,
+                              into out: UnsafeMutablePointer<Float>, outStride: Int) {
+            for half in 0..<2 {
+                let p = source + 4 * half
+                // x_i = (row i, row i + 4) restricted to columns 4·half ..< 4·half + 4.
+                @inline(__always) func pair(_ i: Int) -> Vec8 {
+                    Vec8(lowHalf: load4(p + i * stride), highHalf: load4(p + (i + 4) * stride))
+                }
+                let x0 = pair(0), x1 = pair(1), x2 = pair(2), x3 = pair(3)
+                let t0 = unpackLow(x0, x1), t1 = unpackHigh(x0, x1)
+                let t2 = unpackLow(x2, x3), t3 = unpackHigh(x2, x3)
+                let o = out + 4 * half * outStride
+                store(pairLow(t0, t2), o)
+                store(pairHigh(t0, t2), o + outStride)
+                store(pairLow(t1, t3), o + 2 * outStride)
+                store(pairHigh(t1, t3), o + 3 * outStride)
             }
-            @inline(__always) func row(_ r: Int) -> Vec { r < rows ? SmallGEMM.load(p + r * stride) : Vec() }
-            r0 = row(0); r1 = row(1); r2 = row(2); r3 = row(3); r4 = row(4); r5 = row(5)
-            r6 = row(6); r7 = row(7); r8 = row(8); r9 = row(9); r10 = row(10); r11 = row(11)
-            r12 = row(12); r13 = row(13); r14 = row(14); r15 = row(15)
         }
 
-        /// Row r to the 16 floats at p + r · stride.
+        /// (a0 b0 a1 b1, a4 b4 a5 b5)
         @inline(__always)
-        func store(_ p: UnsafeMutablePointer<Float>, stride: Int) {
-            SmallGEMM.store(r0, p); SmallGEMM.store(r1, p + stride)
-            SmallGEMM.store(r2, p + 2 * stride); SmallGEMM.store(r3, p + 3 * stride)
-            SmallGEMM.store(r4, p + 4 * stride); SmallGEMM.store(r5, p + 5 * stride)
-            SmallGEMM.store(r6, p + 6 * stride); SmallGEMM.store(r7, p + 7 * stride)
-            SmallGEMM.store(r8, p + 8 * stride); SmallGEMM.store(r9, p + 9 * stride)
-            SmallGEMM.store(r10, p + 10 * stride); SmallGEMM.store(r11, p + 11 * stride)
-            SmallGEMM.store(r12, p + 12 * stride); SmallGEMM.store(r13, p + 13 * stride)
-            SmallGEMM.store(r14, p + 14 * stride); SmallGEMM.store(r15, p + 15 * stride)
-        }
+        static func unpackLow(_ a: Vec8, _ b: Vec8) -> Vec8 { Vec8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
 
+        /// (a2 b2 a3 b3, a6 b6 a7 b7)
         @inline(__always)
-        mutating func transpose() {
-            perfectShuffle(); perfectShuffle(); perfectShuffle(); perfectShuffle()
-        }
+        static func unpackHigh(_ a: Vec8, _ b: Vec8) -> Vec8 { Vec8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
 
-        /// New rows (2i, 2i + 1) = interleave(old row i, old row i + 8).
+        /// (a0 a1 b0 b1, a4 a5 b4 b5)
         @inline(__always)
-        mutating func perfectShuffle() {
-            let (n0, n1) = Tile16.interleave(r0, r8), (n2, n3) = Tile16.interleave(r1, r9)
-            let (n4, n5) = Tile16.interleave(r2, r10), (n6, n7) = Tile16.interleave(r3, r11)
-            let (n8, n9) = Tile16.interleave(r4, r12), (n10, n11) = Tile16.interleave(r5, r13)
-            let (n12, n13) = Tile16.interleave(r6, r14), (n14, n15) = Tile16.interleave(r7, r15)
-            r0 = n0; r1 = n1; r2 = n2; r3 = n3; r4 = n4; r5 = n5; r6 = n6; r7 = n7
-            r8 = n8; r9 = n9; r10 = n10; r11 = n11; r12 = n12; r13 = n13; r14 = n14; r15 = n15
-        }
+        static func pairLow(_ a: Vec8, _ b: Vec8) -> Vec8 { Vec8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
 
-        /// (a0 b0 a1 b1 … a7 b7, a8 b8 … a15 b15): one vpermi2ps each in release builds.
+        /// (a2 a3 b2 b3, a6 a7 b6 b7)
         @inline(__always)
-        static func interleave(_ a: Vec, _ b: Vec) -> (Vec, Vec) {
-            (Vec(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3],
-                 a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]),
-             Vec(a[8], b[8], a[9], b[9], a[10], b[10], a[11], b[11],
-                 a[12], b[12], a[13], b[13], a[14], b[14], a[15], b[15]))
-        }
+        static func pairHigh(_ a: Vec8, _ b: Vec8) -> Vec8 { Vec8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
     }
 }

@@ -12,15 +12,15 @@
 ///
 /// Blocking scheme (outer-product form, every case except "NT with long k"):
 /// - k is cut into chunks of at most `kChunk` (256); later chunks accumulate into C (beta = 1).
-/// - Columns of C are cut into panels of 32 (two 16-lane vectors) and then 16 columns; a panel
-///   of op(B) is read as kc rows of 16 or 32 contiguous floats. It is used in place when
-///   B is not transposed and the panel is full width; otherwise it is packed into a per-thread
-///   scratch panel: Bᵀ through 16×16 in-register transposes, and a ragged last panel (< 16
-///   columns) zero-padded to 16, so the kernel always runs full vectors and only the valid
-///   columns of C are stored.
+/// - Columns of C are cut into panels of 32 (two 16-lane vectors), then 16 or 8 (one 8-lane
+///   vector) at the ragged end; a panel of op(B) is read as kc rows of 32, 16 or 8
+///   contiguous floats. It is used in place when B is not transposed and the panel is full;
+///   otherwise it is packed into a per-thread scratch panel: Bᵀ through 8×8 in-register
+///   transposes, a ragged last panel zero-padded, so the kernel always runs full vectors and
+///   only the valid columns of C are stored.
 /// - Inside a panel, rows of C go through a register-blocked micro-kernel of 8 rows × 32 (or
-///   16) columns: 16 (or 8) vector accumulators, one broadcast element of op(A) per row and
-///   k step (contiguous across rows when A is transposed, so A is never packed), and the
+///   16, or 8) columns: 16 (or 8) vector accumulators, one broadcast element of op(A) per row
+///   and k step (contiguous across rows when A is transposed, so A is never packed), and the
 ///   remaining 6, 4, 2 or 1 rows through the same kernel specialised to fewer rows.
 ///
 /// Dot-product form ("NT with long k", e.g. Linear forward, weight gradient of the first
@@ -60,30 +60,36 @@ public enum SmallGEMM {
             var j0 = 0
             while j0 < n {
                 let left = n - j0
-                let panel: UnsafePointer<Float>, panelStride: Int, width: Int, vectors: Int
+                let width = panelWidth(columnsLeft: left)
+                let columns = Swift.min(width, left)
+                let panel: UnsafePointer<Float>, panelStride: Int
                 if transB {
-                    width = Swift.min(32, left)
-                    vectors = width > 16 ? 2 : 1
-                    packTransposed(b + j0 * ldb + p0, ldb: ldb, k: kc, columns: width,
-                                   vectors: vectors, into: scratch)
-                    panel = UnsafePointer(scratch); panelStride = 16 * vectors
-                } else if left >= 16 {
-                    width = left >= 32 ? 32 : 16
-                    vectors = width / 16
-                    panel = b + p0 * ldb + j0; panelStride = ldb
+                    packTransposed(b + j0 * ldb + p0, ldb: ldb, k: kc, columns: columns, width: width,
+                                   into: scratch)
+                    panel = UnsafePointer(scratch); panelStride = width
+                } else if columns < width {
+                    packPadded(b + p0 * ldb + j0, ldb: ldb, k: kc, columns: columns, width: width,
+                               into: scratch)
+                    panel = UnsafePointer(scratch); panelStride = width
                 } else {
-                    width = left; vectors = 1
-                    packPadded(b + p0 * ldb + j0, ldb: ldb, k: kc, columns: width, into: scratch)
-                    panel = UnsafePointer(scratch); panelStride = 16
+                    panel = b + p0 * ldb + j0; panelStride = ldb
                 }
-                sweepRows(transA: transA, vectors: vectors, m: m, k: kc, a: aChunk, lda: lda,
-                          b: panel, ldb: panelStride, c: c + j0, ldc: ldc, columns: width,
+                sweepRows(transA: transA, width: width, m: m, k: kc, a: aChunk, lda: lda,
+                          b: panel, ldb: panelStride, c: c + j0, ldc: ldc, columns: columns,
                           alpha: alpha, beta: chunkBeta)
-                j0 += width
+                j0 += columns
             }
             p0 += kc
             chunkBeta = 1
         }
+    }
+
+    /// Width of the next column panel (32, 16 or 8 columns, the last one zero-padded):
+    /// 32 while at least 25 columns are left, so that a ragged end costs at most one
+    /// 16-lane or one 8-lane vector per row and k.
+    @inline(__always)
+    static func panelWidth(columnsLeft left: Int) -> Int {
+        left > 24 ? 32 : left > 8 ? 16 : 8
     }
 
     /// C = beta · C (C = 0 when beta == 0, whatever C held).
