@@ -6,6 +6,9 @@ import XCTest
 /// alpha/beta variants, odd and empty shapes, padded leading dimensions, both the
 /// outer-product and the dot-product paths, and concurrent calls.
 final class SmallGEMMTests: XCTestCase {
+    /// Which implementation to run: the public entry point, or one of its two forms directly.
+    private enum Path { case automatic, dotProducts, outerProducts }
+
     /// One product to check: sizes, transposes and extra row padding of A, B, C.
     private struct Case: CustomStringConvertible {
         var transA = false, transB = false
@@ -20,7 +23,8 @@ final class SmallGEMMTests: XCTestCase {
     /// Runs SmallGEMM and BLAS on the same random inputs (padding of A and B filled with NaN,
     /// so reading it would poison the result; C's padding must stay untouched; with beta 0
     /// C starts as NaN) and compares within 1e-4 of Σ|terms|.
-    private func check(_ t: Case, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) {
+    private func check(_ t: Case, path: Path = .automatic, seed: UInt64 = 1,
+                       file: StaticString = #filePath, line: UInt = #line) {
         var rng = RandomGenerator(seed: seed)
         let aRows = t.transA ? t.k : t.m, aCols = t.transA ? t.m : t.k
         let bRows = t.transB ? t.n : t.k, bCols = t.transB ? t.k : t.n
@@ -38,8 +42,19 @@ final class SmallGEMMTests: XCTestCase {
             for i in 0..<t.m { for j in 0..<t.n { blas[i * ldc + j] = 0 } }
         }
         mine.withUnsafeMutableBufferPointer { c in
-            SmallGEMM.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                           a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
+            switch path {
+            case .automatic:
+                SmallGEMM.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                               a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
+            case .dotProducts:
+                precondition(!t.transA && t.transB, "the dot-product form computes A·Bᵀ")
+                SmallGEMM.dotProductGEMM(m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: a, lda: lda, b: b,
+                                         ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
+            case .outerProducts:
+                SmallGEMM.outerProductGEMM(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k,
+                                           alpha: t.alpha, a: a, lda: lda, b: b, ldb: ldb, beta: t.beta,
+                                           c: c.baseAddress!, ldc: ldc)
+            }
         }
         blas.withUnsafeMutableBufferPointer { c in
             BLAS.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
@@ -63,7 +78,7 @@ final class SmallGEMMTests: XCTestCase {
                 if !(error <= 1e-4 * magnitude + 1e-30) { failures += 1 }
             }
         }
-        XCTAssertEqual(failures, 0, "\(t): \(failures) elements differ from BLAS", file: file, line: line)
+        XCTAssertEqual(failures, 0, "\(t) \(path): \(failures) elements differ from BLAS", file: file, line: line)
     }
 
     private let transposes = [(false, false), (false, true), (true, false), (true, true)]
@@ -102,18 +117,27 @@ final class SmallGEMMTests: XCTestCase {
         }
     }
 
-    /// k beyond one chunk (256) accumulates later chunks into C; NT with long k or short m
-    /// takes the dot-product path, with k not a multiple of 16.
-    func testLongKAndTheDotProductPath() {
+    /// k beyond one chunk (256) accumulates later chunks into C.
+    func testLongK() {
         for (ta, tb) in transposes {
             check(Case(transA: ta, transB: tb, m: 9, n: 20, k: 300, alpha: 0.5, beta: 1))
+            check(Case(transA: ta, transB: tb, m: 3, n: 41, k: 515), path: .outerProducts)
         }
-        XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 6, n: 25, k: 200))
+    }
+
+    /// Both forms of A·Bᵀ on the same shapes, with every tile remainder (rows mod 6, columns
+    /// mod 4) and k mod 16; and the choice between them on the brief's shapes.
+    func testBothFormsOfABTransposed() {
+        for (m, n, k) in [(6, 25, 200), (13, 7, 53), (1, 1, 17), (7, 11, 197), (11, 6, 16), (5, 3, 40), (4, 2, 15)] {
+            for path in [Path.dotProducts, .outerProducts] {
+                check(Case(transB: true, m: m, n: n, k: k), path: path)
+                check(Case(transB: true, m: m, n: n, k: k, alpha: -0.5, beta: 1, padA: 3, padB: 1, padC: 4), path: path)
+            }
+        }
+        XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 6, n: 25, k: 896))
+        XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 64, n: 120, k: 2400))
         XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 96, n: 150, k: 100))
-        for (m, n, k) in [(6, 25, 200), (13, 7, 530), (1, 1, 520), (7, 11, 197)] {
-            check(Case(transB: true, m: m, n: n, k: k))
-            check(Case(transB: true, m: m, n: n, k: k, alpha: -0.5, beta: 1, padA: 3, padB: 1, padC: 4))
-        }
+        XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 512, n: 512, k: 512))
     }
 
     func testEmptyAndDegenerateShapes() {

@@ -28,16 +28,14 @@ extension SmallGEMM {
         }
     }
 
-    /// panel[p · width + j] = source[p · ldb + j] for j < columns (< width), 0 for
-    /// columns ≤ j < width (width 8, 16 or 32).
+    /// panel[p · 8 + j] = source[p · ldb + j] for j < columns (< 8), 0 for columns ≤ j < 8.
     static func packPadded(
-        _ source: UnsafePointer<Float>, ldb: Int, k: Int, columns: Int, width: Int,
+        _ source: UnsafePointer<Float>, ldb: Int, k: Int, columns: Int,
         into panel: UnsafeMutablePointer<Float>
     ) {
         for p in 0..<k {
-            let row = panel + p * width
-            var j = 0
-            while j < width { store(Vec8(), row + j); j += 8 }
+            let row = panel + p * 8
+            store(Vec8(), row)
             let src = source + p * ldb
             for j in 0..<columns { row[j] = src[j] }
         }

@@ -52,6 +52,16 @@ public enum SmallGEMM {
                            beta: beta, c: c, ldc: ldc)
             return
         }
+        outerProductGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The outer-product form (see the type's documentation); m, n, k ≥ 1.
+    static func outerProductGEMM(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         let scratch = GEMMScratch.panel
         var p0 = 0, chunkBeta = beta
         while p0 < k {
@@ -60,7 +70,7 @@ public enum SmallGEMM {
             var j0 = 0
             while j0 < n {
                 let left = n - j0
-                let width = panelWidth(columnsLeft: left)
+                let width = panelWidth(columnsLeft: left, packed: transB)
                 let columns = Swift.min(width, left)
                 let panel: UnsafePointer<Float>, panelStride: Int
                 if transB {
@@ -68,8 +78,7 @@ public enum SmallGEMM {
                                    into: scratch)
                     panel = UnsafePointer(scratch); panelStride = width
                 } else if columns < width {
-                    packPadded(b + p0 * ldb + j0, ldb: ldb, k: kc, columns: columns, width: width,
-                               into: scratch)
+                    packPadded(b + p0 * ldb + j0, ldb: ldb, k: kc, columns: columns, into: scratch)
                     panel = UnsafePointer(scratch); panelStride = width
                 } else {
                     panel = b + p0 * ldb + j0; panelStride = ldb
@@ -84,12 +93,14 @@ public enum SmallGEMM {
         }
     }
 
-    /// Width of the next column panel (32, 16 or 8 columns, the last one zero-padded):
-    /// 32 while at least 25 columns are left, so that a ragged end costs at most one
-    /// 16-lane or one 8-lane vector per row and k.
+    /// Width of the next column panel: 32, 16 or 8 columns. Packed panels (Bᵀ) take 32 while
+    /// more than 24 columns are left, then 16 or 8 zero-padded; panels read in place take
+    /// the widest full width, and only the last < 8 columns are packed, zero-padded to 8.
+    /// Either way a ragged end costs at most one 16-lane or one 8-lane vector per row and k.
     @inline(__always)
-    static func panelWidth(columnsLeft left: Int) -> Int {
-        left > 24 ? 32 : left > 8 ? 16 : 8
+    static func panelWidth(columnsLeft left: Int, packed: Bool) -> Int {
+        if packed { return left > 24 ? 32 : left > 8 ? 16 : 8 }
+        return left >= 32 ? 32 : left >= 16 ? 16 : 8
     }
 
     /// C = beta · C (C = 0 when beta == 0, whatever C held).
@@ -104,11 +115,22 @@ public enum SmallGEMM {
         }
     }
 
-    /// Whether the dot-product form beats packing Bᵀ for C = A·Bᵀ: when k is long, packing
-    /// costs about as much per element of B as the products, unless m is large enough to
-    /// amortise it; short k would make the horizontal reductions dominate.
-    @inline(__always)
+    /// Whether the dot-product form beats packing Bᵀ for C = A·Bᵀ, from a cost model per
+    /// element of C in FMA-cycles, fitted to measurements on Zen 4:
+    /// - dot: k/16 vector FMAs, the k mod 16 scalar products, ~9 to reduce and store;
+    /// - outer: k/16 · (padded width / n) vector FMAs, plus packing Bᵀ (~0.45 per element
+    ///   of B) shared by the m rows of C.
+    /// So the dot form wins for long k, few rows of C or a narrow, ragged n.
     static func prefersDotProducts(m: Int, n: Int, k: Int) -> Bool {
-        k >= 512 || (k >= 192 && m <= 16)
+        var padded = 0, left = n
+        while left > 0 {
+            let width = panelWidth(columnsLeft: left, packed: true)
+            padded += width
+            left -= Swift.min(width, left)
+        }
+        let vectors = Float(k) / 16
+        let dot = vectors * 1.04 + 1.1 * Float(k % 16) + 9
+        let outer = vectors * 1.05 * Float(padded) / Float(n) + 0.45 * Float(k) / Float(m) + 0.6
+        return dot < outer
     }
 }
