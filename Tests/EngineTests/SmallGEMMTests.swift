@@ -99,6 +99,13 @@ final class SmallGEMMTests: XCTestCase {
             for n in [1, 7, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 40, 47, 48, 49, 56, 57, 64, 70] {
                 check(Case(transA: ta, transB: tb, m: 9, n: n, k: 18))
             }
+            // At most 6 rows: 64-column panels.
+            for m in 1...6 {
+                for n in [64, 65, 100, 135] {
+                    check(Case(transA: ta, transB: tb, m: m, n: n, k: 11, beta: 0.5, padB: 2, padC: 1),
+                          path: .outerProducts)
+                }
+            }
         }
     }
 

@@ -13,9 +13,9 @@ extension SmallGEMM {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 
-    /// For one panel of op(B) (k rows of `width` = 32, 16 or 8 contiguous floats, row stride
-    /// `ldb`), all m rows of C: blocks of 8 rows, then 6, 4, 2, 1. `columns` (≤ width) of
-    /// each row of C are written.
+    /// For one panel of op(B) (k rows of `width` = 64, 32, 16 or 8 contiguous floats, row
+    /// stride `ldb`), all m rows of C: blocks of 8 rows (6 for width 64), then 6, 4, 2, 1.
+    /// `columns` (≤ width) of each row of C are written.
     static func sweepRows(
         transA: Bool, width: Int, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -23,6 +23,9 @@ extension SmallGEMM {
     ) {
         // Type arguments so that each call below is a separate specialisation.
         switch (transA, width) {
+        case (false, 64):
+            rowBlocks(GEMMNo.self, Vec.self, GEMMCount4.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
         case (false, 32):
             rowBlocks(GEMMNo.self, Vec.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
                       c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
@@ -31,6 +34,9 @@ extension SmallGEMM {
                       c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
         case (false, _):
             rowBlocks(GEMMNo.self, Vec8.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+        case (true, 64):
+            rowBlocks(GEMMYes.self, Vec.self, GEMMCount4.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
                       c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
         case (true, 32):
             rowBlocks(GEMMYes.self, Vec.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
@@ -52,14 +58,14 @@ extension SmallGEMM {
         // Element (i, p) of op(A) is a[i · rowStep + p · kStep].
         let rowStep = ATransposed.value ? 1 : lda
         var i = 0
-        while i + 8 <= m {
+        while Vectors.value <= 2 && i + 8 <= m {
             microKernel(GEMMCount8.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
                         lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
                         alpha: alpha, beta: beta)
             i += 8
         }
         var left = m - i
-        if left >= 6 {
+        while left >= 6 {   // once, unless 4 vectors (no 8-row blocks)
             microKernel(GEMMCount6.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
                         lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
                         alpha: alpha, beta: beta)
@@ -86,8 +92,9 @@ extension SmallGEMM {
 
     /// C[rows × columns] = alpha · Σ_p op(A)[i, p] · P[p, j] + beta · C for one block:
     /// `Rows.value` (≤ 8) rows of op(A) starting at `a` (element (i, p) at a[i·lda + p], or at
-    /// a[p·lda + i] when `ATransposed`), panel P of k rows × `Vectors.value` vectors V of 16
-    /// or 8 floats (row stride `ldb`). Accumulators c<row><vector> live in registers; each k step loads 1-2
+    /// a[p·lda + i] when `ATransposed`), panel P of k rows × `Vectors.value` (1, 2 or 4)
+    /// vectors V of 16 or 8 floats (row stride `ldb`). Accumulators c<row><vector> live in
+    /// registers (at most 6 rows with 4 vectors: 24 accumulators); each k step loads the
     /// vectors of P and broadcasts one element of op(A) per row. The shape is given by types
     /// so that every variant is specialised with its unused accumulators folded away.
     static func microKernel<Rows: GEMMCount, V: SIMD, Vectors: GEMMCount, ATransposed: GEMMFlag>(
@@ -96,51 +103,69 @@ extension SmallGEMM {
         columns: Int, alpha: Float, beta: Float
     ) where V.Scalar == Float {
         let rows = Rows.value, vectors = Vectors.value, lanes = V.scalarCount
+        assert(rows <= 6 || vectors <= 2, "SmallGEMM: 7-8 rows take at most 2 vectors")
         let rowStep = ATransposed.value ? 1 : lda
         let kStep = ATransposed.value ? lda : 1
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V()
-        var c20 = V(), c21 = V(), c30 = V(), c31 = V()
-        var c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
+        var c20 = V(), c21 = V(), c22 = V(), c23 = V(), c30 = V(), c31 = V(), c32 = V(), c33 = V()
+        var c40 = V(), c41 = V(), c42 = V(), c43 = V(), c50 = V(), c51 = V(), c52 = V(), c53 = V()
         var c60 = V(), c61 = V(), c70 = V(), c71 = V()
         var ap = a, bp = b
         for _ in 0..<k {
             let b0: V = load(bp, as: V.self)
             let b1: V = vectors > 1 ? load(bp + lanes, as: V.self) : V()
-            if rows > 0 { let x = V(repeating: ap[0]); c00.addProduct(x, b0); if vectors > 1 { c01.addProduct(x, b1) } }
-            if rows > 1 { let x = V(repeating: ap[rowStep]); c10.addProduct(x, b0); if vectors > 1 { c11.addProduct(x, b1) } }
-            if rows > 2 { let x = V(repeating: ap[2 * rowStep]); c20.addProduct(x, b0); if vectors > 1 { c21.addProduct(x, b1) } }
-            if rows > 3 { let x = V(repeating: ap[3 * rowStep]); c30.addProduct(x, b0); if vectors > 1 { c31.addProduct(x, b1) } }
-            if rows > 4 { let x = V(repeating: ap[4 * rowStep]); c40.addProduct(x, b0); if vectors > 1 { c41.addProduct(x, b1) } }
-            if rows > 5 { let x = V(repeating: ap[5 * rowStep]); c50.addProduct(x, b0); if vectors > 1 { c51.addProduct(x, b1) } }
-            if rows > 6 { let x = V(repeating: ap[6 * rowStep]); c60.addProduct(x, b0); if vectors > 1 { c61.addProduct(x, b1) } }
-            if rows > 7 { let x = V(repeating: ap[7 * rowStep]); c70.addProduct(x, b0); if vectors > 1 { c71.addProduct(x, b1) } }
+            let b2: V = vectors > 2 ? load(bp + 2 * lanes, as: V.self) : V()
+            let b3: V = vectors > 2 ? load(bp + 3 * lanes, as: V.self) : V()
+            /// Row r of the block: accumulators += op(A)[r, p] · (b0 b1 b2 b3).
+            @inline(__always)
+            func update(_ r: Int, _ t0: inout V, _ t1: inout V, _ t2: inout V, _ t3: inout V) {
+                let x = V(repeating: ap[r * rowStep])
+                t0.addProduct(x, b0)
+                if vectors > 1 { t1.addProduct(x, b1) }
+                if vectors > 2 { t2.addProduct(x, b2); t3.addProduct(x, b3) }
+            }
+            if rows > 0 { update(0, &c00, &c01, &c02, &c03) }
+            if rows > 1 { update(1, &c10, &c11, &c12, &c13) }
+            if rows > 2 { update(2, &c20, &c21, &c22, &c23) }
+            if rows > 3 { update(3, &c30, &c31, &c32, &c33) }
+            if rows > 4 { update(4, &c40, &c41, &c42, &c43) }
+            if rows > 5 { update(5, &c50, &c51, &c52, &c53) }
+            if rows > 6 { update(6, &c60, &c61, &c02, &c03) }   // rows 7-8 only with ≤ 2 vectors
+            if rows > 7 { update(7, &c70, &c71, &c02, &c03) }
             ap += kStep
             bp += ldb
         }
-        if rows > 0 { storeRow(c00, c01, vectors: vectors, c, columns, alpha, beta) }
-        if rows > 1 { storeRow(c10, c11, vectors: vectors, c + ldc, columns, alpha, beta) }
-        if rows > 2 { storeRow(c20, c21, vectors: vectors, c + 2 * ldc, columns, alpha, beta) }
-        if rows > 3 { storeRow(c30, c31, vectors: vectors, c + 3 * ldc, columns, alpha, beta) }
-        if rows > 4 { storeRow(c40, c41, vectors: vectors, c + 4 * ldc, columns, alpha, beta) }
-        if rows > 5 { storeRow(c50, c51, vectors: vectors, c + 5 * ldc, columns, alpha, beta) }
-        if rows > 6 { storeRow(c60, c61, vectors: vectors, c + 6 * ldc, columns, alpha, beta) }
-        if rows > 7 { storeRow(c70, c71, vectors: vectors, c + 7 * ldc, columns, alpha, beta) }
+        @inline(__always)
+        func finish(_ r: Int, _ t0: V, _ t1: V, _ t2: V, _ t3: V) {
+            storeRow(t0, t1, t2, t3, vectors: vectors, c + r * ldc, columns, alpha, beta)
+        }
+        if rows > 0 { finish(0, c00, c01, c02, c03) }
+        if rows > 1 { finish(1, c10, c11, c12, c13) }
+        if rows > 2 { finish(2, c20, c21, c22, c23) }
+        if rows > 3 { finish(3, c30, c31, c32, c33) }
+        if rows > 4 { finish(4, c40, c41, c42, c43) }
+        if rows > 5 { finish(5, c50, c51, c52, c53) }
+        if rows > 6 { finish(6, c60, c61, c02, c03) }
+        if rows > 7 { finish(7, c70, c71, c02, c03) }
     }
 
-    /// row[0..<columns] = alpha · (v0 ++ v1) + beta · row (row not read when beta == 0).
+    /// row[0..<columns] = alpha · (v0 v1 v2 v3)[0..<columns] + beta · row, using the first
+    /// `vectors` (1, 2 or 4) vectors (row not read when beta == 0).
     @inline(__always)
     static func storeRow<V: SIMD>(
-        _ v0: V, _ v1: V, vectors: Int, _ row: UnsafeMutablePointer<Float>, _ columns: Int,
-        _ alpha: Float, _ beta: Float
+        _ v0: V, _ v1: V, _ v2: V, _ v3: V, vectors: Int, _ row: UnsafeMutablePointer<Float>,
+        _ columns: Int, _ alpha: Float, _ beta: Float
     ) where V.Scalar == Float {
         let lanes = V.scalarCount
         if columns == lanes * vectors {
             storeScaled(v0, row, alpha, beta)
             if vectors > 1 { storeScaled(v1, row + lanes, alpha, beta) }
+            if vectors > 2 { storeScaled(v2, row + 2 * lanes, alpha, beta); storeScaled(v3, row + 3 * lanes, alpha, beta) }
             return
         }
         for j in 0..<columns {
-            let x = alpha * (j < lanes ? v0[j] : v1[j - lanes])
+            let vector = j / lanes, lane = j % lanes
+            let x = alpha * (vector == 0 ? v0[lane] : vector == 1 ? v1[lane] : vector == 2 ? v2[lane] : v3[lane])
             row[j] = beta == 0 ? x : x + beta * row[j]
         }
     }

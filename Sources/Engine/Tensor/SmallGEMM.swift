@@ -70,7 +70,7 @@ public enum SmallGEMM {
             var j0 = 0
             while j0 < n {
                 let left = n - j0
-                let width = panelWidth(columnsLeft: left, packed: transB)
+                let width = panelWidth(columnsLeft: left, packed: transB, rows: m)
                 let columns = Swift.min(width, left)
                 let panel: UnsafePointer<Float>, panelStride: Int
                 if transB {
@@ -93,13 +93,16 @@ public enum SmallGEMM {
         }
     }
 
-    /// Width of the next column panel: 32, 16 or 8 columns. Packed panels (Bᵀ) take 32 while
-    /// more than 24 columns are left, then 16 or 8 zero-padded; panels read in place take
-    /// the widest full width, and only the last < 8 columns are packed, zero-padded to 8.
-    /// Either way a ragged end costs at most one 16-lane or one 8-lane vector per row and k.
+    /// Width of the next column panel: 64, 32, 16 or 8 columns. Packed panels (Bᵀ) take 32
+    /// while more than 24 columns are left, then 16 or 8 zero-padded; panels read in place
+    /// take the widest full width (64 only when C has at most 6 rows, so that the kernel
+    /// still keeps 24 accumulators), and only the last < 8 columns are packed, zero-padded
+    /// to 8. Either way a ragged end costs at most one 16-lane or one 8-lane vector per row
+    /// and k.
     @inline(__always)
-    static func panelWidth(columnsLeft left: Int, packed: Bool) -> Int {
+    static func panelWidth(columnsLeft left: Int, packed: Bool, rows: Int) -> Int {
         if packed { return left > 24 ? 32 : left > 8 ? 16 : 8 }
+        if rows <= 6 && left >= 64 { return 64 }
         return left >= 32 ? 32 : left >= 16 ? 16 : 8
     }
 
@@ -124,7 +127,7 @@ public enum SmallGEMM {
     static func prefersDotProducts(m: Int, n: Int, k: Int) -> Bool {
         var padded = 0, left = n
         while left > 0 {
-            let width = panelWidth(columnsLeft: left, packed: true)
+            let width = panelWidth(columnsLeft: left, packed: true, rows: m)
             padded += width
             left -= Swift.min(width, left)
         }
