@@ -14,8 +14,8 @@ extension SmallGEMM {
     }
 
     /// For one panel of op(B) (k rows of `width` = 64, 32, 16 or 8 contiguous floats, row
-    /// stride `ldb`), all m rows of C: blocks of 8 rows (6 for width 64), then 6, 4, 2, 1.
-    /// `columns` (≤ width) of each row of C are written.
+    /// stride `ldb`), all m rows of C: blocks of 8 rows (6 for width 64), then one block of
+    /// the remaining rows. `columns` (≤ width) of each row of C are written.
     static func sweepRows(
         transA: Bool, width: Int, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -57,36 +57,35 @@ extension SmallGEMM {
     ) where V.Scalar == Float {
         // Element (i, p) of op(A) is a[i · rowStep + p · kStep].
         let rowStep = ATransposed.value ? 1 : lda
+        @inline(__always)
+        func block<Rows: GEMMCount>(_ rows: Rows.Type, at i: Int) {
+            microKernel(Rows.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
+                        lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
+                        alpha: alpha, beta: beta)
+        }
         var i = 0
-        while Vectors.value <= 2 && i + 8 <= m {
-            microKernel(GEMMCount8.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
-                        lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
-                        alpha: alpha, beta: beta)
-            i += 8
+        if Vectors.value > 2 {   // 64-column panels: blocks of at most 6 rows
+            while m - i >= 6 { block(GEMMCount6.self, at: i); i += 6 }
+        } else {
+            // Blocks of 8 rows; the last 9-11 rows become 5 + 4, 5 + 5 or 6 + 5, so that no
+            // block is left with too few accumulators to hide the FMA latency.
+            while m - i >= 12 || m - i == 8 { block(GEMMCount8.self, at: i); i += 8 }
+            switch m - i {
+            case 9: block(GEMMCount5.self, at: i); i += 5
+            case 10: block(GEMMCount5.self, at: i); i += 5
+            case 11: block(GEMMCount6.self, at: i); i += 6
+            default: break
+            }
         }
-        var left = m - i
-        while left >= 6 {   // once, unless 4 vectors (no 8-row blocks)
-            microKernel(GEMMCount6.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
-                        lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
-                        alpha: alpha, beta: beta)
-            i += 6; left -= 6
-        }
-        if left >= 4 {
-            microKernel(GEMMCount4.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
-                        lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
-                        alpha: alpha, beta: beta)
-            i += 4; left -= 4
-        }
-        if left >= 2 {
-            microKernel(GEMMCount2.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
-                        lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
-                        alpha: alpha, beta: beta)
-            i += 2; left -= 2
-        }
-        if left >= 1 {
-            microKernel(GEMMCount1.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
-                        lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
-                        alpha: alpha, beta: beta)
+        switch m - i {
+        case 7: block(GEMMCount7.self, at: i)
+        case 6: block(GEMMCount6.self, at: i)
+        case 5: block(GEMMCount5.self, at: i)
+        case 4: block(GEMMCount4.self, at: i)
+        case 3: block(GEMMCount3.self, at: i)
+        case 2: block(GEMMCount2.self, at: i)
+        case 1: block(GEMMCount1.self, at: i)
+        default: break
         }
     }
 
@@ -184,8 +183,11 @@ extension SmallGEMM {
 protocol GEMMCount { static var value: Int { get } }
 enum GEMMCount1: GEMMCount { static var value: Int { 1 } }
 enum GEMMCount2: GEMMCount { static var value: Int { 2 } }
+enum GEMMCount3: GEMMCount { static var value: Int { 3 } }
 enum GEMMCount4: GEMMCount { static var value: Int { 4 } }
+enum GEMMCount5: GEMMCount { static var value: Int { 5 } }
 enum GEMMCount6: GEMMCount { static var value: Int { 6 } }
+enum GEMMCount7: GEMMCount { static var value: Int { 7 } }
 enum GEMMCount8: GEMMCount { static var value: Int { 8 } }
 
 protocol GEMMFlag { static var value: Bool { get } }
