@@ -2,7 +2,7 @@ import Dispatch
 import XCTest
 @testable import Engine
 
-/// SmallGEMM against OpenBLAS (`BLAS.gemm`) on random matrices: every transpose combination,
+/// SmallGEMM against OpenBLAS (`BLAS.openBLAS`) on random matrices: every transpose combination,
 /// alpha/beta variants, odd and empty shapes, padded leading dimensions, both the
 /// outer-product and the dot-product paths, and concurrent calls.
 final class SmallGEMMTests: XCTestCase {
@@ -57,8 +57,8 @@ final class SmallGEMMTests: XCTestCase {
             }
         }
         blas.withUnsafeMutableBufferPointer { c in
-            BLAS.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                      a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
+            BLAS.openBLAS(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                          a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
         }
         var failures = 0
         for i in 0..<t.m {
