@@ -45,12 +45,18 @@ public final class Dataset {
         inputs.resize([n, channels, height, width])
         targets.resize([n])
         let x = inputs.data, t = targets.data
+        let rows = Array(indices)
         pixels.withUnsafeBufferPointer { px in
-            for (r, i) in indices.enumerated() {
-                let src = px.baseAddress! + i * sz
-                let dst = x + r * sz
-                for j in 0..<sz { dst[j] = Float(src[j]) * (1.0 / 256.0) }
-                t[r] = Float(labels[i])
+            labels.withUnsafeBufferPointer { lb in
+                Parallel.forChunks(n, costPerItem: sz) { range in
+                    for r in range {
+                        let i = rows[r]
+                        let src = px.baseAddress! + i * sz
+                        let dst = x + r * sz
+                        for j in 0..<sz { dst[j] = Float(src[j]) * (1.0 / 256.0) }
+                        t[r] = Float(lb[i])
+                    }
+                }
             }
         }
     }

@@ -38,40 +38,43 @@ public final class SGD: Optimizer {
     }
 
     private func update(_ p: Parameter, lr: Float) {
-        let n = p.value.count
         let x = p.value.data, g = p.grad.data
         let wd = weightDecay, mom = momentum, damp = 1 - dampening
-        if momentum == 0 {
-            for i in 0..<n { x[i] -= lr * (g[i] + wd * x[i]) }
-        } else {
-            let key = ObjectIdentifier(p)
-            if let v = velocity[key] {
-                let vb = v.data
-                if nesterov {
-                    for i in 0..<n {
+        let key = ObjectIdentifier(p)
+        let first = momentum != 0 && velocity[key] == nil
+        if first { velocity[key] = Tensor(shape: p.value.shape) }
+        let v = velocity[key]?.data
+        // Elementwise, so chunks update independently (the same bits for any split). Each case
+        // is its own branch-free loop, so that it vectorises.
+        Parallel.forChunks(p.value.count, costPerItem: 4) { r in
+            let (lo, hi) = (r.lowerBound, r.upperBound)
+            if let v {
+                if first {
+                    for i in lo..<hi {
                         let gi = g[i] + wd * x[i]
-                        vb[i] = mom * vb[i] + damp * gi
-                        x[i] -= lr * (gi + mom * vb[i])
+                        v[i] = gi
+                        x[i] -= lr * (self.nesterov ? gi + mom * gi : gi)
+                    }
+                } else if self.nesterov {
+                    for i in lo..<hi {
+                        let gi = g[i] + wd * x[i]
+                        v[i] = mom * v[i] + damp * gi
+                        x[i] -= lr * (gi + mom * v[i])
                     }
                 } else {
-                    for i in 0..<n {
-                        vb[i] = mom * vb[i] + damp * (g[i] + wd * x[i])
-                        x[i] -= lr * vb[i]
+                    for i in lo..<hi {
+                        v[i] = mom * v[i] + damp * (g[i] + wd * x[i])
+                        x[i] -= lr * v[i]
                     }
                 }
             } else {
-                let v = Tensor(shape: p.value.shape)
-                let vb = v.data
-                for i in 0..<n {
-                    let gi = g[i] + wd * x[i]
-                    vb[i] = gi
-                    x[i] -= lr * (nesterov ? gi + mom * gi : gi)
-                }
-                velocity[key] = v
+                for i in lo..<hi { x[i] -= lr * (g[i] + wd * x[i]) }
             }
-            if let m = p.mask { velocity[key]!.cmul(m) }
+            if let m = p.mask?.data {
+                for i in lo..<hi { x[i] *= m[i] }
+                if let v { for i in lo..<hi { v[i] *= m[i] } }
+            }
         }
-        p.applyMask()
     }
 
     /// Forgets momentum (e.g. after a model is reloaded).

@@ -7,11 +7,18 @@ import Foundation
 public enum Parallel {
     nonisolated(unsafe) public private(set) static var threads: Int = 1
 
+    nonisolated(unsafe) private static var pool: WorkerPool?
+
     /// Sets the engine's thread count; OpenBLAS itself always runs one thread per call.
     public static func setThreads(_ n: Int) {
         threads = Swift.max(1, n)
         BLAS.setThreads(1)
+        if threads > 1 && (pool == nil || poolWorkers < threads - 1) {
+            pool = WorkerPool(workers: threads - 1)
+            poolWorkers = threads - 1
+        }
     }
+    nonisolated(unsafe) private static var poolWorkers = 0
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous chunks.
     /// Falls back to one chunk when the work is small (`count * costPerItem` below ~32k).
@@ -29,9 +36,11 @@ public enum Parallel {
             body(0, 0..<count)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            body(c, chunkRange(c, of: chunks, count))
+        guard let pool else {
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in body(c, chunkRange(c, of: chunks, count)) }
+            return
         }
+        pool.run(chunks) { c in body(c, chunkRange(c, of: chunks, count)) }
     }
 
     /// How many chunks `forChunksIndexed` uses for this much work.
