@@ -118,7 +118,8 @@ struct BenchCommand: ParsableCommand {
         return r
     }
 
-    /// PyTorch 2.15 CPU on the same machine (../shared/bench/results.md): s/epoch, 10k inference s.
+    /// PyTorch 2.15 CPU on the anchor machine, a Zen 5 (../shared/bench/results.md): s/epoch, 10k inference s.
+    /// Run ../shared/bench/torch_lenet.py for the figures of the machine at hand.
     static let pytorch: [String: [Int: (String, String)]] = [
         "lenet5": [2: ("8.55", "0.59-1.10"), 1: ("15.0", "1.2-1.9")],
         "lenet5-classic": [2: ("3.4", "0.25-0.39"), 1: ("5.3", "0.47-0.69")],
@@ -126,7 +127,7 @@ struct BenchCommand: ParsableCommand {
     ]
 
     private func table(_ rs: [BenchResult]) -> String {
-        var s = "| net | threads | s/epoch (60k) | PyTorch s/epoch | 10k inference s | PyTorch inference s | train GFLOP/s | infer GFLOP/s | peak RSS MB training / with inference |\n"
+        var s = "| net | threads | s/epoch (60k) | PyTorch s/epoch (Zen 5 anchor) | 10k inference s | PyTorch inference s (anchor) | train GFLOP/s | infer GFLOP/s | peak RSS MB training / with inference |\n"
         s += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for r in rs {
             let pt = Self.pytorch[r.net]?[r.threads]
