@@ -7,15 +7,6 @@ import Foundation
 /// rounding error is relative to the change itself. Written as plain loops over raw buffers
 /// without calls, so that the release build vectorises them.
 enum DeltaMath {
-    // Coefficients of Eigen's rational tanh approximation (as `FastMath.tanh`).
-    private static let clampLimit: Float = 7.90531110763549805
-    private static let a1: Float = 4.89352455891786e-03, a3: Float = 6.37261928875436e-04
-    private static let a5: Float = 1.48572235717979e-05, a7: Float = 5.12229709037114e-08
-    private static let a9: Float = -8.60467152213735e-11, a11: Float = 2.00018790482477e-13
-    private static let a13: Float = -2.76076847742355e-16
-    private static let b0: Float = 4.89352518554385e-03, b2: Float = 2.26843463243900e-03
-    private static let b4: Float = 1.18534705686654e-04, b6: Float = 1.19825839466702e-06
-
     /// tanh(a + δ) - tanh(a) given t = tanh(a) and s = 1 - tanh²(a) = sech²(a):
     ///
     ///   tanh(a + δ) - tanh(a) = s · τ / (1 + t · τ),   τ = tanh(δ) = p(δ) / q(δ),
@@ -23,14 +14,7 @@ enum DeltaMath {
     /// evaluated as s · p / (q + t · p) (one division); relative error a few ulp of the result.
     @inline(__always)
     static func tanhDelta(t: Float, slope s: Float, delta d: Float) -> Float {
-        let xc = d < -clampLimit ? -clampLimit : (d > clampLimit ? clampLimit : d)
-        let x2 = xc * xc
-        var p = a13
-        p = p * x2 + a11; p = p * x2 + a9; p = p * x2 + a7; p = p * x2 + a5
-        p = p * x2 + a3; p = p * x2 + a1
-        p = p * xc
-        var q = b6
-        q = q * x2 + b4; q = q * x2 + b2; q = q * x2 + b0
+        let (p, q) = FastMath.tanhRatio(d)
         let small = d < 0.0004 && d > -0.0004
         let pp = small ? d : p
         let qq = small ? 1 : q

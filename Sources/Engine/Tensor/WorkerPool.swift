@@ -61,7 +61,9 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func workerLoop(_ w: Int) {
-        var seen = generation.load(ordering: .sequentiallyConsistent)
+        // Generation 0 is the one before any region: a region started before this thread
+        // runs its first line must still be seen as new.
+        var seen = 0
         while true {
             var spins = 0
             while generation.load(ordering: .sequentiallyConsistent) == seen && spins < Self.spinIterations { spins += 1 }
