@@ -60,6 +60,14 @@ final class WorkerPool: @unchecked Sendable {
         busy.store(false, ordering: .releasing)
     }
 
+    /// Runs one chunk of the current region. A function of its own, so that the worker's
+    /// reference to the region's body is gone when it returns: the caller may only leave
+    /// `withoutActuallyEscaping` once no thread holds the body.
+    @inline(never)
+    private func runChunk(_ c: Int) {
+        job?(c)
+    }
+
     private func workerLoop(_ w: Int) {
         // Generation 0 is the one before any region: a region started before this thread
         // runs its first line must still be seen as new.
@@ -77,8 +85,8 @@ final class WorkerPool: @unchecked Sendable {
                 continue
             }
             seen = generation.load(ordering: .sequentiallyConsistent)
-            if w + 1 < chunks, let job {
-                job(w + 1)
+            if w + 1 < chunks {
+                runChunk(w + 1)
                 remaining.subtract(1, ordering: .sequentiallyConsistent)
             }
         }
