@@ -3,30 +3,49 @@ import Bridge
 import Engine
 import Foundation
 
-/// The reference tool's command line, flag for flag (Torch CmdLine style: single dash),
-/// handed as the table `opt` to scripts/main.lua, which runs the flow.
+/// `workbench`: the reference tool's command line, flag for flag (Torch CmdLine style: single
+/// dash), handed as the table `opt` to scripts/main.lua, which runs the flow; `run` runs any
+/// Lua script, `bench` measures the engine.
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "prune",
-        abstract: "The reference pruning flow: prune layers, test, retrain, log (the default command).",
+        commandName: "workbench",
+        abstract: "Prune, retrain, measure and compare neural networks on the CPU, scripted in Lua.",
         discussion: """
-        Layer indices are positions in the model's nn.Sequential, from 1 (in the reference LeNet-5, \
-        layer 8 is Linear(2400, 120)). With -l 0 the layers and fractions come from inp/<model>.conf: \
-        two CSV lines, the layer indices and the fraction to prune for each, e.g.
-          1,4,8,10,12
-          0.5,0.7,0.95,0.7,0.5
-        Each step i of -iPruning n prunes p/n*i of the layer (weights already pruned count). The test \
-        error is printed after pruning and after retraining; <logDir>/<jobID>.plotlog gets \
-        LayerNo,Retained%,TestError per step and <logDir>/<jobID>.opts the options. The pruned model is \
-        written to out/<model>.safetensors.
+        Without a subcommand, runs the 2016 Torch7 pruner's flow (scripts/main.lua) with its \
+        single-dash flags, listed below. Layer indices are positions in the model's \
+        nn.Sequential, from 1 (in the reference LeNet-5, layer 8 is Linear(2400, 120)). With \
+        -l 0 the layers and fractions come from inp/<model>.conf: two CSV lines, the layer \
+        indices and the fraction to prune for each (e.g. 1,4,8,10,12 then 0.5,0.7,0.95,0.7,0.5). \
+        Step i of -iPruning n prunes p/n*i of the layer (weights already pruned count). The \
+        test error is printed after pruning and after retraining; <logDir>/<jobID>.plotlog \
+        gets LayerNo,Retained%,TestError per step, <logDir>/<jobID>.opts the options, and the \
+        pruned model goes to out/<model>.safetensors.
 
         Examples:
           workbench -l 8 -p 0.7 -reTrain
-          workbench -reLoad -iPruning 10 -reTrain -nEpochs 3 -l 8 -p 0.7
+              prune 70% of layer 8 of inp/lenet5.safetensors, test, retrain, test
+          workbench -iPruning 10 -reTrain -nEpochs 3 -l 8 -p 0.7
+              iterative pruning: 10 steps of 7%, 3 retraining epochs each
+          workbench -reLoad -iPruning 20 -l 8 -p 1
+              sensitivity data: one-shot pruning at 5%, 10%, ... 100%
+          workbench
+              layers and fractions from inp/lenet5.conf
           workbench -acctradeoff 1 -iPruning 10 -reTrain -l 10 -p 1
-          workbench -l 8 -p 0.9 -pruner emp -scoreSize 1000
+              stop pruning layer 10 once its error grows by more than 1 point
+          workbench -l 8 -p 0.9 -pruner taylor2 -prunerOptions hessian=fisher
+              another criterion (mag, taylor1, taylor2, taylor12, l1, l2, emp, random)
           workbench -l 8 -p 0.9 -pruner mycrit -prunerFile my-criterion.lua
-        """
+              a criterion written in Lua (wb.registerPruner)
+          workbench -test
+              total compression and error of out/lenet5.safetensors
+          workbench -train -nEpochs 20
+              train scripts/models/lenet5.lua into inp/lenet5.safetensors
+          workbench run scripts/examples/prune-fc-iteratively.lua
+              run a Lua script (see docs/lua-api.md)
+          workbench bench
+              speed and memory of the engine on this machine
+        """,
+        subcommands: [RunCommand.self, BenchCommand.self]
     )
 
     // The reference tool's flags, with its defaults.

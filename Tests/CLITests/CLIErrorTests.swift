@@ -109,8 +109,9 @@ final class CLIErrorTests: XCTestCase {
             let r = try f.run([h])
             XCTAssertEqual(r.status, 0)
             XCTAssertTrue(r.stdout.contains("workbench -l 8 -p 0.7 -reTrain"), r.stdout)
+            for sub in ["run", "bench"] { XCTAssertTrue(r.stdout.contains(sub), "help lacks \(sub)") }
         }
-        let r = try f.run(["prune", "--help"])
+        let r = try f.run(["--help"])
         for flag in ["-reTrain", "-nEpochs", "-iPruning", "-reLoad", "-acctradeoff", "-pruner", "-model", "-data",
                      "-batchsize", "-LR", "-momentum", "-manualSeed", "-logDir", "-jobID", "-verbose", "-test", "-train",
                      "-threads"] {
