@@ -1,6 +1,6 @@
 -- The workbench's default flow: the reference Torch7 pruner's main.lua, flag for flag.
 -- The command line (`workbench -l 8 -p 0.7 -reTrain ...`) hands its options here as the
--- global table `opt`; see `workbench prune --help` for each flag.
+-- global table `opt`; see `workbench --help` for each flag.
 --
 --   1. load the model, test it: init_err
 --   2. for i = 1..iPruning, for each (layer l, fraction p): prune p/iPruning*i of layer l,
