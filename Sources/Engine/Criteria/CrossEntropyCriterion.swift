@@ -33,13 +33,9 @@ public final class CrossEntropyCriterion: Criterion {
     }
 }
 
-/// log Σ_k e^{x_k}, shifted by the maximum for stability.
+/// log Σ_k e^{x_k} = m + log Σ_k e^{x_k - m} (see `rowShiftAndLogSum`).
 @inline(__always)
 func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var m = -Float.infinity
-    for k in 0..<n where x[k] > m { m = x[k] }
-    if m == -.infinity { return m }
-    var s: Float = 0
-    for k in 0..<n { s += Foundation.exp(x[k] - m) }
-    return m + Foundation.log(s)
+    let (m, logSum) = rowShiftAndLogSum(x, n)
+    return m + logSum
 }

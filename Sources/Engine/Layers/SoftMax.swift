@@ -18,7 +18,7 @@ private func checkSameCount(_ input: Tensor, _ gradOutput: Tensor, _ who: String
 /// The maximum m of one row and log Σ_k e^{x_k - m} (the sum in double precision), so that
 /// x_k - m is exact for the entries that matter and no large log-sum is rounded.
 @inline(__always)
-private func rowShiftAndLogSum(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, logSum: Float) {
+func rowShiftAndLogSum(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, logSum: Float) {
     var m = -Float.infinity
     for k in 0..<n where x[k] > m { m = x[k] }
     if !m.isFinite { return (m, 0) }
