@@ -129,6 +129,21 @@ public final class SpatialConvolution: Module {
     @inline(__always)
     private func unfold(_ x: UnsafeMutablePointer<Float>, _ g: Geometry, into col: UnsafeMutablePointer<Float>) {
         let (h, w, oh, ow, p) = (g.h, g.w, g.oh, g.ow, g.p)
+        if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
+            // Every window lies inside the image: each row of columns is oH runs of oW inputs.
+            for c in 0..<nInputPlane {
+                for v in 0..<kH {
+                    for u in 0..<kW {
+                        let src = x + (c * h + v) * w + u, out = col + ((c * kH + v) * kW + u) * p
+                        for i in 0..<oh {
+                            let s = src + i * w, o = out + i * ow
+                            for j in 0..<ow { o[j] = s[j] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for row in 0..<kernelSize {
             let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
             let plane = x + c * h * w
