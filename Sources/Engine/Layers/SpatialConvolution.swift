@@ -179,6 +179,21 @@ public final class SpatialConvolution: Module {
     private func fold(_ col: UnsafeMutablePointer<Float>, _ g: Geometry, into gi: UnsafeMutablePointer<Float>) {
         let (h, w, oh, ow, p) = (g.h, g.w, g.oh, g.ow, g.p)
         gi.update(repeating: 0, count: nInputPlane * h * w)
+        if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
+            // Every window lies inside the image (see `unfold`).
+            for c in 0..<nInputPlane {
+                for v in 0..<kH {
+                    for u in 0..<kW {
+                        let dst = gi + (c * h + v) * w + u, from = col + ((c * kH + v) * kW + u) * p
+                        for i in 0..<oh {
+                            let d = dst + i * w, s = from + i * ow
+                            for j in 0..<ow { d[j] += s[j] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for row in 0..<kernelSize {
             let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
             let plane = gi + c * h * w
