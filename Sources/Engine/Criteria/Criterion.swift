@@ -36,7 +36,8 @@ func classificationShape(_ input: Tensor, _ target: Tensor, _ who: String) throw
     for i in 0..<n {
         let t = target[i]
         guard t >= 0, t < Float(c), t == t.rounded() else {
-            throw EngineError("\(who): target \(t + 1) at position \(i + 1) is not a class in 1..\(c)")
+            let shown = t == t.rounded() && abs(t) < 1e9 ? String(Int(t) + 1) : String(t + 1)
+            throw EngineError("\(who): target \(shown) at position \(i + 1) is not a class in 1..\(c)")
         }
     }
     return (n, c)

@@ -51,9 +51,16 @@ public final class Linear: Module {
         return output
     }
 
+    private func checkGradOutput(_ gradOutput: Tensor, _ n: Int) throws {
+        guard gradOutput.count == n * outputSize else {
+            throw EngineError("\(description): gradOutput has \(gradOutput.count) elements (\(shapeString(gradOutput.shape))), expected \(n * outputSize)")
+        }
+    }
+
     /// ∂L/∂x = ∂L/∂y · W
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
         let n = try batchSize(input)
+        try checkGradOutput(gradOutput, n)
         gradInput.resize(input.shape)
         BLAS.parallelGemm(m: n, n: inputSize, k: outputSize, a: gradOutput.data, b: weightParameter.value.data, c: gradInput.data)
         return gradInput
@@ -62,6 +69,7 @@ public final class Linear: Module {
     /// ∂L/∂W += scale · (∂L/∂y)ᵀ x ; ∂L/∂b += scale · Σ_batch ∂L/∂y
     override public func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
         let n = try batchSize(input)
+        try checkGradOutput(gradOutput, n)
         BLAS.parallelGemm(transA: true, m: outputSize, n: inputSize, k: n, alpha: scale,
                   a: gradOutput.data, b: input.data, beta: 1, c: weightParameter.grad.data)
         if let gb = biasParameter?.grad.data {
