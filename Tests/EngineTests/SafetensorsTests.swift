@@ -30,23 +30,6 @@ final class SafetensorsTests: XCTestCase {
 
     private func bits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
 
-    private func errorMessage(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String {
-        do {
-            _ = try body()
-            XCTFail("expected an error", file: file, line: line)
-        } catch let e as EngineError {
-            return e.message
-        } catch {
-            XCTFail("expected an EngineError, got \(error)", file: file, line: line)
-        }
-        return ""
-    }
-
-    private func assertMessage(_ message: String, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
-        for p in parts where !message.contains(p) {
-            XCTFail("message does not contain '\(p)': \(message)", file: file, line: line)
-        }
-    }
 
     private func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 

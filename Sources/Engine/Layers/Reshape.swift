@@ -60,16 +60,12 @@ public final class View: Module {
 
     override public func updateOutput(_ input: Tensor) throws -> Tensor {
         let target = try batchSize(input).map { [$0] + sizes } ?? sizes
-        do { output = try input.view(target) } catch let e as EngineError {
-            throw EngineError("\(description): \(e.message)")
-        }
+        output = try view(input, as: target, naming: description)
         return output
     }
 
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
-        do { gradInput = try gradOutput.view(input.shape) } catch let e as EngineError {
-            throw EngineError("\(description) backward: \(e.message)")
-        }
+        gradInput = try view(gradOutput, as: input.shape, naming: description + " backward")
         return gradInput
     }
 
@@ -116,16 +112,12 @@ public final class Reshape: Module {
         let single = batchMode == false
             || (batchMode == nil && input.count == numElements && input.shape.first != 1)
         let target = single ? sizes : [input.shape.first ?? 1] + sizes
-        do { output = try input.view(target) } catch let e as EngineError {
-            throw EngineError("\(description): \(e.message)")
-        }
+        output = try view(input, as: target, naming: description)
         return output
     }
 
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
-        do { gradInput = try gradOutput.view(input.shape) } catch let e as EngineError {
-            throw EngineError("\(description) backward: \(e.message)")
-        }
+        gradInput = try view(gradOutput, as: input.shape, naming: description + " backward")
         return gradInput
     }
 
@@ -136,4 +128,9 @@ public final class Reshape: Module {
 
     /// `nn.Reshape(2x3)`: Torch's `__tostring__`.
     override public var description: String { "nn.Reshape(\(sizes.map(String.init).joined(separator: "x")))" }
+}
+
+/// `t` viewed as `shape` (shared memory), with an error naming the module on a mismatch.
+private func view(_ t: Tensor, as shape: [Int], naming who: String) throws -> Tensor {
+    do { return try t.view(shape) } catch let e as EngineError { throw EngineError("\(who): \(e.message)") }
 }
