@@ -55,11 +55,25 @@ final class SafetensorsTests: XCTestCase {
     }
 
     /// Saves the small model, edits its header with `edit`, writes the result and returns its path.
-    private func edited(_ name: String, _ edit: (inout [String: Any]) throws -> Void) throws -> String {
+    /// With `compact`, the data section is rebuilt so that the tensors left in the header tile
+    /// it back to back (a tensor removed from the header then leaves no hole).
+    private func edited(_ name: String, compact: Bool = false, _ edit: (inout [String: Any]) throws -> Void) throws -> String {
         let good = folder + "/good-\(name)"
         try ModelFile.save(try smallModel(), to: good)
         var (header, data) = try split(try bytes(good))
         try edit(&header)
+        if compact {
+            var packed = [UInt8]()
+            let names = header.keys.filter { $0 != "__metadata__" }.sorted {
+                ((header[$0] as! [String: Any])["data_offsets"] as! [Int])[0] < ((header[$1] as! [String: Any])["data_offsets"] as! [Int])[0]
+            }
+            for n in names {
+                let range = (header[n] as! [String: Any])["data_offsets"] as! [Int]
+                setEntry(&header, n, "data_offsets", [packed.count, packed.count + range[1] - range[0]])
+                packed += data[range[0]..<range[1]]
+            }
+            data = packed
+        }
         return try write(try join(header, data), name)
     }
 
@@ -171,7 +185,7 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func testLoadWeightsNeedsNoArchitectureAndRemovesStaleMasks() throws {
-        let path = try edited("noarch.safetensors") { h in
+        let path = try edited("noarch.safetensors", compact: true) { h in
             var meta = h["__metadata__"] as! [String: Any]
             meta.removeValue(forKey: ModelFile.architectureKey)
             h["__metadata__"] = meta
@@ -255,7 +269,7 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func testMissingAndUnknownTensorsAreRejected() throws {
-        let missing = try edited("missing.safetensors") { h in h.removeValue(forKey: "2.bias") }
+        let missing = try edited("missing.safetensors", compact: true) { h in h.removeValue(forKey: "2.bias") }
         assertMessage(errorMessage { try ModelFile.load(missing) }, contains: [missing, "tensor '2.bias' is missing"])
         let renamed = try edited("unknown.safetensors") { h in
             h["5.weight"] = h.removeValue(forKey: "2.bias")

@@ -10,10 +10,12 @@ public enum CIFAR10File {
     public static let recordSize = 1 + imageSize
     public static let trainBatches = (1...5).map { "data_batch_\($0).bin" }
     public static let testBatch = "test_batch.bin"
+    /// A gzipped batch decompresses to at most 60,000 records: all of CIFAR-10 in one file.
+    public static let maxBatch = Gzip.Limit(60_000 * recordSize, "60,000 CIFAR-10 records (\(60_000 * recordSize) bytes), all of CIFAR-10 in one batch")
 
     /// Pixels (N·3·32·32, CHW per image) and labels of one batch file (plain or gzipped).
     public static func readBatch(_ path: String) throws -> (pixels: [UInt8], labels: [Int32]) {
-        try parseBatch(try DataFile.read(path), file: path)
+        try parseBatch(try DataFile.read(path, limit: { _ in maxBatch }), file: path)
     }
 
     /// Splits the records of a batch; `file` names the source in errors.

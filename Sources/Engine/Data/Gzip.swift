@@ -9,16 +9,38 @@ public enum Gzip {
         bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
     }
 
-    /// The bytes themselves, or their decompression when they are gzip data.
-    /// `file` names the source in error messages.
-    public static func decompressIfNeeded(_ bytes: [UInt8], file: String) throws -> [UInt8] {
-        isGzip(bytes) ? try decompress(bytes, file: file) : bytes
+    /// What a stream may decompress to: at most `bytes`, and `reason` says why (for errors:
+    /// "the 47,040,016 bytes its IDX header announces").
+    public struct Limit {
+        public let bytes: Int
+        public let reason: String
+        public init(_ bytes: Int, _ reason: String) { self.bytes = bytes; self.reason = reason }
+        /// The default for data of unknown size: 2 GiB.
+        public static let `default` = Limit(1 << 31, "2 GiB, the limit for a gzip file of unknown size")
     }
 
-    /// Inflates a gzip (or zlib) stream, including concatenated gzip members.
+    /// The bytes themselves, or their decompression (at most `limit`) when they are gzip data.
+    /// `file` names the source in error messages.
+    public static func decompressIfNeeded(_ bytes: [UInt8], file: String, limit: Limit = .default) throws -> [UInt8] {
+        isGzip(bytes) ? try decompress(bytes, file: file, limit: limit) : bytes
+    }
+
+    /// The first `count` decompressed bytes of a gzip stream (fewer if it is shorter), for
+    /// reading a header that says how large the whole is.
+    public static func decompressPrefix(_ bytes: [UInt8], count: Int, file: String) throws -> [UInt8] {
+        try decompress(bytes, file: file, limit: Limit(count, ""), stopAtLimit: true)
+    }
+
+    /// Inflates a gzip (or zlib) stream, including concatenated gzip members, to at most
+    /// `limit.bytes` bytes: a stream that decompresses to more (a "gzip bomb", or trailing
+    /// data) is refused before more memory than the limit is taken.
     /// Throws when the stream is garbled (bad header, bad deflate data, CRC mismatch)
     /// or ends early.
-    public static func decompress(_ bytes: [UInt8], file: String) throws -> [UInt8] {
+    public static func decompress(_ bytes: [UInt8], file: String, limit: Limit = .default) throws -> [UInt8] {
+        try decompress(bytes, file: file, limit: limit, stopAtLimit: false)
+    }
+
+    private static func decompress(_ bytes: [UInt8], file: String, limit: Limit, stopAtLimit: Bool) throws -> [UInt8] {
         guard !bytes.isEmpty else { throw EngineError("\(file): empty gzip data") }
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -28,14 +50,22 @@ public enum Gzip {
 
         guard bytes.count <= Int(UInt32.max) else { throw EngineError("\(file): gzip data over 4 GiB is not supported") }
         // The gzip trailer holds the uncompressed size mod 2^32: a good first guess.
-        var out = [UInt8](repeating: 0, count: initialCapacity(bytes))
+        // One byte of room beyond the limit tells "exactly the limit" from "more".
+        let capacity = limit.bytes + (stopAtLimit ? 0 : 1)
+        var out = [UInt8](repeating: 0, count: Swift.max(1, Swift.min(initialCapacity(bytes), capacity)))
         var produced = 0
         try bytes.withUnsafeBufferPointer { input in
             let base = UnsafeMutablePointer(mutating: input.baseAddress!)
             stream.next_in = base
             stream.avail_in = UInt32(input.count)
             while true {
-                if produced == out.count { out.append(contentsOf: repeatElement(0, count: out.count)) }
+                if produced >= capacity {
+                    if stopAtLimit { return }
+                    throw EngineError("\(file): the gzip data decompresses to more than \(limit.reason)")
+                }
+                if produced == out.count {
+                    out.append(contentsOf: repeatElement(0, count: Swift.min(out.count, capacity - out.count)))
+                }
                 let status: Int32 = out.withUnsafeMutableBufferPointer { o in
                     let room = UInt32(clamping: o.count - produced)
                     stream.next_out = o.baseAddress! + produced
@@ -63,7 +93,7 @@ public enum Gzip {
                 }
             }
         }
-        out.removeSubrange(produced...)
+        out.removeSubrange(Swift.min(produced, out.count)...)
         return out
     }
 

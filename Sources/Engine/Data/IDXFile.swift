@@ -19,14 +19,30 @@ public enum IDXFile {
         public let pixels: [UInt8]
     }
 
-    /// Reads an idx3 image file (plain or gzipped).
+    /// Reads an idx3 image file (plain or gzipped: decompressed to at most the size its header states).
     public static func readImages(_ path: String) throws -> Images {
-        try parseImages(try DataFile.read(path), file: path)
+        try parseImages(try DataFile.read(path, headerLength: 16, limit: { sizeLimit($0, dimensions: 3) }), file: path)
     }
 
-    /// Reads an idx1 label file (plain or gzipped).
+    /// Reads an idx1 label file (plain or gzipped: decompressed to at most the size its header states).
     public static func readLabels(_ path: String) throws -> [UInt8] {
-        try parseLabels(try DataFile.read(path), file: path)
+        try parseLabels(try DataFile.read(path, headerLength: 8, limit: { sizeLimit($0, dimensions: 1) }), file: path)
+    }
+
+    /// The whole file's size as its header states it (header + the product of the dimensions),
+    /// or the header's own length when the header is short or impossible, so that parsing
+    /// reports what is wrong with it.
+    static func sizeLimit(_ header: [UInt8], dimensions: Int) -> Gzip.Limit {
+        let headerLength = 4 + 4 * dimensions
+        guard header.count >= headerLength else { return Gzip.Limit(headerLength, "an IDX header") }
+        var size = 1
+        for d in 0..<dimensions {
+            let (p, overflow) = size.multipliedReportingOverflow(by: Int(bigEndian32(header, 4 + 4 * d)))
+            guard !overflow else { return Gzip.Limit(headerLength, "an IDX header") }
+            size = p
+        }
+        let dims = (0..<dimensions).map { String(bigEndian32(header, 4 + 4 * $0)) }.joined(separator: "x")
+        return Gzip.Limit(headerLength + size, "the \(headerLength + size) bytes its IDX header announces (\(dims))")
     }
 
     /// Parses decompressed idx3 bytes; `file` names the source in errors.

@@ -47,6 +47,11 @@ public enum ModelFile {
     // MARK: - Loading
 
     /// Rebuilds the model from the file's architecture and loads every tensor into it.
+    ///
+    /// Nothing is allocated before the whole file is checked: the safetensors layout
+    /// (`SafetensorsFile`), every argument of the architecture (`ModuleFactory.blueprint`,
+    /// within `ArchitectureLimits`), and every tensor's name and shape against the tensors that
+    /// architecture implies. Tensor values must be finite.
     public static func load(_ path: String) throws -> Sequential {
         let file = try SafetensorsFile(contentsOf: path)
         guard let json = file.metadata[architectureKey] else {
@@ -58,8 +63,17 @@ public enum ModelFile {
         } catch {
             throw EngineError("\(path): the architecture in the metadata is not a valid module description (\(error))")
         }
+        let blueprint: ModuleBlueprint
+        do { blueprint = try ModuleFactory.blueprint(spec) } catch let e as EngineError {
+            throw EngineError("\(path): bad architecture: \(e.message)")
+        }
+        guard blueprint.isSequential else {
+            throw EngineError("\(path): the architecture's top module is \(String(spec.type.prefix(80))), expected nn.Sequential")
+        }
+        let slots = blueprint.tensors().map { Slot(name: $0.name, shape: $0.shape, isParameter: $0.isParameter) }
+        try check(file, against: slots)
         let built: Module
-        do { built = try ModuleFactory.make(spec) } catch let e as EngineError {
+        do { built = try blueprint.build() } catch let e as EngineError {
             throw EngineError("\(path): cannot rebuild the model: \(e.message)")
         }
         guard let model = built as? Sequential else {
@@ -100,15 +114,43 @@ public enum ModelFile {
         return out
     }
 
-    /// The names a complete file for `model` must hold, with the expected shapes, and the
-    /// optional mask slots of every parameter.
-    private static func slots(_ model: Sequential) throws -> (required: [NamedTensor], masks: [String: Parameter]) {
-        var required = [NamedTensor](), masks = [String: Parameter]()
-        for t in try stateDict(model) where !t.isMask {
-            required.append(t)
-            if let p = t.parameter { masks[t.name + maskSuffix] = p }
+    /// A tensor a complete file must hold: its name, shape, and whether it is a parameter
+    /// (which may come with a mask "<name>_mask" of the same shape).
+    private struct Slot {
+        let name: String
+        let shape: [Int]
+        let isParameter: Bool
+    }
+
+    /// Checks, from the file's header and bytes only, that `file` holds exactly the tensors
+    /// `slots` (masks optional), with their shapes, finite values, and masks of 0s and 1s.
+    private static func check(_ file: SafetensorsFile, against slots: [Slot]) throws {
+        let path = file.file
+        var expected = [String: [Int]](), masks = [String: (shape: [Int], of: String)]()
+        for s in slots {
+            expected[s.name] = s.shape
+            if s.isParameter { masks[s.name + maskSuffix] = (s.shape, s.name) }
         }
-        return (required, masks)
+        for e in file.entries where expected[e.name] == nil && masks[e.name] == nil {
+            throw EngineError("\(path): unknown tensor '\(String(e.name.prefix(120)))': the model has no such parameter or buffer (it has \(describe(slots.map(\.name))))")
+        }
+        for s in slots {
+            guard let e = file.entry(s.name) else {
+                throw EngineError("\(path): tensor '\(s.name)' is missing (expected shape \(shapeString(s.shape)))")
+            }
+            guard e.shape == s.shape else {
+                throw EngineError("\(path): tensor '\(s.name)' has shape \(shapeString(e.shape)) but the model's is \(shapeString(s.shape))")
+            }
+            if let (i, v) = file.firstNonFinite(e) {
+                throw EngineError("\(path): tensor '\(s.name)' holds \(v) at index \(i + 1): the file is damaged")
+            }
+        }
+        for name in masks.keys.sorted() {
+            guard let e = file.entry(name), let slot = masks[name] else { continue }
+            guard e.shape == slot.shape else {
+                throw EngineError("\(path): mask '\(name)' has shape \(shapeString(e.shape)) but \(slot.of) is \(shapeString(slot.shape))")
+            }
+        }
     }
 
     private static func collect(_ module: Module, prefix: String, layerPath: String, into out: inout [NamedTensor]) throws {
@@ -132,36 +174,20 @@ public enum ModelFile {
     /// Nothing in the model changes unless every check passes.
     private static func copyTensors(from file: SafetensorsFile, into model: Sequential) throws {
         let path = file.file
-        let (required, maskSlots) = try slots(model)
-        let requiredNames = Set(required.map(\.name))
-        for e in file.entries where !requiredNames.contains(e.name) && maskSlots[e.name] == nil {
-            throw EngineError("\(path): unknown tensor '\(e.name)': the model has no such parameter or buffer (it has \(describe(required.map(\.name))))")
-        }
-        var plan = [(SafetensorsEntry, Tensor)]()
-        for t in required {
-            guard let e = file.entry(t.name) else {
-                throw EngineError("\(path): tensor '\(t.name)' is missing (expected shape \(shapeString(t.tensor.shape)))")
-            }
-            guard e.shape == t.tensor.shape else {
-                throw EngineError("\(path): tensor '\(t.name)' has shape \(shapeString(e.shape)) but the model's is \(shapeString(t.tensor.shape))")
-            }
-            plan.append((e, t.tensor))
-        }
+        let named = try stateDict(model).filter { !$0.isMask }
+        try check(file, against: named.map { Slot(name: $0.name, shape: $0.tensor.shape, isParameter: $0.parameter != nil) })
         var masks = [(Parameter, Tensor, String)]()
-        for name in maskSlots.keys.sorted() {
-            guard let e = file.entry(name), let p = maskSlots[name] else { continue }
-            guard e.shape == p.value.shape else {
-                throw EngineError("\(path): mask '\(name)' has shape \(shapeString(e.shape)) but the \(p.name) is \(shapeString(p.value.shape))")
-            }
+        for t in named {
+            guard let p = t.parameter, let e = file.entry(t.name + maskSuffix) else { continue }
             let m = Tensor(shape: e.shape)
             file.copy(e, into: m)
             if let bad = (0..<m.count).first(where: { m.data[$0] != 0 && m.data[$0] != 1 }) {
-                throw EngineError("\(path): mask '\(name)' holds \(m.data[bad]) at index \(bad + 1); masks hold only 0 and 1")
+                throw EngineError("\(path): mask '\(e.name)' holds \(m.data[bad]) at index \(bad + 1); masks hold only 0 and 1")
             }
-            masks.append((p, m, name))
+            masks.append((p, m, e.name))
         }
-        for (e, t) in plan { file.copy(e, into: t) }
-        for t in required { t.parameter?.removeMask() }
+        for t in named { file.copy(file.entry(t.name)!, into: t.tensor) }
+        for t in named { t.parameter?.removeMask() }
         for (p, m, name) in masks {
             do { try p.setMask(m) } catch let e as EngineError { throw EngineError("\(path): mask '\(name)': \(e.message)") }
         }

@@ -91,12 +91,21 @@ public struct SafetensorsFile {
             entries.append(try Self.entry(name, header[name]!, dataSize: dataSize, file: file))
         }
         entries.sort { ($0.byteRange.lowerBound, $0.byteRange.upperBound, $0.name) < ($1.byteRange.lowerBound, $1.byteRange.upperBound, $1.name) }
-        var previous: SafetensorsEntry?
+        // The tensors must tile the data section exactly, as the reference implementation
+        // requires: a header length that is off by even one byte shifts every tensor.
+        var end = 0, previous: SafetensorsEntry?
         for e in entries where !e.byteRange.isEmpty {
             if let p = previous, p.byteRange.upperBound > e.byteRange.lowerBound {
                 throw EngineError("\(file): tensors '\(p.name)' (bytes \(p.byteRange.lowerBound)..<\(p.byteRange.upperBound)) and '\(e.name)' (bytes \(e.byteRange.lowerBound)..<\(e.byteRange.upperBound)) overlap")
             }
+            guard e.byteRange.lowerBound == end else {
+                throw EngineError("\(file): tensor '\(e.name)' starts at byte \(e.byteRange.lowerBound) of the data section, but the tensors before it end at \(end): the header or its length is wrong")
+            }
+            end = e.byteRange.upperBound
             previous = e
+        }
+        guard end == dataSize else {
+            throw EngineError("\(file): the tensors fill \(end) bytes but the data section after the \(headerLength)-byte header holds \(dataSize): the header length is wrong or the file has trailing bytes")
         }
         self.entries = entries
     }
@@ -113,6 +122,20 @@ public struct SafetensorsFile {
                 tensor.data[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
             }
             #endif
+        }
+    }
+
+    /// The first element of `entry` that is NaN or infinite, with its 0-based index, or nil.
+    /// Read from the file's bytes, so it can be asked before any tensor is allocated.
+    public func firstNonFinite(_ entry: SafetensorsEntry) -> (index: Int, value: Float)? {
+        bytes.withUnsafeBytes { raw in
+            let src = raw.baseAddress! + dataStart + entry.byteRange.lowerBound
+            for i in 0..<entry.count {
+                let bits = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                // exponent bits all ones: infinity or NaN
+                if bits & 0x7f80_0000 == 0x7f80_0000 { return (i, Float(bitPattern: bits)) }
+            }
+            return nil
         }
     }
 

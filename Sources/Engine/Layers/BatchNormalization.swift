@@ -55,13 +55,6 @@ public class BatchNormalization: Module {
         reset(&GlobalRandom.generator)
     }
 
-    /// Rebuilds the module from a model file's architecture entry (args: nOutput, eps, momentum).
-    public convenience init(spec: ModuleSpec) throws {
-        guard let n = spec.args.first else { throw EngineError("\(spec.type) needs the number of features") }
-        try self.init(Int(n), eps: spec.args.count > 1 ? spec.args[1] : 1e-5,
-                      momentum: spec.args.count > 2 ? spec.args[2] : 0.1,
-                      affine: (spec.options?["affine"] ?? 1) != 0)
-    }
 
     override public var typeName: String { "nn.BatchNormalization" }
     override public var parameters: [Parameter] { [weightParameter, biasParameter].compactMap { $0 } }

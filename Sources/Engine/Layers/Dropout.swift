@@ -37,11 +37,6 @@ public final class Dropout: Module {
         super.init()
     }
 
-    /// Rebuilds the module from a model file's architecture entry.
-    public convenience init(spec: ModuleSpec) throws {
-        try self.init(spec.args.first ?? 0.5, v1: (spec.options?["v1"] ?? 0) != 0,
-                      inplace: (spec.options?["inplace"] ?? 0) != 0)
-    }
 
     private static func validate(_ p: Double) throws {
         guard p >= 0 && p < 1 else {

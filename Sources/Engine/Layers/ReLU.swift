@@ -14,10 +14,6 @@ public final class ReLU: ElementwiseModule {
         super.init()
     }
 
-    /// Rebuilds the module from a model file's architecture entry.
-    public convenience init(spec: ModuleSpec) {
-        self.init(inplace: (spec.options?["inplace"] ?? 0) != 0)
-    }
 
     override public var typeName: String { "nn.ReLU" }
 

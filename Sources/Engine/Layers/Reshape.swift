@@ -34,10 +34,6 @@ public final class View: Module {
 
     public convenience init(_ sizes: Int...) throws { try self.init(sizes) }
 
-    /// Rebuilds the module from a model file's architecture entry.
-    public convenience init(spec: ModuleSpec) throws {
-        try self.init(spec.args.map { Int($0) }, numInputDims: spec.options?["numInputDims"].map { Int($0) })
-    }
 
     override public var typeName: String { "nn.View" }
 
@@ -101,10 +97,6 @@ public final class Reshape: Module {
 
     public convenience init(_ sizes: Int..., batchMode: Bool? = nil) throws { try self.init(sizes, batchMode: batchMode) }
 
-    /// Rebuilds the module from a model file's architecture entry.
-    public convenience init(spec: ModuleSpec) throws {
-        try self.init(spec.args.map { Int($0) }, batchMode: spec.options?["batchMode"].map { $0 != 0 })
-    }
 
     override public var typeName: String { "nn.Reshape" }
 
