@@ -20,3 +20,6 @@ func assertMessage(_ message: String, contains parts: [String], file: StaticStri
         XCTFail("message does not contain '\(p)': \(message)", file: file, line: line)
     }
 }
+
+/// The repository's root folder (for shipped files such as inp/lenet5.safetensors).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -6,7 +6,7 @@ public enum DataFile {
     /// The file's bytes, decompressed when the file is gzip data. A gzip stream may grow to
     /// at most the size its format's header states: `limit` gets the first `headerLength`
     /// decompressed bytes (fewer when the stream is shorter) and returns that size.
-    public static func read(_ path: String, headerLength: Int = 0, limit: ([UInt8]) -> Gzip.Limit) throws -> [UInt8] {
+    public static func read(_ path: String, headerLength: Int = 0, limit: ([UInt8]) throws -> Gzip.Limit) throws -> [UInt8] {
         let raw = try readRaw(path)
         guard Gzip.isGzip(raw) else { return raw }
         let header = headerLength == 0 ? [] : try Gzip.decompressPrefix(raw, count: headerLength, file: path)

@@ -21,28 +21,35 @@ public enum IDXFile {
 
     /// Reads an idx3 image file (plain or gzipped: decompressed to at most the size its header states).
     public static func readImages(_ path: String) throws -> Images {
-        try parseImages(try DataFile.read(path, headerLength: 16, limit: { sizeLimit($0, dimensions: 3) }), file: path)
+        let bytes = try DataFile.read(path, headerLength: 16) { try sizeLimit($0, magic: imagesMagic, kind: "idx3 image", file: path) }
+        return try parseImages(bytes, file: path)
     }
 
     /// Reads an idx1 label file (plain or gzipped: decompressed to at most the size its header states).
     public static func readLabels(_ path: String) throws -> [UInt8] {
-        try parseLabels(try DataFile.read(path, headerLength: 8, limit: { sizeLimit($0, dimensions: 1) }), file: path)
+        let bytes = try DataFile.read(path, headerLength: 8) { try sizeLimit($0, magic: labelsMagic, kind: "idx1 label", file: path) }
+        return try parseLabels(bytes, file: path)
     }
 
-    /// The whole file's size as its header states it (header + the product of the dimensions),
-    /// or the header's own length when the header is short or impossible, so that parsing
-    /// reports what is wrong with it.
-    static func sizeLimit(_ header: [UInt8], dimensions: Int) -> Gzip.Limit {
-        let headerLength = 4 + 4 * dimensions
-        guard header.count >= headerLength else { return Gzip.Limit(headerLength, "an IDX header") }
-        var size = 1
-        for d in 0..<dimensions {
-            let (p, overflow) = size.multipliedReportingOverflow(by: Int(bigEndian32(header, 4 + 4 * d)))
-            guard !overflow else { return Gzip.Limit(headerLength, "an IDX header") }
-            size = p
+    /// The whole file's size as its (decompressed) header states it: the header and the
+    /// product of the dimensions. A header that is short or of the wrong kind is an error here,
+    /// before the rest is decompressed.
+    static func sizeLimit(_ header: [UInt8], magic: UInt32, kind: String, file: String) throws -> Gzip.Limit {
+        try checkMagic(header, expected: magic, kind: kind, file: file)
+        let dimensions = Int(magic & 0xff), headerLength = 4 + 4 * dimensions
+        guard header.count >= headerLength else {
+            throw EngineError("\(file): truncated: an \(kind) header is \(headerLength) bytes, the gzip data decompresses to \(header.count)")
         }
-        let dims = (0..<dimensions).map { String(bigEndian32(header, 4 + 4 * $0)) }.joined(separator: "x")
-        return Gzip.Limit(headerLength + size, "the \(headerLength + size) bytes its IDX header announces (\(dims))")
+        let dims = (0..<dimensions).map { Int(bigEndian32(header, 4 + 4 * $0)) }
+        var product = 1
+        for d in dims {
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw EngineError("\(file): header says \(dims.map(String.init).joined(separator: "x")), an impossible size") }
+            product = p
+        }
+        let (size, overflow) = product.addingReportingOverflow(headerLength)
+        guard !overflow else { throw EngineError("\(file): header says \(dims.map(String.init).joined(separator: "x")), an impossible size") }
+        return Gzip.Limit(size, "the \(size) bytes its \(kind) header announces (\(dims.map(String.init).joined(separator: "x")))")
     }
 
     /// Parses decompressed idx3 bytes; `file` names the source in errors.

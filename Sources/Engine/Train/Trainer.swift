@@ -72,10 +72,14 @@ public final class Trainer {
     }
 
     /// forward, loss, backward (down to the lowest trained layer), optimiser step.
+    /// A loss that is not finite stops training before the step, so the weights stay finite.
     public func step(_ x: Tensor, _ y: Tensor) throws -> Float {
         model.zeroGradParameters()
         let out = try model.forward(x)
         let loss = try criterion.forward(out, y)
+        guard loss.isFinite else {
+            throw EngineError("training diverged: the loss is \(loss) at epoch \(Swift.max(epochsDone, 1)); the weights are left as they were before this step (try a smaller learning rate)")
+        }
         let g = try criterion.backward(out, y)
         try model.backwardParametersOnly(x, g)
         optimizer.step(model)
