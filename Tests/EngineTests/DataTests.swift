@@ -172,6 +172,24 @@ final class DataTests: XCTestCase {
         assertMessage(errorMessage { try IDXFile.readLabels(crc) }, contains: [crc, "garbled gzip", "check"])
     }
 
+    /// A gzip bomb: 40 MB of zeros (40 KB compressed) behind an IDX header that announces two
+    /// 2x2 images. Decompression stops at the announced size, without taking the 40 MB.
+    func testGzipBombsStopAtTheSizeTheHeaderAnnounces() throws {
+        let bomb = try write(try Gzip.compress(idx3(count: 2, rows: 2, cols: 2, pixels: [UInt8](repeating: 0, count: 40_000_000))), "bomb.gz")
+        assertMessage(errorMessage { try IDXFile.readImages(bomb) }, contains: [bomb, "decompresses to more than the 24 bytes its idx3 image header announces (2x2x2)"])
+        let labels = try write(try Gzip.compress(idx1([1, 2, 3]) + [7]), "labels.gz")
+        assertMessage(errorMessage { try IDXFile.readLabels(labels) }, contains: [labels, "more than the 11 bytes its idx1 label header announces"])
+        // A stream of zeros has no IDX magic: said from its first bytes, before the rest is inflated.
+        let zeros = try write(try Gzip.compress([UInt8](repeating: 0, count: 1_000_000)), "zeros.gz")
+        assertMessage(errorMessage { try IDXFile.readImages(zeros) }, contains: [zeros, "not an idx3 image file"])
+        // Exactly the announced size is fine; a limit is a limit for any caller.
+        let exact = idx3(count: 3, rows: 2, cols: 2, pixels: ramp(12))
+        XCTAssertEqual(try Gzip.decompress(try Gzip.compress(exact), file: "x", limit: Gzip.Limit(exact.count, "")), exact)
+        assertMessage(errorMessage { try Gzip.decompress(try Gzip.compress(exact), file: "x", limit: Gzip.Limit(27, "27 bytes")) },
+                      contains: ["x: the gzip data decompresses to more than 27 bytes"])
+        XCTAssertEqual(CIFAR10File.maxBatch.bytes, 60_000 * 3073)
+    }
+
     func testGzipRoundTripAndConcatenatedMembers() throws {
         let a = ramp(100_000), b = Array("second member".utf8)
         XCTAssertEqual(try Gzip.decompress(try Gzip.compress(a), file: "a"), a)

@@ -93,6 +93,9 @@ public enum Gzip {
                 }
             }
         }
+        if !stopAtLimit && produced > limit.bytes {
+            throw EngineError("\(file): the gzip data decompresses to more than \(limit.reason)")
+        }
         out.removeSubrange(Swift.min(produced, out.count)...)
         return out
     }
