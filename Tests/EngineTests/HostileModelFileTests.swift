@@ -213,6 +213,18 @@ final class HostileModelFileTests: XCTestCase {
         XCTAssertGreaterThan(rejected, 0)
     }
 
+    /// A device, a pipe or a folder given as a model or data file: refused at once, never read
+    /// without end (/dev/zero) or waited on (a FIFO with no writer).
+    func testDevicesPipesAndFoldersAreRefused() throws {
+        assertMessage(errorMessage { try ModelFile.load("/dev/zero") }, contains: ["/dev/zero", "not a regular file"])
+        assertMessage(errorMessage { try IDXFile.readImages("/dev/zero") }, contains: ["/dev/zero", "not a regular file"])
+        let fifo = folder + "/fifo.safetensors"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        assertMessage(errorMessage { try ModelFile.load(fifo) }, contains: [fifo, "not a regular file"])
+        assertMessage(errorMessage { try ModelFile.load(folder) }, contains: [folder, "is a folder, not a model file"])
+        assertMessage(errorMessage { try ModelFile.load(folder + "/none.safetensors") }, contains: ["none.safetensors", "no such file"])
+    }
+
     private func residentMegabytes() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),

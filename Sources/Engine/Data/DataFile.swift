@@ -15,15 +15,7 @@ public enum DataFile {
 
     /// The file's bytes as stored.
     public static func readRaw(_ path: String) throws -> [UInt8] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw EngineError("\(path): no such file")
-        }
-        guard !isDirectory.boolValue else { throw EngineError("\(path): is a folder, expected a file") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw EngineError("\(path): cannot be read (permissions?)")
-        }
-        return [UInt8](data)
+        try FileBytes.read(path, kind: "a data file")
     }
 
     /// The first of `name`, `name.gz` that exists in `folder`, or nil.

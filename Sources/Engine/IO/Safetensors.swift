@@ -37,12 +37,7 @@ public struct SafetensorsFile {
 
     /// Reads and validates the file at `path`.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            throw EngineError("\(path): \(!exists ? "no such file" : isDirectory.boolValue ? "is a folder, not a model file" : "cannot be read")")
-        }
-        try self.init(bytes: [UInt8](data), file: path)
+        try self.init(bytes: try FileBytes.read(path, kind: "a model file"), file: path)
     }
 
     /// Parses and validates safetensors bytes; `file` names them in errors.
