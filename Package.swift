@@ -15,17 +15,24 @@ let package = Package(
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The hot loops (matrix products, im2col, pooling, tanh) on raw pointers, compiled
+        // without overflow and precondition checks; everything that reads input is in Engine,
+        // compiled with them (docs/reliability.md gives the figures).
+        .target(
+            name: "Kernels",
+            swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]
+        ),
         .target(
             name: "Engine",
-            dependencies: ["COpenBLAS", "CZlib"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]
+            dependencies: ["Kernels", "COpenBLAS", "CZlib"],
+            swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "native"], .when(configuration: .release))]
         ),
         .target(name: "Bridge", dependencies: ["Engine", "CLua"]),
         .executableTarget(
             name: "workbench",
             dependencies: ["Engine", "Bridge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "workbench"]),
     ]

@@ -1,6 +1,7 @@
 import Dispatch
 import XCTest
 @testable import Engine
+@testable import Kernels
 
 /// SmallGEMM against OpenBLAS (`BLAS.openBLAS`) on random matrices: every transpose combination,
 /// alpha/beta variants, odd and empty shapes, padded leading dimensions, both the

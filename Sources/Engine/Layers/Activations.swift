@@ -1,3 +1,4 @@
+import Kernels
 import Foundation
 
 /// Elementwise activations. Each keeps the Torch rule for its gradient in terms of the

@@ -1,3 +1,4 @@
+import Kernels
 import Foundation
 
 /// Logistic sigmoid (Torch's nn.Sigmoid): y = σ(x) = 1 / (1 + e^{-x});

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// 2-D convolution (Torch's nn.SpatialConvolution(nIn, nOut, kW, kH, dW, dH, padW, padH)):
 ///
@@ -112,8 +113,9 @@ public final class SpatialConvolution: Module {
                 }
                 return
             }
+            let im2col = self.im2col(g)
             for b in r {
-                self.unfold(x + b * inSize, g, into: col)
+                im2col.unfold(x + b * inSize, into: col)
                 let yb = y + b * nOut * p
                 if let bias {
                     for o in 0..<nOut { (yb + o * p).update(repeating: bias[o], count: p) }
@@ -124,99 +126,9 @@ public final class SpatialConvolution: Module {
         return output
     }
 
-    /// columns[(c·kH + v)·kW + u, i·oW + j] = x[c, i·dH + v - padH, j·dW + u - padW] (0 outside),
-    /// for one image x [nIn, H, W].
-    @inline(__always)
-    private func unfold(_ x: UnsafeMutablePointer<Float>, _ g: Geometry, into col: UnsafeMutablePointer<Float>) {
-        let (h, w, oh, ow, p) = (g.h, g.w, g.oh, g.ow, g.p)
-        if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
-            // Every window lies inside the image: each row of columns is oH runs of oW inputs.
-            for c in 0..<nInputPlane {
-                for v in 0..<kH {
-                    for u in 0..<kW {
-                        let src = x + (c * h + v) * w + u, out = col + ((c * kH + v) * kW + u) * p
-                        for i in 0..<oh {
-                            let s = src + i * w, o = out + i * ow
-                            for j in 0..<ow { o[j] = s[j] }
-                        }
-                    }
-                }
-            }
-            return
-        }
-        for row in 0..<kernelSize {
-            let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
-            let plane = x + c * h * w
-            let out = col + row * p
-            for i in 0..<oh {
-                let yy = i * dH + v - padH
-                let o = out + i * ow
-                if yy < 0 || yy >= h {
-                    for j in 0..<ow { o[j] = 0 }
-                    continue
-                }
-                let line = plane + yy * w
-                if dW == 1 {
-                    // valid j: 0 <= j + u - padW < w
-                    let lo = Swift.min(ow, Swift.max(0, padW - u)), hi = Swift.max(lo, Swift.min(ow, w + padW - u))
-                    // Plain loops: rows are short, and memcpy calls would cost more than the copy.
-                    let src = line + u - padW
-                    for j in 0..<lo { o[j] = 0 }
-                    for j in lo..<hi { o[j] = src[j] }
-                    for j in hi..<ow { o[j] = 0 }
-                } else {
-                    for j in 0..<ow {
-                        let xx = j * dW + u - padW
-                        o[j] = (xx >= 0 && xx < w) ? line[xx] : 0
-                    }
-                }
-            }
-        }
-    }
-
-    /// gi[c, y, x] = Σ of the columns entries that read x[c, y, x] (col2im), for one image.
-    @inline(__always)
-    private func fold(_ col: UnsafeMutablePointer<Float>, _ g: Geometry, into gi: UnsafeMutablePointer<Float>) {
-        let (h, w, oh, ow, p) = (g.h, g.w, g.oh, g.ow, g.p)
-        gi.update(repeating: 0, count: nInputPlane * h * w)
-        if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
-            // Every window lies inside the image (see `unfold`).
-            for c in 0..<nInputPlane {
-                for v in 0..<kH {
-                    for u in 0..<kW {
-                        let dst = gi + (c * h + v) * w + u, from = col + ((c * kH + v) * kW + u) * p
-                        for i in 0..<oh {
-                            let d = dst + i * w, s = from + i * ow
-                            for j in 0..<ow { d[j] += s[j] }
-                        }
-                    }
-                }
-            }
-            return
-        }
-        for row in 0..<kernelSize {
-            let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
-            let plane = gi + c * h * w
-            let src = col + row * p
-            for i in 0..<oh {
-                let yy = i * dH + v - padH
-                if yy < 0 || yy >= h { continue }
-                let line = plane + yy * w
-                let s = src + i * ow
-                if dW == 1 {
-                    let lo = Swift.max(0, padW - u), hi = Swift.min(ow, w + padW - u)
-                    if hi > lo {
-                        let dst = line + u - padW
-                        for j in lo..<hi { dst[j] += s[j] }
-                    }
-                } else {
-                    for j in 0..<ow {
-                        let xx = j * dW + u - padW
-                        if xx >= 0 && xx < w { line[xx] += s[j] }
-                    }
-                }
-            }
-        }
+    /// The im2col geometry of this layer for input `g`.
+    private func im2col(_ g: Geometry) -> Im2Col {
+        Im2Col(nInputPlane: nInputPlane, kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, h: g.h, w: g.w, oh: g.oh, ow: g.ow)
     }
 
     /// The backward pass, per image: ∂L/∂W and ∂L/∂b (when `parameters`) and ∂L/∂x (when
@@ -266,16 +178,17 @@ public final class SpatialConvolution: Module {
                 }
                 return
             }
+            let im2col = self.im2col(g)
             for b in r {
                 let gyb = gy + b * nOut * p
                 if parameters {
-                    self.unfold(x + b * inSize, g, into: col)
+                    im2col.unfold(x + b * inSize, into: col)
                     BLAS.gemm(transB: true, m: nOut, n: k, k: p, alpha: scale, a: gyb, b: col, beta: 1, c: gw)
                     if hasBias, let gb { Self.addBiasGradient(gyb, nOut, p, scale, gb) }
                 }
                 if let gi {
                     BLAS.gemm(transA: true, m: k, n: p, k: nOut, a: w, b: gyb, c: gcol)
-                    self.fold(gcol, g, into: gi + b * inSize)
+                    im2col.fold(gcol, into: gi + b * inSize)
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Max pooling over kW×kH windows with strides dW, dH and padding padW, padH
 /// (Torch's nn.SpatialMaxPooling): y[b, c, i, j] = max over the window of x, padding never
@@ -51,44 +52,15 @@ public final class SpatialMaxPooling: Module {
         let plane = g.oh * g.ow
         if indices.count < output.count { indices = [Int32](repeating: 0, count: output.count) }
         let x = input.data, y = output.data
-        let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
-        let (kH, kW, dH, dW, padH, padW) = (self.kH, self.kW, self.dH, self.dW, self.padH, self.padW)
-        let fast2x2 = kH == 2 && kW == 2 && dH == 2 && dW == 2 && padH == 0 && padW == 0 && oh * 2 <= h && ow * 2 <= w
+        let (h, w) = (g.h, g.w)
+        let window = MaxPoolingPlane(kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, h: h, w: w, oh: g.oh, ow: g.ow)
+        let fast2x2 = window.isUnpadded2x2
         indices.withUnsafeMutableBufferPointer { ib in
             let idx = ib.baseAddress!
             Parallel.forChunks(g.planes, costPerItem: plane * kH * kW) { r in
                 for pl in r {
                     let src = x + pl * h * w, dst = y + pl * plane, id = idx + pl * plane
-                    if fast2x2 {
-                        for i in 0..<oh {
-                            let r0 = src + 2 * i * w, r1 = r0 + w
-                            for j in 0..<ow {
-                                let a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1]
-                                var m = a, k = Int32(2 * i * w + 2 * j)
-                                if b > m { m = b; k = Int32(2 * i * w + 2 * j + 1) }
-                                if c > m { m = c; k = Int32((2 * i + 1) * w + 2 * j) }
-                                if d > m { m = d; k = Int32((2 * i + 1) * w + 2 * j + 1) }
-                                dst[i * ow + j] = m
-                                id[i * ow + j] = k
-                            }
-                        }
-                        continue
-                    }
-                    for i in 0..<oh {
-                        let y0 = Swift.max(i * dH - padH, 0), y1 = Swift.min(i * dH - padH + kH, h)
-                        for j in 0..<ow {
-                            let x0 = Swift.max(j * dW - padW, 0), x1 = Swift.min(j * dW - padW + kW, w)
-                            var m = -Float.infinity, k = Int32(y0 * w + x0)
-                            for yy in y0..<y1 {
-                                for xx in x0..<x1 {
-                                    let v = src[yy * w + xx]
-                                    if v > m || v.isNaN { m = v; k = Int32(yy * w + xx) }
-                                }
-                            }
-                            dst[i * ow + j] = m
-                            id[i * ow + j] = k
-                        }
-                    }
+                    if fast2x2 { window.maxPool2x2(src, into: dst, indices: id) } else { window.maxPool(src, into: dst, indices: id) }
                 }
             }
         }

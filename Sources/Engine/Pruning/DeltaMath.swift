@@ -1,3 +1,4 @@
+import Kernels
 import Foundation
 
 /// Branch-free float32 kernels for computing *changes* of activations and losses precisely.

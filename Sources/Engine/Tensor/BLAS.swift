@@ -1,3 +1,4 @@
+import Kernels
 import COpenBLAS
 
 /// Thin, shape-checked wrappers over OpenBLAS (row-major).

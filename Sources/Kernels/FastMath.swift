@@ -15,7 +15,7 @@ public enum FastMath {
 
     /// tanh(x) ≈ p(x) / q(x) for x clamped to ±7.905: p odd of degree 13, q even of degree 6
     /// (Eigen's coefficients). Shared by `tanh` and the empirical pruner's exact deltas.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func tanhRatio(_ v: Float) -> (p: Float, q: Float) {
         let c: Float = 7.90531110763549805
         let a1: Float = 4.89352455891786e-03, a3: Float = 6.37261928875436e-04

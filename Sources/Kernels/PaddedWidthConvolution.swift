@@ -10,16 +10,21 @@
 ///   Y_rows [O, L] = W [O, K] · B [K, L],  B[(c, v, u), k] = xp[(c·hp + v)·wp + u + k]
 ///   ∂L/∂W += ∂L/∂Y_rows · Bᵀ,   ∂L/∂B = Wᵀ · ∂L/∂Y_rows  (then added back along the runs)
 /// at the price of (wp - oW)/wp wasted columns, which is why it is used only when that is small.
-enum PaddedWidthConvolution {
-    struct Shape {
-        let c, o, kH, kW, h, w, padH, padW, oh, ow: Int
-        var hp: Int { h + 2 * padH }
-        var wp: Int { w + 2 * padW }
-        var k: Int { c * kH * kW }
+public enum PaddedWidthConvolution {
+    public struct Shape {
+        public let c, o, kH, kW, h, w, padH, padW, oh, ow: Int
+
+        public init(c: Int, o: Int, kH: Int, kW: Int, h: Int, w: Int, padH: Int, padW: Int, oh: Int, ow: Int) {
+            self.c = c; self.o = o; self.kH = kH; self.kW = kW; self.h = h; self.w = w
+            self.padH = padH; self.padW = padW; self.oh = oh; self.ow = ow
+        }
+        public var hp: Int { h + 2 * padH }
+        public var wp: Int { w + 2 * padW }
+        public var k: Int { c * kH * kW }
         /// Length of one tap's run: oH rows of wp.
-        var run: Int { oh * wp }
+        public var run: Int { oh * wp }
         /// Floats of a padded image, plus slack so that the last tap's run stays in bounds.
-        var paddedCount: Int { c * hp * wp + kW }
+        public var paddedCount: Int { c * hp * wp + kW }
         @inline(__always) func tap(_ row: Int) -> Int {
             let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
             return (c * hp + v) * wp + u
@@ -27,12 +32,12 @@ enum PaddedWidthConvolution {
     }
 
     /// Whether the wasted columns are at most a fifth of the work.
-    static func suits(dW: Int, dH: Int, w: Int, padW: Int, ow: Int) -> Bool {
+    public static func suits(dW: Int, dH: Int, w: Int, padW: Int, ow: Int) -> Bool {
         dW == 1 && dH == 1 && padW > 0 && (w + 2 * padW - ow) * 5 <= w + 2 * padW
     }
 
     /// xp[c, padH + y, padW + x] = x[c, y, x], zero elsewhere (slack included).
-    static func pad(_ x: UnsafePointer<Float>, _ s: Shape, into xp: UnsafeMutablePointer<Float>) {
+    public static func pad(_ x: UnsafePointer<Float>, _ s: Shape, into xp: UnsafeMutablePointer<Float>) {
         xp.update(repeating: 0, count: s.paddedCount)
         for c in 0..<s.c {
             for y in 0..<s.h {
@@ -42,13 +47,13 @@ enum PaddedWidthConvolution {
     }
 
     /// B[row, k] = xp[tap(row) + k] for k < L: one long copy per row.
-    static func unfold(_ xp: UnsafePointer<Float>, _ s: Shape, into b: UnsafeMutablePointer<Float>) {
+    public static func unfold(_ xp: UnsafePointer<Float>, _ s: Shape, into b: UnsafeMutablePointer<Float>) {
         let n = s.run
         for row in 0..<s.k { (b + row * n).update(from: xp + s.tap(row), count: n) }
     }
 
     /// y[o, i, j] = bias[o] + rows[o, i·wp + j] for j < oW.
-    static func copyOut(_ rows: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ s: Shape, into y: UnsafeMutablePointer<Float>) {
+    public static func copyOut(_ rows: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ s: Shape, into y: UnsafeMutablePointer<Float>) {
         for o in 0..<s.o {
             let b = bias?[o] ?? 0
             for i in 0..<s.oh {
@@ -59,7 +64,7 @@ enum PaddedWidthConvolution {
     }
 
     /// ∂L/∂y [O, oH, oW] → padded-width rows with zeros in the extra columns.
-    static func padGradient(_ gy: UnsafePointer<Float>, _ s: Shape, into rows: UnsafeMutablePointer<Float>) {
+    public static func padGradient(_ gy: UnsafePointer<Float>, _ s: Shape, into rows: UnsafeMutablePointer<Float>) {
         rows.update(repeating: 0, count: s.o * s.run)
         for o in 0..<s.o {
             for i in 0..<s.oh {
@@ -70,7 +75,7 @@ enum PaddedWidthConvolution {
 
     /// ∂L/∂xp[tap(row) + k] += ∂L/∂B[row, k], then the padding is cropped:
     /// gi[c, y, x] = ∂L/∂xp[c, padH + y, padW + x]. `gxp` is scratch of `paddedCount` floats.
-    static func fold(_ gb: UnsafePointer<Float>, _ s: Shape, scratch gxp: UnsafeMutablePointer<Float>,
+    public static func fold(_ gb: UnsafePointer<Float>, _ s: Shape, scratch gxp: UnsafeMutablePointer<Float>,
                      into gi: UnsafeMutablePointer<Float>) {
         let n = s.run
         gxp.update(repeating: 0, count: s.paddedCount)

@@ -1,0 +1,109 @@
+/// im2col and col2im for one image of a 2-D convolution (nn.SpatialConvolution's geometry):
+/// the input x [nIn, H, W] unfolded into columns [K, P] with K = nIn·kH·kW rows and
+/// P = oH·oW columns, so that the convolution is one matrix product W [nOut, K] · columns.
+public struct Im2Col {
+    public let nInputPlane, kW, kH, dW, dH, padW, padH: Int
+    /// Input and output sizes of one plane.
+    public let h, w, oh, ow: Int
+
+    public init(nInputPlane: Int, kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int, h: Int, w: Int, oh: Int, ow: Int) {
+        self.nInputPlane = nInputPlane; self.kW = kW; self.kH = kH; self.dW = dW; self.dH = dH
+        self.padW = padW; self.padH = padH; self.h = h; self.w = w; self.oh = oh; self.ow = ow
+    }
+
+    /// K, the rows of the columns matrix.
+    public var kernelSize: Int { nInputPlane * kH * kW }
+
+    /// columns[(c·kH + v)·kW + u, i·oW + j] = x[c, i·dH + v - padH, j·dW + u - padW] (0 outside),
+    /// for one image x [nIn, H, W].
+    public func unfold(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
+        let p = oh * ow
+        if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
+            // Every window lies inside the image: each row of columns is oH runs of oW inputs.
+            for c in 0..<nInputPlane {
+                for v in 0..<kH {
+                    for u in 0..<kW {
+                        let src = x + (c * h + v) * w + u, out = col + ((c * kH + v) * kW + u) * p
+                        for i in 0..<oh {
+                            let s = src + i * w, o = out + i * ow
+                            for j in 0..<ow { o[j] = s[j] }
+                        }
+                    }
+                }
+            }
+            return
+        }
+        for row in 0..<kernelSize {
+            let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
+            let plane = x + c * h * w
+            let out = col + row * p
+            for i in 0..<oh {
+                let yy = i * dH + v - padH
+                let o = out + i * ow
+                if yy < 0 || yy >= h {
+                    for j in 0..<ow { o[j] = 0 }
+                    continue
+                }
+                let line = plane + yy * w
+                if dW == 1 {
+                    // valid j: 0 <= j + u - padW < w
+                    let lo = Swift.min(ow, Swift.max(0, padW - u)), hi = Swift.max(lo, Swift.min(ow, w + padW - u))
+                    // Plain loops: rows are short, and memcpy calls would cost more than the copy.
+                    let src = line + u - padW
+                    for j in 0..<lo { o[j] = 0 }
+                    for j in lo..<hi { o[j] = src[j] }
+                    for j in hi..<ow { o[j] = 0 }
+                } else {
+                    for j in 0..<ow {
+                        let xx = j * dW + u - padW
+                        o[j] = (xx >= 0 && xx < w) ? line[xx] : 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// gi[c, y, x] = Σ of the columns entries that read x[c, y, x] (col2im), for one image.
+    public func fold(_ col: UnsafePointer<Float>, into gi: UnsafeMutablePointer<Float>) {
+        let p = oh * ow
+        gi.update(repeating: 0, count: nInputPlane * h * w)
+        if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
+            // Every window lies inside the image (see `unfold`).
+            for c in 0..<nInputPlane {
+                for v in 0..<kH {
+                    for u in 0..<kW {
+                        let dst = gi + (c * h + v) * w + u, from = col + ((c * kH + v) * kW + u) * p
+                        for i in 0..<oh {
+                            let d = dst + i * w, s = from + i * ow
+                            for j in 0..<ow { d[j] += s[j] }
+                        }
+                    }
+                }
+            }
+            return
+        }
+        for row in 0..<kernelSize {
+            let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
+            let plane = gi + c * h * w
+            let src = col + row * p
+            for i in 0..<oh {
+                let yy = i * dH + v - padH
+                if yy < 0 || yy >= h { continue }
+                let line = plane + yy * w
+                let s = src + i * ow
+                if dW == 1 {
+                    let lo = Swift.max(0, padW - u), hi = Swift.min(ow, w + padW - u)
+                    if hi > lo {
+                        let dst = line + u - padW
+                        for j in lo..<hi { dst[j] += s[j] }
+                    }
+                } else {
+                    for j in 0..<ow {
+                        let xx = j * dW + u - padW
+                        if xx >= 0 && xx < w { line[xx] += s[j] }
+                    }
+                }
+            }
+        }
+    }
+}

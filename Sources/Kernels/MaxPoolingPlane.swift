@@ -1,0 +1,53 @@
+/// Max pooling of one plane [H, W] into [oH, oW] (nn.SpatialMaxPooling's forward kernel):
+/// y[i, j] = max of x over the window rows i·dH - padH ..< +kH, columns j·dW - padW ..< +kW
+/// (clipped to the plane), and the flat index in the plane of the window's first maximum
+/// (a NaN wins, as in Torch).
+public struct MaxPoolingPlane {
+    public let kW, kH, dW, dH, padW, padH: Int
+    public let h, w, oh, ow: Int
+
+    public init(kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int, h: Int, w: Int, oh: Int, ow: Int) {
+        self.kW = kW; self.kH = kH; self.dW = dW; self.dH = dH; self.padW = padW; self.padH = padH
+        self.h = h; self.w = w; self.oh = oh; self.ow = ow
+    }
+
+    /// 2x2 windows with stride 2 and no padding, all inside the plane (`maxPool2x2` applies).
+    public var isUnpadded2x2: Bool {
+        kH == 2 && kW == 2 && dH == 2 && dW == 2 && padH == 0 && padW == 0 && oh * 2 <= h && ow * 2 <= w
+    }
+
+    /// The general window.
+    public func maxPool(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, indices id: UnsafeMutablePointer<Int32>) {
+        for i in 0..<oh {
+            let y0 = Swift.max(i * dH - padH, 0), y1 = Swift.min(i * dH - padH + kH, h)
+            for j in 0..<ow {
+                let x0 = Swift.max(j * dW - padW, 0), x1 = Swift.min(j * dW - padW + kW, w)
+                var m = -Float.infinity, k = Int32(y0 * w + x0)
+                for yy in y0..<y1 {
+                    for xx in x0..<x1 {
+                        let v = src[yy * w + xx]
+                        if v > m || v.isNaN { m = v; k = Int32(yy * w + xx) }
+                    }
+                }
+                dst[i * ow + j] = m
+                id[i * ow + j] = k
+            }
+        }
+    }
+
+    /// 2x2, stride 2, unpadded (`isUnpadded2x2`): four loads per output.
+    public func maxPool2x2(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, indices id: UnsafeMutablePointer<Int32>) {
+        for i in 0..<oh {
+            let r0 = src + 2 * i * w, r1 = r0 + w
+            for j in 0..<ow {
+                let a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1]
+                var m = a, k = Int32(2 * i * w + 2 * j)
+                if b > m { m = b; k = Int32(2 * i * w + 2 * j + 1) }
+                if c > m { m = c; k = Int32((2 * i + 1) * w + 2 * j) }
+                if d > m { m = d; k = Int32((2 * i + 1) * w + 2 * j + 1) }
+                dst[i * ow + j] = m
+                id[i * ow + j] = k
+            }
+        }
+    }
+}
