@@ -44,25 +44,38 @@ function flow.scoringSet(opt, train, test)
   return source:subset(math.min(opt.scoreSize, #source), opt.manualSeed)
 end
 
--- Layers and fractions: -l/-p, or the two CSV lines of inp/<model>.conf.
+-- A number with the digits that tell it apart (1.0000001, not 1; 0.1, not 0.10000000000000001).
+function flow.exact(x)
+  for digits = 6, 17 do
+    local s = string.format('%.' .. digits .. 'g', x)
+    if tonumber(s) == x then return s end
+  end
+  return tostring(x)
+end
+
+-- Layers and fractions: -l/-p, or the two CSV lines of inp/<model>.conf. Errors in a .conf
+-- name the file and the line ("inp/lenet5.conf:1: layer 13 does not exist ...").
 function flow.layersAndFractions(opt, model)
   local layers, fractions
+  local layerWhere, fractionWhere = '', ''
   if opt.l > 0 then
     layers, fractions = {opt.l}, {opt.p}
   else
     local conf = flow.path(opt.inp, opt.model .. '.conf')
-    layers, fractions = flow.readConf(conf)
+    local layerLine, fractionLine
+    layers, fractions, layerLine, fractionLine = flow.readConf(conf)
+    layerWhere, fractionWhere = conf .. ':' .. layerLine .. ': ', conf .. ':' .. fractionLine .. ': '
   end
   for k, l in ipairs(layers) do
     if l < 1 or l > #model then
-      error(string.format('layer %d does not exist: the model has layers 1..%d', l, #model), 0)
+      error(string.format('%slayer %d does not exist: the model has layers 1..%d', layerWhere, l, #model), 0)
     end
     if not model:get(l).weight then
-      error(string.format('layer %d (%s) has no weights to prune', l, tostring(model:get(l))), 0)
+      error(string.format('%slayer %d (%s) has no weights to prune', layerWhere, l, tostring(model:get(l))), 0)
     end
     local p = fractions[k]
-    if p < 0 or p > 1 then
-      error(string.format('the fraction for layer %d must be in [0, 1], got %g', l, p), 0)
+    if not (p >= 0 and p <= 1) then
+      error(string.format('%sthe fraction for layer %d must be in [0, 1], got %s', fractionWhere, l, flow.exact(p)), 0)
     end
   end
   return layers, fractions
@@ -86,20 +99,21 @@ function flow.readConf(conf)
   if not f then
     error(string.format('no layer given (-l) and cannot read %s: %s', conf, why), 0)
   end
-  local lines = {}
+  local lines, lineNos, n = {}, {}, 0
   for line in f:lines() do
-    if line:match('%S') then lines[#lines + 1] = line end
+    n = n + 1
+    if line:match('%S') then lines[#lines + 1] = line; lineNos[#lines] = n end
   end
   f:close()
   if #lines ~= 2 then
     error(string.format('%s: expected two CSV lines (layer indices, then fractions), found %d', conf, #lines), 0)
   end
-  local layers = csvNumbers(lines[1], conf, 1, true)
-  local fractions = csvNumbers(lines[2], conf, 2, false)
+  local layers = csvNumbers(lines[1], conf, lineNos[1], true)
+  local fractions = csvNumbers(lines[2], conf, lineNos[2], false)
   if #layers ~= #fractions then
     error(string.format('%s: %d layers but %d fractions', conf, #layers, #fractions), 0)
   end
-  return layers, fractions
+  return layers, fractions, lineNos[1], lineNos[2]
 end
 
 function flow.openLogs(opt)
