@@ -54,6 +54,7 @@ enum Limits {
     static let maxAccTradeoff = 100.0           // -acctradeoff in [0, 100] (error points)
     static let luaMemoryMB = 0...1_048_576      // -luaMemory (0: no cap)
     static let defaultLuaMemoryMB = 4096
+    static let benchImages = 1...1_000_000      // bench --epoch-images
     static let maxLuaTimeout = 1_000_000.0      // -luaTimeout seconds (0: none)
 }
 

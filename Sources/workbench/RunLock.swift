@@ -22,11 +22,8 @@ final class RunLock {
     /// ("logs/localMain.*"), `hint` what to change ("-jobID").
     static func acquire(folder: String, name: String, what: String, flag: String, hint: String) throws -> RunLock {
         let dir = folder.isEmpty ? "." : folder
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw CLIError("cannot create the \(flag) folder \(dir): \(reason(of: error))")
-        }
+        let e = makeFolders(dir)
+        if e != 0 { throw CLIError("cannot create the \(flag) folder \(dir): \(String(cString: strerror(e)))") }
         let path = (dir as NSString).appendingPathComponent(".\(name).lock")
         while true {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -73,10 +70,16 @@ final class RunLock {
         return Int(String(cString: buf).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    private static func reason(of error: Error) -> String {
-        let ns = error as NSError
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain,
-           let s = strerror(Int32(u.code)) { return String(cString: s) }
-        return ns.localizedDescription
+    /// `mkdir -p`, giving the errno of the first failure (ENOTDIR when a file is in the way).
+    private static func makeFolders(_ path: String) -> Int32 {
+        var st = stat()
+        if stat(path, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR ? 0 : ENOTDIR }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path {
+            let e = makeFolders(parent)
+            if e != 0 { return e }
+        }
+        if mkdir(path, 0o777) != 0 && errno != EEXIST { return errno }
+        return 0
     }
 }

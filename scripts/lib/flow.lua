@@ -123,7 +123,10 @@ function flow.openLogs(opt)
   for k in pairs(opt) do keys[#keys + 1] = k end
   table.sort(keys)
   local lines = {}
-  for _, k in ipairs(keys) do lines[#lines + 1] = k .. '=' .. tostring(opt[k]) end
+  for _, k in ipairs(keys) do
+    local v = opt[k]
+    lines[#lines + 1] = k .. '=' .. (type(v) == 'number' and flow.exact(v) or tostring(v))
+  end
   wb.writeFile(optsFile, table.concat(lines, '\n') .. '\n')
   local plotFile = flow.path(opt.logDir, opt.jobID .. '.plotlog')
   local plot = assert(io.open(plotFile, 'w'))
