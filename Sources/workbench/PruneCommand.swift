@@ -21,6 +21,15 @@ struct PruneCommand: ParsableCommand {
         gets LayerNo,Retained%,TestError per step, <logDir>/<jobID>.opts the options, and the \
         pruned model goes to out/<model>.safetensors.
 
+        Every numeric flag is checked against the range given in its help before any work \
+        (negative numbers are read as numbers: -threads -3 is refused as out of range). The \
+        folders a run writes (-logDir, -out, and -inp with -train) are created and checked \
+        writable before the data is loaded. A run locks what it writes (its -jobID's logs, \
+        its model file): a second run into the same files is refused, naming the first one's \
+        pid; the locks go with the process, so a killed run leaves none behind. -luaMemory \
+        caps the Lua interpreter's own memory (tensors are not counted) and -luaTimeout stops \
+        a script that runs too long (e.g. a -prunerFile that never returns).
+
         Examples:
           workbench -l 8 -p 0.7 -reTrain
               prune 70% of layer 8 of inp/lenet5.safetensors, test, retrain, test
