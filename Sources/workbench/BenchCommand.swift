@@ -29,7 +29,7 @@ struct BenchCommand: ParsableCommand {
     var nets: [String] = ModelZoo.names
     @Option(parsing: .upToNextOption, help: "Thread counts, each in \(Limits.threads.lowerBound)...\(Limits.threads.upperBound).")
     var threads: [Int] = [1, 2]
-    @Option(help: "Images in the timed training epoch, \(Limits.benchImages.lowerBound)...\(Limits.benchImages.upperBound).")
+    @Option(parsing: .unconditional, help: "Images in the timed training epoch, \(Limits.benchImages.lowerBound)...\(Limits.benchImages.upperBound).")
     var epochImages: Int = 60_000
     @Option(help: .hidden)
     var one: String?
@@ -37,6 +37,28 @@ struct BenchCommand: ParsableCommand {
     var pruners = false
     @Option(help: "Model for --pruners.")
     var model: String = "inp/lenet5.safetensors"
+
+    /// `--threads 1 -2` as `--threads=1 --threads=-2`: the numbers after `--threads`, negative
+    /// ones included (which the parser would take for flags), so that they reach validate().
+    static func joiningThreadCounts(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            if args[i] == "--threads" {
+                var j = i + 1
+                while j < args.count, args[j].range(of: #"^[+-]?([0-9.]|inf|nan)"#, options: [.regularExpression, .caseInsensitive]) != nil {
+                    out.append("--threads=" + args[j])
+                    j += 1
+                }
+                if j == i + 1 { out.append(args[i]) }
+                i = j
+            } else {
+                out.append(args[i])
+                i += 1
+            }
+        }
+        return out
+    }
 
     func validate() throws {
         for t in threads where !Limits.threads.contains(t) {

@@ -24,7 +24,8 @@ final class RunLock {
         let dir = folder.isEmpty ? "." : folder
         let e = makeFolders(dir)
         if e != 0 { throw CLIError("cannot create the \(flag) folder \(dir): \(String(cString: strerror(e)))") }
-        let path = (dir as NSString).appendingPathComponent(".\(name).lock")
+        // A -model such as ../x names a file elsewhere; its lock stays in this folder.
+        let path = (dir as NSString).appendingPathComponent("." + name.replacingOccurrences(of: "/", with: "_") + ".lock")
         while true {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {

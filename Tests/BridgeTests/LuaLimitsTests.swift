@@ -78,6 +78,11 @@ final class LuaLimitsTests: XCTestCase {
         XCTAssertTrue(e2?.message.contains("script exceeded the time limit of 0.2 s") ?? false, e2?.description ?? "")
     }
 
+    func testThreadCountIsBounded() throws {
+        XCTAssertEqual(luaError("wb.threads(100000)")?.message, "test:1: bad argument #1 to 'wb.threads' (thread count must be in 1...256, got 100000)")
+        XCTAssertEqual(luaError("wb.threads(-1)")?.message, "test:1: bad argument #1 to 'wb.threads' (thread count must be in 1...256, got -1)")
+    }
+
     func testErrorWithoutAMessageStillNamesItsPlace() throws {
         XCTAssertEqual(luaError("local function f()\n  error()\nend\nf()")?.message, "test:2: (error object is a nil value)")
         XCTAssertEqual(luaError("error(nil)")?.message, "test:1: (error object is a nil value)")

@@ -82,6 +82,8 @@ final class CLIHostileInputTests: XCTestCase {
         // The bench subcommand's.
         try assertRefused(f, ["bench", "--threads", "0"], "Error: --threads must be in 1...256, got 0")
         try assertRefused(f, ["bench", "--epoch-images", "0"], "Error: --epoch-images must be in 1...1000000, got 0")
+        try assertRefused(f, ["bench", "--epoch-images", "-1"], "Error: --epoch-images must be in 1...1000000, got -1")
+        try assertRefused(f, ["bench", "--threads", "1", "-2"], "Error: --threads must be in 1...256, got -2")
     }
 
     func testNumbersAtTheEdgesOfTheirRangesAreAccepted() throws {
@@ -94,6 +96,18 @@ final class CLIHostileInputTests: XCTestCase {
         let opts = f.read("logs/localMain.opts")
         XCTAssertTrue(opts.contains("manualSeed=9007199254740991"), opts)
         XCTAssertTrue(opts.contains("luaMemory=4096"), opts)
+    }
+
+    func testTheMostThreadsRunAndEndInTime() throws {
+        let f = try CLIFixture()
+        // Negative values parse as numbers, and the flags after them still parse.
+        try assertRefused(f, f.flowOptions + ["-l", "-1", "-p", "0.5", "-reTrain"],
+                          "Error: -l must be in 0...100000 (a layer index, or 0 to read inp/tiny.conf), got -1")
+        let start = Date()
+        let r = try f.run(Array(f.flowOptions.dropLast(2)) + ["-threads", "256", "-l", "2", "-p", "0.5", "-reTrain"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("Layer2: 50% retained"), r.stdout)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 60)
     }
 
     func testFoldersThatCannotBeWrittenAreRefusedBeforeAnyWork() throws {
