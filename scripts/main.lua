@@ -46,6 +46,7 @@ for i = 1, opt.iPruning do
       local err = flow.test(model, test, opt)
       if opt.reTrain and opt.nEpochs > 0 then
         flow.retrain(model, train, opt)
+        flow.checkFinite(model, opt, string.format('layer %d, step %d, after retraining', l, i))
         err = flow.test(model, test, opt)
       end
       if err > initErr + opt.acctradeoff then

@@ -28,7 +28,8 @@ struct PruneCommand: ParsableCommand {
         its model file): a second run into the same files is refused, naming the first one's \
         pid; the locks go with the process, so a killed run leaves none behind. -luaMemory \
         caps the Lua interpreter's own memory (tensors are not counted) and -luaTimeout stops \
-        a script that runs too long (e.g. a -prunerFile that never returns).
+        a script that runs too long (e.g. a -prunerFile that never returns). Training that \
+        diverges (NaN or infinite weights) stops the run; no such model is written.
 
         Examples:
           workbench -l 8 -p 0.7 -reTrain

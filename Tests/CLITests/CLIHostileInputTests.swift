@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import XCTest
 
@@ -96,6 +97,37 @@ final class CLIHostileInputTests: XCTestCase {
         let opts = f.read("logs/localMain.opts")
         XCTAssertTrue(opts.contains("manualSeed=9007199254740991"), opts)
         XCTAssertTrue(opts.contains("luaMemory=4096"), opts)
+    }
+
+    func testTrainingThatDivergesWritesNoModel() throws {
+        let f = try CLIFixture()
+        // The largest learning rate and momentum allowed: either the model stays finite, or the
+        // run stops with a clear message and writes nothing; never a NaN model.
+        let r = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-reTrain", "-nEpochs", "20", "-LR", "10", "-momentum", "0.999"])
+        assertNoCrash(r)
+        if r.status == 0 {
+            let model = try ModelFile.load(f.path("out/tiny.safetensors"))
+            for w in [try model.module(at: 2).weight, try model.module(at: 4).weight] {
+                XCTAssertTrue(w?.value.scalars.allSatisfy(\.isFinite) ?? false)
+            }
+        } else {
+            XCTAssertTrue(r.stderr.contains("the model has NaN or infinite weights (training diverged); try a smaller -LR (now 10)"),
+                          r.stderr)
+            XCTAssertEqual(f.files(in: "out"), [])
+        }
+        // The check itself, on a model made NaN on purpose.
+        try f.write("""
+        local flow = require 'lib.flow'
+        local m = nn.Sequential():add(nn.Linear(2, 2))
+        flow.checkFinite(m, {LR = 0.01, momentum = 0.9}, 'fine')
+        m:get(1).weight[1][2] = 0 / 0
+        flow.checkFinite(m, {LR = 10, momentum = 0.9}, 'layer 1, step 1, after retraining')
+        """, to: "nan.lua")
+        let n = try f.run(["run", "nan.lua"])
+        XCTAssertEqual(n.status, 1, n.output)
+        XCTAssertTrue(n.stderr.hasPrefix("workbench: error: layer 1, step 1, after retraining: the model has NaN or infinite weights "
+                                         + "(training diverged); try a smaller -LR (now 10) or -momentum (now 0.9); no model written"),
+                      n.stderr)
     }
 
     func testTheMostThreadsRunAndEndInTime() throws {

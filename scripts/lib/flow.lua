@@ -138,6 +138,20 @@ function flow.openLogs(opt)
   }
 end
 
+-- Refuses a model with a NaN or infinite weight (training that diverged), so that no such
+-- model is ever written: the sum of a tensor with a NaN or an inf is not finite.
+function flow.checkFinite(model, opt, what)
+  local params = model:parameters()
+  for _, p in ipairs(params) do
+    local s = p:sum()
+    if s ~= s or s == math.huge or s == -math.huge then
+      error(string.format('%s: the model has NaN or infinite weights (training diverged); '
+        .. 'try a smaller -LR (now %s) or -momentum (now %s); no model written',
+        what, flow.exact(opt.LR), flow.exact(opt.momentum)), 0)
+    end
+  end
+end
+
 function flow.test(model, test, opt)
   local t0 = wb.clock()
   local err, loss = wb.test(model, test, {progress = not opt.verbose})
@@ -167,6 +181,7 @@ function flow.trainFromScratch(opt)
                             model:training()
                           end})
   local path = flow.path(opt.inp, opt.model .. '.safetensors')
+  flow.checkFinite(model, opt, 'after training')
   flow.ensureFolder(opt.inp)
   wb.saveModel(model, path, {dataset = opt.data, epochs = tostring(opt.nEpochs), lr = tostring(opt.LR),
                              momentum = tostring(opt.momentum), seed = tostring(opt.manualSeed),
