@@ -123,6 +123,15 @@ final class CLIHostileInputTests: XCTestCase {
         m:get(1).weight[1][2] = 0 / 0
         flow.checkFinite(m, {LR = 10, momentum = 0.9}, 'layer 1, step 1, after retraining')
         """, to: "nan.lua")
+        try f.write("""
+        local flow = require 'lib.flow'
+        local m = nn.Sequential():add(nn.Linear(2, 2))
+        m:get(1).bias[2] = 1 / 0
+        flow.checkFinite(m, nil, 'x.safetensors')
+        """, to: "inf.lua")
+        let i = try f.run(["run", "inf.lua"])
+        XCTAssertEqual(i.status, 1, i.output)
+        XCTAssertTrue(i.stderr.hasPrefix("workbench: error: x.safetensors: the model has NaN or infinite weights\n"), i.stderr)
         let n = try f.run(["run", "nan.lua"])
         XCTAssertEqual(n.status, 1, n.output)
         XCTAssertTrue(n.stderr.hasPrefix("workbench: error: layer 1, step 1, after retraining: the model has NaN or infinite weights "
