@@ -24,6 +24,7 @@ local prunerOptions = flow.parseOptions(opt.prunerOptions)
 
 local modelPath = flow.path(opt.inp, opt.model .. '.safetensors')
 local model = wb.loadModel(modelPath)
+flow.checkFinite(model, nil, modelPath)
 local layers, fractions = flow.layersAndFractions(opt, model)
 local train, test = flow.loadData(opt)
 local scoring = flow.scoringSet(opt, train, test)
@@ -46,6 +47,7 @@ for i = 1, opt.iPruning do
       local err = flow.test(model, test, opt)
       if opt.reTrain and opt.nEpochs > 0 then
         flow.retrain(model, train, opt)
+        flow.checkFinite(model, opt, string.format('layer %d, step %d, after retraining', l, i))
         err = flow.test(model, test, opt)
       end
       if err > initErr + opt.acctradeoff then

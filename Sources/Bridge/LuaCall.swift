@@ -80,7 +80,7 @@ public struct LuaCall {
     /// An integral number (`3` or `3.0`), as an `Int`.
     public func integer(_ i: Int) throws -> Int {
         let v = try number(i)
-        guard v.rounded() == v, Swift.abs(v) < 9.0e15 else {
+        guard v.rounded() == v, Swift.abs(v) < 9_007_199_254_740_992 else {   // 2^53: exact as a double
             throw argumentError(i, "number has no integer representation")
         }
         return Int(v)

@@ -58,7 +58,7 @@ public struct LuaOptions {
 
     public func integer(_ key: String, default d: Int, atLeast minimum: Int = Int.min) throws -> Int {
         guard let x = try number(key) else { return d }
-        guard x.rounded() == x, abs(x) < 1e15 else { throw call.error("option '\(key)' must be an integer, got \(x)") }
+        guard x.rounded() == x, abs(x) < 9_007_199_254_740_992 else { throw call.error("option '\(key)' must be an integer, got \(x)") }
         guard Int(x) >= minimum else { throw call.error("option '\(key)' must be at least \(minimum), got \(Int(x))") }
         return Int(x)
     }

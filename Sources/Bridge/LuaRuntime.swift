@@ -42,7 +42,7 @@ public final class LuaRuntime {
         // Values binding areas keep may hold Lua references (registered Lua pruners): they
         // must be released while the state is still open.
         context.userInfo.removeAll()
-        lua_close(L)
+        wb_close(L)
     }
 
     // MARK: running code
@@ -100,8 +100,11 @@ public final class LuaRuntime {
     }
 
     private func popError(_ status: Int32, loading: Bool) -> LuaError {
-        let text = wb_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
+        var text = wb_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
         wb_pop(L, 1)
+        if wb_take_cap_hit(L) != 0, text.hasPrefix("not enough memory") {
+            text += " (the script went over the Lua memory cap of \(Self.megabytes(memoryCap)) MB, -luaMemory; 0 = no cap)"
+        }
         let kind: LuaError.Kind
         switch status {
         case LUA_ERRSYNTAX: kind = .syntax
@@ -148,6 +151,36 @@ public final class LuaRuntime {
         lua_pushvalue(L, -3)
         lua_rawset(L, -3)
         wb_pop(L, 2)
+    }
+
+    // MARK: limits
+
+    /// The most bytes Lua's own allocations (tables, strings, closures, userdata headers) may
+    /// take while Lua code runs; 0 (the default) is no cap. Over it, the allocation fails and
+    /// the script gets Lua's ordinary "not enough memory" error (which `pcall` can catch).
+    /// Tensors are Engine (Swift) memory and are not counted; neither is what Swift code
+    /// allocates in Lua on a script's behalf (it never fails: the cap is checked at the next
+    /// allocation the script makes).
+    public var memoryCap: Int {
+        get { Int(wb_memory_cap(L)) }
+        set { wb_set_memory_cap(L, size_t(max(0, newValue))) }
+    }
+
+    /// Starts a time limit of `seconds` from now for the Lua code of this runtime (nil or 0
+    /// removes it). Once it has passed, the running script gets the error "script exceeded the
+    /// time limit of S s (-luaTimeout)" at its next Lua instruction, and at every one after
+    /// that, so `pcall` cannot keep it running. A long Engine call (`wb.train`, a pruner) is
+    /// not interrupted: the limit strikes when it returns to Lua, or in its callbacks.
+    public func setTimeLimit(seconds: Double?) {
+        wb_set_time_limit(L, seconds ?? 0)
+    }
+
+    /// Whether the time limit has passed.
+    public var timeLimitExpired: Bool { wb_time_expired(L) != 0 }
+
+    static func megabytes(_ bytes: Int) -> String {
+        let mb = Double(bytes) / 1_048_576
+        return mb == mb.rounded() ? String(Int(mb)) : String(format: "%.3g", mb)
     }
 
     // MARK: memory

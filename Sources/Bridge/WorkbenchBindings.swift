@@ -15,6 +15,9 @@ public enum WorkbenchBindings: LuaBindingArea {
         return s
     }
 
+    /// The most engine threads a script (or the command line) may ask for.
+    public static let maxThreads = 256
+
     static let trainOptions = ["epochs", "lr", "momentum", "dampening", "nesterov", "weightDecay", "batchSize", "seed",
                                "optimizer", "progress", "verbose", "onBatch", "onEpoch", "beta1", "beta2", "epsilon"]
 
@@ -22,7 +25,9 @@ public enum WorkbenchBindings: LuaBindingArea {
         // wb.threads([n]) -> n : sets (and gives) the engine's thread count.
         "threads": { call in
             if let n = try call.optionalInteger(1) {
-                guard n >= 1 else { throw call.argumentError(1, "thread count must be at least 1") }
+                guard (1...maxThreads).contains(n) else {
+                    throw call.argumentError(1, "thread count must be in 1...\(maxThreads), got \(n)")
+                }
                 Parallel.setThreads(n)
             }
             call.push(Parallel.threads)

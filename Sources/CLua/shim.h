@@ -8,6 +8,9 @@
  * frame. Swift functions called from Lua therefore never raise: on failure they push the
  * error message and return a negative sentinel, and the C trampoline below raises the error
  * after the Swift frame has returned.
+ *
+ * The memory cap (-luaMemory) and the time limit (-luaTimeout) follow the same rule: the
+ * allocator only fails, and the count hook only raises, while Lua code runs (see wb_Limits).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +25,6 @@ static inline int wb_registryindex(void) { return LUA_REGISTRYINDEX; }
 static inline int wb_upvalueindex(int i) { return lua_upvalueindex(i); }
 static inline int wb_ridx_globals(void) { return LUA_RIDX_GLOBALS; }
 
-static inline int wb_pcall(lua_State *L, int nargs, int nresults, int msgh) {
-    return lua_pcall(L, nargs, nresults, msgh);
-}
 /* Never calls a metamethod: returns NULL for anything but strings and numbers. */
 static inline const char *wb_tostring(lua_State *L, int i) { return lua_tolstring(L, i, NULL); }
 static inline void wb_pop(lua_State *L, int n) { lua_pop(L, n); }
@@ -47,20 +47,133 @@ static inline size_t wb_gc_bytes(lua_State *L) {
     return (size_t)lua_gc(L, LUA_GCCOUNT) * 1024u + (size_t)lua_gc(L, LUA_GCCOUNTB);
 }
 
-/* ---- allocation: abort instead of returning NULL ------------------------------------ */
+/* ---- allocation, memory cap and time limit ------------------------------------------ */
 
-/* With this allocator Lua never raises a memory error, so API calls marked 'm' in the
- * manual are safe to make from Swift. */
+#include <time.h>
+
+/* Per-state limits, the allocator's user data (lua_getallocf). `in_swift` is 1 while Swift
+ * code is running (outside any wb_pcall, or inside a Swift function the trampoline called):
+ * then the allocator never fails (it aborts on a real out-of-memory), so API calls marked
+ * 'm' in the manual never raise from inside Swift. While Lua code runs (`in_swift` 0), an
+ * allocation over the cap, or one the OS refuses, returns NULL and Lua raises its ordinary
+ * "not enough memory" error, in a C frame (the VM's), caught by the nearest lua_pcall. */
+typedef struct wb_Limits {
+    size_t used;            /* bytes Lua has allocated through this allocator */
+    size_t cap;             /* 0: no cap */
+    int in_swift;
+    int cap_hit;            /* an allocation was refused because of the cap */
+    double deadline;        /* monotonic seconds; 0: no time limit */
+    double seconds;         /* the limit as given, for the message */
+    int expired;
+} wb_Limits;
+
+static inline double wb_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void *wb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    (void)ud; (void)osize;
-    if (nsize == 0) { free(ptr); return NULL; }
+    wb_Limits *lim = (wb_Limits *)ud;
+    size_t old = ptr != NULL ? osize : 0;     /* for a new block, osize is a type code */
+    if (nsize == 0) {
+        free(ptr);
+        lim->used -= old;
+        return NULL;
+    }
+    if (!lim->in_swift && lim->cap != 0 && nsize > old && lim->used - old + nsize > lim->cap) {
+        lim->cap_hit = 1;
+        return NULL;                          /* Lua collects garbage, retries, then raises */
+    }
     void *p = realloc(ptr, nsize);
     if (p == NULL) {
+        if (!lim->in_swift) return NULL;
         fputs("workbench: out of memory in the Lua interpreter\n", stderr);
         abort();
     }
+    lim->used = lim->used - old + nsize;
     return p;
 }
+
+static inline wb_Limits *wb_limits(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (wb_Limits *)ud;
+}
+
+/* Enters Swift (returns the previous state, for wb_leave). */
+static inline int wb_enter_swift(lua_State *L) {
+    wb_Limits *lim = wb_limits(L);
+    int was = lim->in_swift;
+    lim->in_swift = 1;
+    return was;
+}
+static inline void wb_leave_swift(lua_State *L, int was) { wb_limits(L)->in_swift = was; }
+
+/* Calls Lua from Swift: the memory cap applies while the Lua code runs. */
+static inline int wb_pcall(lua_State *L, int nargs, int nresults, int msgh) {
+    wb_Limits *lim = wb_limits(L);
+    int was = lim->in_swift;
+    lim->in_swift = 0;
+    int status = lua_pcall(L, nargs, nresults, msgh);
+    lim->in_swift = was;
+    return status;
+}
+
+/* The memory cap in bytes (0: none); clears the "cap hit" mark. */
+static inline void wb_set_memory_cap(lua_State *L, size_t bytes) {
+    wb_Limits *lim = wb_limits(L);
+    lim->cap = bytes;
+    lim->cap_hit = 0;
+}
+static inline size_t wb_memory_cap(lua_State *L) { return wb_limits(L)->cap; }
+static inline size_t wb_memory_used(lua_State *L) { return wb_limits(L)->used; }
+/* Whether an allocation was refused because of the cap since the last call (and clears it). */
+static inline int wb_take_cap_hit(lua_State *L) {
+    wb_Limits *lim = wb_limits(L);
+    int hit = lim->cap_hit;
+    lim->cap_hit = 0;
+    return hit;
+}
+
+/* Count hook of the time limit: runs between Lua instructions, in the VM's C frame, so its
+ * error unwinds only C frames (to the nearest lua_pcall). Once the limit has passed it fires
+ * at every instruction, so a script cannot pcall its way past it. */
+static void wb_time_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    wb_Limits *lim = wb_limits(L);
+    if (lim->deadline == 0) return;
+    if (!lim->expired) {
+        if (wb_monotonic() < lim->deadline) return;
+        lim->expired = 1;
+        lua_sethook(L, wb_time_hook, LUA_MASKCOUNT, 1);
+    }
+    int was = lim->in_swift;
+    lim->in_swift = 1;                        /* the message must not fail on the cap */
+    char text[64];
+    snprintf(text, sizeof text, "%g", lim->seconds);
+    luaL_where(L, 0);                         /* level 0: the Lua function running */
+    lua_pushfstring(L, "script exceeded the time limit of %s s (-luaTimeout)", text);
+    lua_concat(L, 2);
+    lim->in_swift = was;
+    lua_error(L);
+}
+
+/* Starts a time limit of `seconds` from now (0 or less: removes it). */
+static inline void wb_set_time_limit(lua_State *L, double seconds) {
+    wb_Limits *lim = wb_limits(L);
+    lim->expired = 0;
+    if (seconds > 0) {
+        lim->seconds = seconds;
+        lim->deadline = wb_monotonic() + seconds;
+        lua_sethook(L, wb_time_hook, LUA_MASKCOUNT, 10000);
+    } else {
+        lim->seconds = 0;
+        lim->deadline = 0;
+        lua_sethook(L, NULL, 0, 0);
+    }
+}
+static inline int wb_time_expired(lua_State *L) { return wb_limits(L)->expired; }
 
 static int wb_panic(lua_State *L) {
     const char *msg = lua_tolstring(L, -1, NULL);
@@ -76,29 +189,63 @@ static void wb_warn(void *ud, const char *msg, int tocont) {
 }
 
 static inline lua_State *wb_newstate(void) {
-    lua_State *L = lua_newstate(wb_alloc, NULL);
-    if (L != NULL) {
-        lua_atpanic(L, wb_panic);
-        lua_setwarnf(L, wb_warn, NULL);
-    }
+    wb_Limits *lim = (wb_Limits *)calloc(1, sizeof(wb_Limits));
+    if (lim == NULL) return NULL;
+    lim->in_swift = 1;
+    lua_State *L = lua_newstate(wb_alloc, lim);
+    if (L == NULL) { free(lim); return NULL; }
+    lua_atpanic(L, wb_panic);
+    lua_setwarnf(L, wb_warn, NULL);
     return L;
+}
+
+/* Closes the state and frees its limits. */
+static inline void wb_close(lua_State *L) {
+    wb_Limits *lim = wb_limits(L);
+    lim->in_swift = 1;
+    lim->cap = 0;
+    lua_close(L);
+    free(lim);
 }
 
 /* ---- error handling ----------------------------------------------------------------- */
 
+/* The "file:line:" of the innermost Lua function on the stack (for an error value that is
+ * not a string: error(), error(nil), error({})); pushes "" when there is none. */
+static inline void wb_where_lua(lua_State *L) {
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
 /* Message handler for lua_pcall (as lua.c's): appends a traceback, unless the message
- * already carries one (an error re-raised from a nested protected call). */
+ * already carries one (an error re-raised from a nested protected call). An error value
+ * that is not a string (and has no __tostring) is described, with the script's file:line.
+ * Runs as Swift would (no memory cap): the message must not fail for lack of memory. */
 static int wb_msghandler(lua_State *L) {
+    int was = wb_enter_swift(L);
     const char *msg = lua_tolstring(L, 1, NULL);
     if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+            wb_leave_swift(L, was);
+            return 1;
+        }
+        wb_where_lua(L);
+        msg = lua_pushfstring(L, "%s(error object is a %s value)", lua_tostring(L, -1), luaL_typename(L, 1));
     }
     if (strstr(msg, "\nstack traceback:") != NULL) {
         lua_pushstring(L, msg);
+        wb_leave_swift(L, was);
         return 1;
     }
     luaL_traceback(L, L, msg, 1);
+    wb_leave_swift(L, was);
     return 1;
 }
 
@@ -122,7 +269,9 @@ static inline int wb_raise_as_is(void) { return WB_RAISE_AS_IS; }
  * may read further upvalues from index 2 on. */
 static int wb_trampoline(lua_State *L) {
     wb_SwiftFunction f = (wb_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
+    int was = wb_enter_swift(L);       /* no memory cap inside Swift */
     int n = f(L);                      /* the Swift frame returns here, fully unwound */
+    wb_leave_swift(L, was);
     if (n >= 0) return n;
     if (n == WB_RAISE_WITH_POSITION && lua_type(L, -1) == LUA_TSTRING) {
         luaL_where(L, 1);

@@ -27,9 +27,9 @@ struct BenchCommand: ParsableCommand {
     var json = false
     @Option(parsing: .upToNextOption, help: "Nets to measure (lenet5, lenet5-classic, lenet300-100).")
     var nets: [String] = ModelZoo.names
-    @Option(parsing: .upToNextOption, help: "Thread counts.")
+    @Option(parsing: .upToNextOption, help: "Thread counts, each in \(Limits.threads.lowerBound)...\(Limits.threads.upperBound).")
     var threads: [Int] = [1, 2]
-    @Option(help: "Images in the timed training epoch.")
+    @Option(parsing: .unconditional, help: "Images in the timed training epoch, \(Limits.benchImages.lowerBound)...\(Limits.benchImages.upperBound).")
     var epochImages: Int = 60_000
     @Option(help: .hidden)
     var one: String?
@@ -37,6 +37,37 @@ struct BenchCommand: ParsableCommand {
     var pruners = false
     @Option(help: "Model for --pruners.")
     var model: String = "inp/lenet5.safetensors"
+
+    /// `--threads 1 -2` as `--threads=1 --threads=-2`: the numbers after `--threads`, negative
+    /// ones included (which the parser would take for flags), so that they reach validate().
+    static func joiningThreadCounts(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            if args[i] == "--threads" {
+                var j = i + 1
+                while j < args.count, args[j].range(of: #"^[+-]?([0-9.]|inf|nan)"#, options: [.regularExpression, .caseInsensitive]) != nil {
+                    out.append("--threads=" + args[j])
+                    j += 1
+                }
+                if j == i + 1 { out.append(args[i]) }
+                i = j
+            } else {
+                out.append(args[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    func validate() throws {
+        for t in threads where !Limits.threads.contains(t) {
+            throw ValidationError("--threads must be in \(Limits.threads.lowerBound)...\(Limits.threads.upperBound), got \(t)")
+        }
+        if !Limits.benchImages.contains(epochImages) {
+            throw ValidationError("--epoch-images must be in \(Limits.benchImages.lowerBound)...\(Limits.benchImages.upperBound), got \(epochImages)")
+        }
+    }
 
     func run() throws {
         if pruners { return try runPruners() }

@@ -21,6 +21,16 @@ struct PruneCommand: ParsableCommand {
         gets LayerNo,Retained%,TestError per step, <logDir>/<jobID>.opts the options, and the \
         pruned model goes to out/<model>.safetensors.
 
+        Every numeric flag is checked against the range given in its help before any work \
+        (negative numbers are read as numbers: -threads -3 is refused as out of range). The \
+        folders a run writes (-logDir, -out, and -inp with -train) are created and checked \
+        writable before the data is loaded. A run locks what it writes (its -jobID's logs, \
+        its model file): a second run into the same files is refused, naming the first one's \
+        pid; the locks go with the process, so a killed run leaves none behind. -luaMemory \
+        caps the Lua interpreter's own memory (tensors are not counted) and -luaTimeout stops \
+        a script that runs too long (e.g. a -prunerFile that never returns). Training that \
+        diverges (NaN or infinite weights) stops the run; no such model is written.
+
         Examples:
           workbench -l 8 -p 0.7 -reTrain
               prune 70% of layer 8 of inp/lenet5.safetensors, test, retrain, test
@@ -48,23 +58,31 @@ struct PruneCommand: ParsableCommand {
         subcommands: [RunCommand.self, BenchCommand.self]
     )
 
-    // The reference tool's flags, with its defaults.
-    @Option(name: .customShort("l"), help: "Index of the layer to prune; 0 reads inp/<model>.conf.")
-    var l: Int = 0
-    @Option(name: .customShort("p"), help: "Fraction of the layer's weights to prune (0.7 prunes 70%).")
-    var p: Double = 0
+    // The reference tool's flags, with its defaults. Numeric flags keep their text and are
+    // checked in validate() (NumberText): ranges, finiteness, negative numbers as numbers.
+    @Option(name: .customShort("l"), parsing: .unconditional,
+            help: ArgumentHelp("Index of the layer to prune, 0...\(Limits.layer.upperBound); 0 reads inp/<model>.conf.", valueName: "l"))
+    var lText = NumberText(0)
+    @Option(name: .customShort("p"), parsing: .unconditional,
+            help: ArgumentHelp("Fraction of the layer's weights to prune, in [0, 1] (0.7 prunes 70%).", valueName: "p"))
+    var pText = NumberText(0)
     @Flag(name: .customLong("reTrain", withSingleDash: true), help: "Retrain after each pruning step.")
     var reTrain = false
-    @Option(name: .customLong("nEpochs", withSingleDash: true), help: "Retraining epochs per step (with -train: training epochs).")
-    var nEpochs: Int = 1
+    @Option(name: .customLong("nEpochs", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Retraining epochs per step (with -train: training epochs), \(Limits.epochs.lowerBound)...\(Limits.epochs.upperBound).",
+                               valueName: "nEpochs"))
+    var nEpochsText = NumberText(1)
     @Option(name: [.customLong("iPruning", withSingleDash: true), .customLong("iPrunning", withSingleDash: true)],
-            help: "Number of steps to reach -p (also spelled -iPrunning).")
-    var iPruning: Int = 1
+            parsing: .unconditional,
+            help: ArgumentHelp("Number of steps to reach -p, \(Limits.iterations.lowerBound)...\(Limits.iterations.upperBound) (also spelled -iPrunning).",
+                               valueName: "iPruning"))
+    var iPruningText = NumberText(1)
     @Flag(name: .customLong("reLoad", withSingleDash: true), help: "Reload the original model after each step (sensitivity data).")
     var reLoad = false
-    @Option(name: .customLong("acctradeoff", withSingleDash: true),
-            help: "Stop pruning a layer once its test error exceeds the initial error by more than this many points.")
-    var acctradeoff: Double = 100
+    @Option(name: .customLong("acctradeoff", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Stop pruning a layer once its test error exceeds the initial error by more than this many points, in [0, \(Int(Limits.maxAccTradeoff))].",
+                               valueName: "acctradeoff"))
+    var acctradeoffText = NumberText(100)
     @Option(name: .customLong("pruner", withSingleDash: true),
             help: "Pruning criterion: mag, taylor1, taylor2, taylor12, l1, l2, emp, random, or one registered by -prunerFile.")
     var pruner: String = "mag"
@@ -74,17 +92,22 @@ struct PruneCommand: ParsableCommand {
     @Option(name: .customLong("data", withSingleDash: true),
             help: "Dataset: fashion-mnist, mnist (data/mnist/), cifar10 (data/cifar-10-batches-bin/), or a folder.")
     var data: String = "fashion-mnist"
-    @Option(name: .customLong("batchsize", withSingleDash: true), help: "Minibatch size.")
-    var batchsize: Int = 128
-    @Option(name: .customLong("LR", withSingleDash: true), help: "Learning rate.")
-    var LR: Double = 0.01
-    @Option(name: .customLong("momentum", withSingleDash: true), help: "Momentum.")
-    var momentum: Double = 0.9
-    @Option(name: .customLong("manualSeed", withSingleDash: true), help: "Random seed.")
-    var manualSeed: Int = 0
+    @Option(name: .customLong("batchsize", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Minibatch size, \(Limits.batchSize.lowerBound)...\(Limits.batchSize.upperBound).", valueName: "batchsize"))
+    var batchsizeText = NumberText(128)
+    @Option(name: .customLong("LR", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Learning rate, in (0, \(Int(Limits.maxLearningRate))].", valueName: "LR"))
+    var LRText = NumberText(0.01)
+    @Option(name: .customLong("momentum", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Momentum, in [0, 1).", valueName: "momentum"))
+    var momentumText = NumberText(0.9)
+    @Option(name: .customLong("manualSeed", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Random seed, 0...2^53-1.", valueName: "manualSeed"))
+    var manualSeedText = NumberText(0)
     @Option(name: .customLong("logDir", withSingleDash: true), help: "Folder for the .plotlog and .opts files.")
     var logDir: String = "logs"
-    @Option(name: .customLong("jobID", withSingleDash: true), help: "Names the log files.")
+    @Option(name: .customLong("jobID", withSingleDash: true),
+            help: "Names the log files; two runs at once need different -jobID (or -logDir).")
     var jobID: String = "localMain"
     @Flag(name: .customLong("verbose", withSingleDash: true), help: "Per-batch lines instead of a progress bar.")
     var verbose = false
@@ -97,11 +120,13 @@ struct PruneCommand: ParsableCommand {
     var cuda = false
 
     // Beyond the reference.
-    @Option(name: .customLong("threads", withSingleDash: true), help: "Threads for the engine.")
-    var threads: Int = defaultThreads
-    @Option(name: .customLong("scoreSize", withSingleDash: true),
-            help: "Images in the pruners' scoring set (a seeded subset of the training data).")
-    var scoreSize: Int = 1000
+    @Option(name: .customLong("threads", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Threads for the engine, \(Limits.threads.lowerBound)...\(Limits.threads.upperBound).", valueName: "threads"))
+    var threadsText = NumberText(defaultThreads)
+    @Option(name: .customLong("scoreSize", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Images in the pruners' scoring set (a seeded subset of the training data), \(Limits.scoreSize.lowerBound)...\(Limits.scoreSize.upperBound).",
+                               valueName: "scoreSize"))
+    var scoreSizeText = NumberText(1000)
     @Option(name: .customLong("scoreSet", withSingleDash: true), help: "Scoring set drawn from: train or test.")
     var scoreSet: String = "train"
     @Option(name: .customLong("prunerOptions", withSingleDash: true),
@@ -110,26 +135,57 @@ struct PruneCommand: ParsableCommand {
     @Option(name: .customLong("prunerFile", withSingleDash: true),
             help: "A Lua file that registers pruning criteria with wb.registerPruner (then use -pruner NAME).")
     var prunerFile: String?
-    @Option(name: .customLong("trainSize", withSingleDash: true), help: "Use the first N training images (0: all).")
-    var trainSize: Int = 0
-    @Option(name: .customLong("testSize", withSingleDash: true), help: "Use the first N test images (0: all).")
-    var testSize: Int = 0
+    @Option(name: .customLong("trainSize", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Use the first N training images, 0...\(Limits.subsetSize.upperBound) (0: all).", valueName: "trainSize"))
+    var trainSizeText = NumberText(0)
+    @Option(name: .customLong("testSize", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Use the first N test images, 0...\(Limits.subsetSize.upperBound) (0: all).", valueName: "testSize"))
+    var testSizeText = NumberText(0)
     @Option(name: .customLong("inp", withSingleDash: true), help: "Folder of the shipped models and .conf files.")
     var inp: String = "inp"
     @Option(name: .customLong("out", withSingleDash: true), help: "Folder the pruned model is written to.")
     var out: String = "out"
+    @Option(name: .customLong("luaMemory", withSingleDash: true), parsing: .unconditional, help: LuaLimits.memoryHelp)
+    var luaMemoryText = NumberText(Limits.defaultLuaMemoryMB)
+    @Option(name: .customLong("luaTimeout", withSingleDash: true), parsing: .unconditional, help: LuaLimits.timeoutHelp)
+    var luaTimeoutText = NumberText(0)
+    var luaLimits: LuaLimits { LuaLimits(memoryText: luaMemoryText, timeoutText: luaTimeoutText) }
 
-    func validate() throws {
+    // The numeric flags' values: validate() has checked that these succeed.
+    var l: Int { (try? lText.integer("-l", in: Limits.layer)) ?? 0 }
+    var p: Double { (try? pText.real("-p", "", { _ in true })) ?? 0 }
+    var nEpochs: Int { (try? nEpochsText.integer("-nEpochs", in: Limits.epochs)) ?? 1 }
+    var iPruning: Int { (try? iPruningText.integer("-iPruning", in: Limits.iterations)) ?? 1 }
+    var acctradeoff: Double { (try? acctradeoffText.real("-acctradeoff", "", { _ in true })) ?? 100 }
+    var batchsize: Int { (try? batchsizeText.integer("-batchsize", in: Limits.batchSize)) ?? 128 }
+    var LR: Double { (try? LRText.real("-LR", "", { _ in true })) ?? 0.01 }
+    var momentum: Double { (try? momentumText.real("-momentum", "", { _ in true })) ?? 0.9 }
+    var manualSeed: Int { (try? manualSeedText.integer("-manualSeed", in: Limits.seed)) ?? 0 }
+    var threads: Int { (try? threadsText.integer("-threads", in: Limits.threads)) ?? defaultThreads }
+    var scoreSize: Int { (try? scoreSizeText.integer("-scoreSize", in: Limits.scoreSize)) ?? 1000 }
+    var trainSize: Int { (try? trainSizeText.integer("-trainSize", in: Limits.subsetSize)) ?? 0 }
+    var testSize: Int { (try? testSizeText.integer("-testSize", in: Limits.subsetSize)) ?? 0 }
+
+    mutating func validate() throws {
         if cuda { throw ValidationError("-cuda: there is no GPU support; the workbench runs on the CPU (-threads N).") }
-        if l < 0 { throw ValidationError("-l must be a layer index (1, 2, ...) or 0 to read inp/\(model).conf, got \(l)") }
-        if !(0...1).contains(p) { throw ValidationError("-p must be a fraction in [0, 1], got \(p)") }
-        if nEpochs < 0 { throw ValidationError("-nEpochs must be 0 or more, got \(nEpochs)") }
-        if iPruning < 1 { throw ValidationError("-iPruning must be 1 or more, got \(iPruning)") }
-        if batchsize < 1 { throw ValidationError("-batchsize must be 1 or more, got \(batchsize)") }
-        if threads < 1 { throw ValidationError("-threads must be 1 or more, got \(threads)") }
-        if scoreSize < 1 { throw ValidationError("-scoreSize must be 1 or more, got \(scoreSize)") }
+        _ = try lText.integer("-l", in: Limits.layer, note: " (a layer index, or 0 to read inp/\(model).conf)")
+        _ = try pText.real("-p", "a fraction in [0, 1]") { (0...1).contains($0) }
+        _ = try nEpochsText.integer("-nEpochs", in: Limits.epochs)
+        _ = try iPruningText.integer("-iPruning", in: Limits.iterations)
+        _ = try acctradeoffText.real("-acctradeoff", "a finite number of error points in [0, \(Int(Limits.maxAccTradeoff))]") {
+            $0 >= 0 && $0 <= Limits.maxAccTradeoff
+        }
+        _ = try batchsizeText.integer("-batchsize", in: Limits.batchSize)
+        _ = try LRText.real("-LR", "a finite learning rate in (0, \(Int(Limits.maxLearningRate))]") { $0 > 0 && $0 <= Limits.maxLearningRate }
+        _ = try momentumText.real("-momentum", "in [0, 1)") { $0 >= 0 && $0 < 1 }
+        _ = try manualSeedText.integer("-manualSeed", in: Limits.seed)
+        _ = try threadsText.integer("-threads", in: Limits.threads)
+        _ = try scoreSizeText.integer("-scoreSize", in: Limits.scoreSize)
         if !["train", "test"].contains(scoreSet) { throw ValidationError("-scoreSet must be train or test, got \(scoreSet)") }
-        if trainSize < 0 || testSize < 0 { throw ValidationError("-trainSize and -testSize must be 0 (all) or more") }
+        _ = try trainSizeText.integer("-trainSize", in: Limits.subsetSize, note: " (0: all)")
+        _ = try testSizeText.integer("-testSize", in: Limits.subsetSize, note: " (0: all)")
+        if jobID.isEmpty || jobID.contains("/") { throw ValidationError("-jobID must be a non-empty name without '/', got '\(jobID)'") }
+        try luaLimits.validate()
         if test && train { throw ValidationError("-test and -train exclude each other") }
     }
 
@@ -146,15 +202,44 @@ struct PruneCommand: ParsableCommand {
             "prunerOptions": .string(prunerOptions),
             "trainSize": .number(Double(trainSize)), "testSize": .number(Double(testSize)),
             "inp": .string(inp), "out": .string(out),
+            "luaMemory": .number(Double(luaLimits.memoryMB)), "luaTimeout": .number(luaLimits.timeout),
         ]
         if let prunerFile { o["prunerFile"] = .string(prunerFile) }
         return o
     }
 
+    /// The run's locks, taken before any work: the logs of -jobID in -logDir and the model
+    /// file the run writes (out/<model>, or inp/<model> with -train). Taking them also checks
+    /// that those folders can be written.
+    func acquireLocks() throws -> [RunLock] {
+        func shown(_ folder: String, _ file: String) -> String {
+            folder.isEmpty || folder == "." ? file : (folder as NSString).appendingPathComponent(file)
+        }
+        let modelFile = model + ".safetensors"
+        if test { return [] }
+        if train {
+            return [try RunLock.acquire(folder: inp, name: modelFile, what: shown(inp, modelFile), flag: "-inp",
+                                        hint: "another -model or -inp")]
+        }
+        let logs = try RunLock.acquire(folder: logDir, name: jobID, what: shown(logDir, jobID + ".*"), flag: "-logDir",
+                                       hint: "-jobID")
+        do {
+            let model = try RunLock.acquire(folder: out, name: modelFile, what: shown(out, modelFile), flag: "-out",
+                                            hint: "another -out")
+            return [logs, model]
+        } catch {
+            logs.release()
+            throw error
+        }
+    }
+
     func run() throws {
         Parallel.setThreads(threads)
         try runReportingErrors {
+            let locks = try acquireLocks()
+            defer { locks.forEach { $0.release() } }
             let lua = try LuaRuntime()
+            luaLimits.apply(to: lua)
             guard let scripts = lua.context.scriptsDirectory else {
                 throw CLIError("cannot find the scripts/ folder (with scripts/main.lua); run from the repository or set WORKBENCH_SCRIPTS")
             }

@@ -12,18 +12,39 @@ struct RunCommand: ParsableCommand {
         discussion: """
         Examples:
           workbench run scripts/examples/prune-fc-iteratively.lua
-          workbench run scripts/examples/custom-criterion.lua -threads 1
+          workbench run -threads 1 scripts/examples/custom-criterion.lua
+          workbench run -luaMemory 512 -luaTimeout 60 my-script.lua arg1 arg2
+
+        The flags go before the script; what follows the script is given to it (in `arg`).
+        -luaMemory caps the memory of the Lua interpreter itself (tables, strings; tensors \
+        are Engine memory and are not counted): over it the script gets Lua's "not enough \
+        memory" error. -luaTimeout stops the script with an error once S seconds have passed \
+        (checked between Lua instructions: a long wb.train call ends its current batch's \
+        callback or its return first).
         """
     )
 
-    @Option(name: .customLong("threads", withSingleDash: true), help: "Threads for the engine.")
-    var threads: Int = defaultThreads
+    @Option(name: .customLong("threads", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Threads for the engine, \(Limits.threads.lowerBound)...\(Limits.threads.upperBound).", valueName: "threads"))
+    var threadsText = NumberText(defaultThreads)
+    @Option(name: .customLong("luaMemory", withSingleDash: true), parsing: .unconditional, help: LuaLimits.memoryHelp)
+    var luaMemoryText = NumberText(Limits.defaultLuaMemoryMB)
+    @Option(name: .customLong("luaTimeout", withSingleDash: true), parsing: .unconditional, help: LuaLimits.timeoutHelp)
+    var luaTimeoutText = NumberText(0)
+    var luaLimits: LuaLimits { LuaLimits(memoryText: luaMemoryText, timeoutText: luaTimeoutText) }
+
+    var threads: Int { (try? threadsText.integer("-threads", in: Limits.threads)) ?? defaultThreads }
 
     @Argument(help: "The Lua script to run.")
     var script: String
 
     @Argument(parsing: .captureForPassthrough, help: "Arguments given to the script (in `arg`).")
     var args: [String] = []
+
+    mutating func validate() throws {
+        _ = try threadsText.integer("-threads", in: Limits.threads)
+        try luaLimits.validate()
+    }
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: script) else {
@@ -32,6 +53,7 @@ struct RunCommand: ParsableCommand {
         Parallel.setThreads(threads)
         try runReportingErrors {
             let lua = try LuaRuntime()
+            luaLimits.apply(to: lua)
             try lua.run(file: script, args: args)
         }
     }

@@ -1,4 +1,6 @@
 import Engine
 
 Interrupt.install()
-PruneCommand.main()
+var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "bench" { arguments = BenchCommand.joiningThreadCounts(arguments) }
+PruneCommand.main(arguments)

@@ -96,7 +96,7 @@ final class CLIErrorTests: XCTestCase {
 
     func testCtrlCStopsTrainingCleanly() throws {
         let f = try CLIFixture()
-        let r = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-reTrain", "-nEpochs", "100000"], interruptAfter: 1.5)
+        let r = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-reTrain", "-nEpochs", "10000"], interruptAfter: 1.5)
         XCTAssertEqual(r.status, 130, r.output)
         XCTAssertTrue(r.stderr.contains("interrupted"), r.stderr)
         XCTAssertFalse(r.stderr.contains("Backtracing"), r.stderr)

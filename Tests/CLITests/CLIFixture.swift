@@ -97,16 +97,21 @@ final class CLIFixture {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        // Threads of their own, not the global dispatch queue: its few threads (2 on a 2-core
+        // machine) can all be blocked reading pipes when runs overlap, and the interrupt would
+        // then never be sent.
         if let delay = interruptAfter {
-            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { p.interrupt() }
+            Thread {
+                Thread.sleep(forTimeInterval: delay)
+                p.interrupt()
+            }.start()
         }
         // Read both pipes while the process runs so that neither fills up.
         var outData = Data(), errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let outDone = DispatchSemaphore(value: 0)
+        Thread { outData = out.fileHandleForReading.readDataToEndOfFile(); outDone.signal() }.start()
         errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        outDone.wait()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))

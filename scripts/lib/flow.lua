@@ -44,25 +44,38 @@ function flow.scoringSet(opt, train, test)
   return source:subset(math.min(opt.scoreSize, #source), opt.manualSeed)
 end
 
--- Layers and fractions: -l/-p, or the two CSV lines of inp/<model>.conf.
+-- A number with the digits that tell it apart (1.0000001, not 1; 0.1, not 0.10000000000000001).
+function flow.exact(x)
+  for digits = 6, 17 do
+    local s = string.format('%.' .. digits .. 'g', x)
+    if tonumber(s) == x then return s end
+  end
+  return tostring(x)
+end
+
+-- Layers and fractions: -l/-p, or the two CSV lines of inp/<model>.conf. Errors in a .conf
+-- name the file and the line ("inp/lenet5.conf:1: layer 13 does not exist ...").
 function flow.layersAndFractions(opt, model)
   local layers, fractions
+  local layerWhere, fractionWhere = '', ''
   if opt.l > 0 then
     layers, fractions = {opt.l}, {opt.p}
   else
     local conf = flow.path(opt.inp, opt.model .. '.conf')
-    layers, fractions = flow.readConf(conf)
+    local layerLine, fractionLine
+    layers, fractions, layerLine, fractionLine = flow.readConf(conf)
+    layerWhere, fractionWhere = conf .. ':' .. layerLine .. ': ', conf .. ':' .. fractionLine .. ': '
   end
   for k, l in ipairs(layers) do
     if l < 1 or l > #model then
-      error(string.format('layer %d does not exist: the model has layers 1..%d', l, #model), 0)
+      error(string.format('%slayer %d does not exist: the model has layers 1..%d', layerWhere, l, #model), 0)
     end
     if not model:get(l).weight then
-      error(string.format('layer %d (%s) has no weights to prune', l, tostring(model:get(l))), 0)
+      error(string.format('%slayer %d (%s) has no weights to prune', layerWhere, l, tostring(model:get(l))), 0)
     end
     local p = fractions[k]
-    if p < 0 or p > 1 then
-      error(string.format('the fraction for layer %d must be in [0, 1], got %g', l, p), 0)
+    if not (p >= 0 and p <= 1) then
+      error(string.format('%sthe fraction for layer %d must be in [0, 1], got %s', fractionWhere, l, flow.exact(p)), 0)
     end
   end
   return layers, fractions
@@ -86,20 +99,21 @@ function flow.readConf(conf)
   if not f then
     error(string.format('no layer given (-l) and cannot read %s: %s', conf, why), 0)
   end
-  local lines = {}
+  local lines, lineNos, n = {}, {}, 0
   for line in f:lines() do
-    if line:match('%S') then lines[#lines + 1] = line end
+    n = n + 1
+    if line:match('%S') then lines[#lines + 1] = line; lineNos[#lines] = n end
   end
   f:close()
   if #lines ~= 2 then
     error(string.format('%s: expected two CSV lines (layer indices, then fractions), found %d', conf, #lines), 0)
   end
-  local layers = csvNumbers(lines[1], conf, 1, true)
-  local fractions = csvNumbers(lines[2], conf, 2, false)
+  local layers = csvNumbers(lines[1], conf, lineNos[1], true)
+  local fractions = csvNumbers(lines[2], conf, lineNos[2], false)
   if #layers ~= #fractions then
     error(string.format('%s: %d layers but %d fractions', conf, #layers, #fractions), 0)
   end
-  return layers, fractions
+  return layers, fractions, lineNos[1], lineNos[2]
 end
 
 function flow.openLogs(opt)
@@ -109,7 +123,10 @@ function flow.openLogs(opt)
   for k in pairs(opt) do keys[#keys + 1] = k end
   table.sort(keys)
   local lines = {}
-  for _, k in ipairs(keys) do lines[#lines + 1] = k .. '=' .. tostring(opt[k]) end
+  for _, k in ipairs(keys) do
+    local v = opt[k]
+    lines[#lines + 1] = k .. '=' .. (type(v) == 'number' and flow.exact(v) or tostring(v))
+  end
   wb.writeFile(optsFile, table.concat(lines, '\n') .. '\n')
   local plotFile = flow.path(opt.logDir, opt.jobID .. '.plotlog')
   local plot = assert(io.open(plotFile, 'w'))
@@ -119,6 +136,22 @@ function flow.openLogs(opt)
     plot = function(line) plot:write(line, '\n'); plot:flush() end,
     close = function() plot:close() end,
   }
+end
+
+-- Refuses a model with a NaN or infinite weight, so that no such model is used or written:
+-- the sum of a tensor with a NaN or an inf is not finite. `opt` given: after training (the
+-- message suggests a smaller -LR or -momentum); nil: a model as loaded.
+function flow.checkFinite(model, opt, what)
+  local params = model:parameters()
+  for _, p in ipairs(params) do
+    local s = p:sum()
+    if s ~= s or s == math.huge or s == -math.huge then
+      if not opt then error(string.format('%s: the model has NaN or infinite weights', what), 0) end
+      error(string.format('%s: the model has NaN or infinite weights (training diverged); '
+        .. 'try a smaller -LR (now %s) or -momentum (now %s); no model written',
+        what, flow.exact(opt.LR), flow.exact(opt.momentum)), 0)
+    end
+  end
 end
 
 function flow.test(model, test, opt)
@@ -150,6 +183,7 @@ function flow.trainFromScratch(opt)
                             model:training()
                           end})
   local path = flow.path(opt.inp, opt.model .. '.safetensors')
+  flow.checkFinite(model, opt, 'after training')
   flow.ensureFolder(opt.inp)
   wb.saveModel(model, path, {dataset = opt.data, epochs = tostring(opt.nEpochs), lr = tostring(opt.LR),
                              momentum = tostring(opt.momentum), seed = tostring(opt.manualSeed),
