@@ -24,7 +24,6 @@ local prunerOptions = flow.parseOptions(opt.prunerOptions)
 
 local modelPath = flow.path(opt.inp, opt.model .. '.safetensors')
 local model = wb.loadModel(modelPath)
-flow.checkFinite(model, nil, modelPath)
 local layers, fractions = flow.layersAndFractions(opt, model)
 local train, test = flow.loadData(opt)
 local scoring = flow.scoringSet(opt, train, test)

@@ -16,7 +16,7 @@ public enum WorkbenchBindings: LuaBindingArea {
     }
 
     /// The most engine threads a script (or the command line) may ask for.
-    public static let maxThreads = 256
+    public static let maxThreads = Parallel.maxThreads
 
     static let trainOptions = ["epochs", "lr", "momentum", "dampening", "nesterov", "weightDecay", "batchSize", "seed",
                                "optimizer", "progress", "verbose", "onBatch", "onEpoch", "beta1", "beta2", "epsilon"]

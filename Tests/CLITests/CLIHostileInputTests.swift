@@ -111,8 +111,9 @@ final class CLIHostileInputTests: XCTestCase {
                 XCTAssertTrue(w?.value.scalars.allSatisfy(\.isFinite) ?? false)
             }
         } else {
-            XCTAssertTrue(r.stderr.contains("the model has NaN or infinite weights (training diverged); try a smaller -LR (now 10)"),
-                          r.stderr)
+            // Training stops at the first non-finite loss (Trainer), or the flow's check after
+            // retraining finds non-finite weights.
+            XCTAssertTrue(r.stderr.contains("training diverged"), r.stderr)
             XCTAssertEqual(f.files(in: "out"), [])
         }
         // The check itself, on a model made NaN on purpose.
@@ -127,11 +128,12 @@ final class CLIHostileInputTests: XCTestCase {
         local flow = require 'lib.flow'
         local m = nn.Sequential():add(nn.Linear(2, 2))
         m:get(1).bias[2] = 1 / 0
-        flow.checkFinite(m, nil, 'x.safetensors')
+        wb.saveModel(m, 'x.safetensors')
         """, to: "inf.lua")
         let i = try f.run(["run", "inf.lua"])
         XCTAssertEqual(i.status, 1, i.output)
-        XCTAssertTrue(i.stderr.hasPrefix("workbench: error: x.safetensors: the model has NaN or infinite weights\n"), i.stderr)
+        XCTAssertTrue(i.stderr.contains("cannot save x.safetensors: tensor '0.bias' holds inf at index 2"), i.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.path("x.safetensors")))
         let n = try f.run(["run", "nan.lua"])
         XCTAssertEqual(n.status, 1, n.output)
         XCTAssertTrue(n.stderr.hasPrefix("workbench: error: layer 1, step 1, after retraining: the model has NaN or infinite weights "

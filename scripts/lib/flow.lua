@@ -138,15 +138,14 @@ function flow.openLogs(opt)
   }
 end
 
--- Refuses a model with a NaN or infinite weight, so that no such model is used or written:
--- the sum of a tensor with a NaN or an inf is not finite. `opt` given: after training (the
--- message suggests a smaller -LR or -momentum); nil: a model as loaded.
+-- Refuses a model with a NaN or infinite weight after training (the sum of a tensor with a
+-- NaN or an inf is not finite), with a message that names -LR and -momentum. (Loading refuses
+-- such files, training stops at a non-finite loss, and saving refuses non-finite tensors.)
 function flow.checkFinite(model, opt, what)
   local params = model:parameters()
   for _, p in ipairs(params) do
     local s = p:sum()
     if s ~= s or s == math.huge or s == -math.huge then
-      if not opt then error(string.format('%s: the model has NaN or infinite weights', what), 0) end
       error(string.format('%s: the model has NaN or infinite weights (training diverged); '
         .. 'try a smaller -LR (now %s) or -momentum (now %s); no model written',
         what, flow.exact(opt.LR), flow.exact(opt.momentum)), 0)

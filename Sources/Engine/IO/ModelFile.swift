@@ -19,6 +19,7 @@ public enum ModelFile {
     // MARK: - Saving
 
     /// Saves `model` to `path` atomically (a failed save leaves any existing file as it was).
+    /// Every value must be finite: a NaN or infinite weight is an error, not a file.
     /// `extra` adds metadata; the keys "format" and "workbench.architecture" are reserved.
     public static func save(_ model: Sequential, to path: String, metadata extra: [String: String] = [:]) throws {
         for key in [formatKey, architectureKey] where extra[key] != nil {
@@ -40,6 +41,11 @@ public enum ModelFile {
             tensors = try stateDict(model).map { ($0.name, $0.tensor) }
         } catch let e as EngineError {
             throw EngineError("cannot save \(path): \(e.message)")
+        }
+        for (name, t) in tensors {
+            if let i = (0..<t.count).first(where: { !t.data[$0].isFinite }) {
+                throw EngineError("cannot save \(path): tensor '\(name)' holds \(t.data[i]) at index \(i + 1) (did training diverge?); a model file holds finite values only")
+            }
         }
         try AtomicFile.write(try SafetensorsFile.encode(tensors, metadata: metadata), to: path)
     }

@@ -9,9 +9,14 @@ public enum Parallel {
 
     nonisolated(unsafe) private static var pool: WorkerPool?
 
-    /// Sets the engine's thread count; OpenBLAS itself always runs one thread per call.
+    /// The most threads the engine runs (more than the cores only slows it down); callers
+    /// that take a count from users check it against this range.
+    public static let maxThreads = 256
+
+    /// Sets the engine's thread count, clamped to 1...`maxThreads`; OpenBLAS itself always
+    /// runs one thread per call.
     public static func setThreads(_ n: Int) {
-        threads = Swift.max(1, n)
+        threads = Swift.min(Swift.max(1, n), maxThreads)
         BLAS.setThreads(1)
         if threads > 1 && (pool == nil || poolWorkers < threads - 1) {
             pool = WorkerPool(workers: threads - 1)
