@@ -16,7 +16,11 @@ public enum FuzzMutationKind: String, CaseIterable, Codable, Sendable {
     case lengthField = "length-field"
     /// The safetensors JSON header edited: dtype, shape entries, data_offsets, keys.
     case header = "header-json"
-    /// The architecture JSON in `__metadata__["workbench.architecture"]` edited.
+    /// A numeric arg or option of the architecture JSON in
+    /// `__metadata__["workbench.architecture"]` set to -1, 0, 2.5, 65536, 4e9, 1e18, 1e300 or -1e300.
+    case architectureValue = "architecture-value"
+    /// The architecture otherwise edited: types renamed, modules removed, duplicated,
+    /// swapped or nested deeply, args and options of the wrong shape, the JSON broken.
     case architecture
     /// Header and data disagreeing while each looks fine: shapes, dtypes, names, values.
     case tensorMismatch = "tensor-mismatch"
@@ -90,7 +94,7 @@ public struct FuzzMutant {
 /// Mutant i uses kind `schedule[i % schedule.count]` on seed `(i / schedule.count) % seeds`;
 /// structure-aware kinds take the k-th edit of the seed's list in a seeded, full-cycle order
 /// (k counts that kind's occurrences on that seed), so every edit of a list is made once
-/// before any is repeated. A quarter of the mutants get one more byte-level mutation on top.
+/// before any is repeated. A quarter of the byte-level mutants get a second byte-level mutation on top.
 public struct FuzzMutator {
     public let seeds: [FuzzSeed]
     public let schedule: [FuzzMutationKind]
@@ -102,6 +106,8 @@ public struct FuzzMutator {
         self.schedule = schedule
         self.seed = seed
     }
+
+    public static let byteLevel: Set<FuzzMutationKind> = [.bitFlip, .byteSet, .truncate, .insert, .delete]
 
     public static let interestingBytes: [UInt8] = [0x00, 0xff, 0x7f, 0x80]
 
@@ -123,7 +129,9 @@ public struct FuzzMutator {
         let k = (cycle / seeds.count) * perCycle + schedule[..<slot].filter { $0 == kind }.count
         var mutations = [FuzzMutation]()
         var bytes = apply(kind, occurrence: k, seed: s, to: s.bytes, rng: &rng, into: &mutations)
-        if kind != .gzipBomb, rng.next() % 4 == 0 {
+        // Byte-level kinds sometimes get a second byte-level mutation on top (structure-aware
+        // edits are left alone: a random flip in a JSON header mostly just breaks the JSON).
+        if Self.byteLevel.contains(kind), rng.next() % 4 == 0 {
             let extra: [FuzzMutationKind] = [.bitFlip, .byteSet, .truncate, .insert, .delete]
             bytes = apply(extra[Int(rng.next() % UInt64(extra.count))], occurrence: nil, seed: s, to: bytes, rng: &rng, into: &mutations)
         }

@@ -39,6 +39,8 @@ public struct FuzzResult: Codable {
     public var peakBytes: Int
     public var limitBytes: Int
     public var seconds: Double
+    /// Where the input was saved, for failures.
+    public var savedAs: String?
 
     public init(index: Int, outcome: FuzzOutcomeKind, message: String, mutation: String, peakDeltaBytes: Int, peakBytes: Int,
                 limitBytes: Int, seconds: Double) {

@@ -186,14 +186,16 @@ struct FuzzSafetensors {
 
     static let architectureNumbers = ["-1", "0", "2.5", "65536", "4e9", "1e18", "1e300", "-1e300"]
 
-    func architectureEdits() -> [FuzzEdit] {
+    /// (numeric edits, other edits) of the architecture.
+    func architectureEdits() -> (values: [FuzzEdit], structure: [FuzzEdit]) {
         let metadata = header["__metadata__"] ?? .object([])
-        guard let text = metadata[ModelFile.architectureKey]?.stringValue, let arch = FuzzJSON.parse(text) else { return [] }
+        guard let text = metadata[ModelFile.architectureKey]?.stringValue, let arch = FuzzJSON.parse(text) else { return ([], []) }
         func withArchitecture(_ s: String) -> [UInt8] {
             file(header.setting("__metadata__", metadata.setting(ModelFile.architectureKey, .string(s))))
         }
-        var edits = [FuzzEdit]()
-        func add(_ what: String, _ f: @escaping () -> FuzzJSON) { edits.append(FuzzEdit("architecture: " + what) { _ in withArchitecture(f().text) }) }
+        var edits = [FuzzEdit](), values = [FuzzEdit]()
+        func add(_ what: String, _ f: @escaping () -> FuzzJSON) { edits.append(FuzzEdit(what) { _ in withArchitecture(f().text) }) }
+        func value(_ what: String, _ f: @escaping () -> FuzzJSON) { values.append(FuzzEdit(what) { _ in withArchitecture(f().text) }) }
         func name(_ p: [Int]) -> String {
             let type = Self.module(arch, at: p)?["type"]?.stringValue ?? "?"
             return p.isEmpty ? "top \(type)" : "module \(p.map { String($0 + 1) }.joined(separator: ".")) (\(type))"
@@ -204,14 +206,14 @@ struct FuzzSafetensors {
             let args = m["args"]?.arrayValue ?? []
             for i in args.indices {
                 for v in Self.architectureNumbers {
-                    add("\(name(p)) args[\(i)] (\(args[i].text)) -> \(v)") {
+                    value("\(name(p)) args[\(i)] (\(args[i].text)) -> \(v)") {
                         Self.updating(arch, at: p) { m in var a = args; a[i] = .number(v); return m.setting("args", .array(a)) }
                     }
                 }
             }
             for (key, old) in m["options"]?.objectValue ?? [] {
                 for v in Self.architectureNumbers {
-                    add("\(name(p)) option \(key) (\(old.text)) -> \(v)") {
+                    value("\(name(p)) option \(key) (\(old.text)) -> \(v)") {
                         Self.updating(arch, at: p) { m in m.setting("options", (m["options"] ?? .object([])).setting(key, .number(v))) }
                     }
                 }
@@ -257,16 +259,16 @@ struct FuzzSafetensors {
         add("modules empty") { arch.setting("modules", .array([])) }
         add("modules not an array") { arch.setting("modules", .object([])) }
         for depth in [2, 100, 10_000, 100_000] {
-            edits.append(FuzzEdit("architecture: wrapped in \(depth) nested nn.Sequential") { _ in
+            edits.append(FuzzEdit("wrapped in \(depth) nested nn.Sequential") { _ in
                 let open = "{\"args\":[],\"type\":\"nn.Sequential\",\"modules\":["
                 return withArchitecture(String(repeating: open, count: depth) + arch.text + String(repeating: "]}", count: depth))
             })
         }
         for (what, s) in [("empty", ""), ("'{'", "{"), ("null", "null"), ("[]", "[]"), ("{\"type\":1}", "{\"type\":1}"),
                           ("cut in half", String(text.prefix(text.count / 2))), ("an empty object", "{}")] {
-            edits.append(FuzzEdit("architecture: replaced by \(what)") { _ in withArchitecture(s) })
+            edits.append(FuzzEdit("replaced by \(what)") { _ in withArchitecture(s) })
         }
-        return edits
+        return (values, edits)
     }
 
     // MARK: - Header/data mismatches

@@ -51,8 +51,10 @@ public enum FuzzSeeds {
         let total = UInt64(bytes.count)
         let lengthEdits = length.edits(of: bytes, extra: [(total - 8, "the whole rest of the file"), (total - 7, "one past the end"),
                                                           (100_000_000, "the 1e8 limit"), (100_000_001, "the 1e8 limit + 1")])
+        let architecture = st.architectureEdits()
         return FuzzSeed(name: name, bytes: bytes, boundaries: Array(Set(boundaries)).sorted(),
-                        edits: [.lengthField: lengthEdits, .header: st.headerEdits(), .architecture: st.architectureEdits(),
+                        edits: [.lengthField: lengthEdits, .header: st.headerEdits(), .architectureValue: architecture.values,
+                                .architecture: architecture.structure,
                                 .tensorMismatch: st.mismatchEdits()],
                         hotRange: 0..<start)
     }
@@ -178,7 +180,7 @@ public enum FuzzSeeds {
         let claimed = Array(inner.prefix(headerSize))
         var zeroCount = claimed; if zeroCount.count >= 8 { zeroCount.replaceSubrange(4..<8, with: [0, 0, 0, 0]) }
         var bombs = [FuzzEdit]()
-        for size in [16 << 20, 256 << 20, 1 << 30, 3 << 30] {
+        for size in [64 << 20, 256 << 20, 1 << 30, 3 << 30] {
             let mb = size >> 20
             bombs.append(FuzzEdit("\(mb) MiB of zeros after the inner header (which claims \(inner.count - headerSize) bytes)") { _ in
                 FuzzGzip.bomb(prefix: claimed, zeros: size) })

@@ -105,8 +105,9 @@ public final class SafetensorsFuzzTarget: FuzzTarget {
     public let name = "safetensors"
     public let fileExtension = "safetensors"
     public let seeds: [FuzzSeed]
-    public let schedule: [FuzzMutationKind] = [.architecture, .header, .bitFlip, .architecture, .truncate, .lengthField, .architecture,
-                                               .tensorMismatch, .header, .byteSet, .architecture, .insert, .delete, .header]
+    public let schedule: [FuzzMutationKind] = [.architectureValue, .header, .architectureValue, .bitFlip, .architecture, .architectureValue,
+                                               .truncate, .lengthField, .architectureValue, .tensorMismatch, .header, .architecture,
+                                               .architectureValue, .byteSet, .insert, .architectureValue, .delete, .header]
     private var inputs: [String: Tensor] = [:]
 
     public init(options: FuzzTargetOptions) throws {
@@ -167,8 +168,11 @@ public final class IDXFuzzTarget: FuzzTarget {
             fileExtension = "gz"
             seeds = [try FuzzSeeds.gzipped(name: "images.gz", inner: images, innerEdits: FuzzSeeds.idxEdits(images)),
                      try FuzzSeeds.gzipped(name: "labels.gz", inner: labels, innerEdits: FuzzSeeds.idxEdits(labels))]
+            // One bomb in 22: there are 12 bomb variants, and before the loader bounds its
+            // output each one costs a worker the time or memory limit.
             schedule = [.gzipCorruption, .lengthField, .gzipBomb, .bitFlip, .truncate, .gzipCorruption, .byteSet, .lengthField,
-                        .insert, .delete, .gzipCorruption]
+                        .insert, .delete, .gzipCorruption, .lengthField, .gzipCorruption, .bitFlip, .truncate, .gzipCorruption,
+                        .byteSet, .lengthField, .insert, .delete, .gzipCorruption, .truncate]
         } else {
             name = "idx"
             fileExtension = "idx"
