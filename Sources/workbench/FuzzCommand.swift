@@ -61,7 +61,7 @@ struct FuzzCommand: ParsableCommand {
     @Option(help: .hidden) var dir: String?
 
     func validate() throws {
-        if format != "all" && !Self.formats.contains(format) {
+        if format != "all" && format != SelfTestFuzzTarget.formatName && !Self.formats.contains(format) {
             throw ValidationError("unknown format '\(format)'; known: \(Self.formats.joined(separator: ", ")), all")
         }
         if count < 0 { throw ValidationError("--count must be 0 or more") }
@@ -320,6 +320,8 @@ struct FuzzCommand: ParsableCommand {
         let target: FuzzTarget
         if format == "conf" {
             target = try ConfFuzzTarget()
+        } else if format == SelfTestFuzzTarget.formatName {
+            target = SelfTestFuzzTarget()
         } else if let t = try FuzzFormats.target(format, options: options) {
             target = t
         } else {
@@ -388,6 +390,35 @@ final class ConfFuzzTarget: FuzzTarget {
         lua.collectGarbage()
         if case .string(let s) = result.first, s != "ok" { return FuzzOutcome(.wrong, s) }
         return FuzzOutcome(.accepted)
+    }
+}
+
+/// A hidden format that checks the harness itself: input 4k+1 crashes (a Swift trap), 4k+2
+/// hangs, 4k+3 runs away with memory, the others are accepted.
+final class SelfTestFuzzTarget: FuzzTarget {
+    static let formatName = "selftest"
+    let name = SelfTestFuzzTarget.formatName
+    let fileExtension = "bin"
+    let seeds = [FuzzSeed(name: "bytes", bytes: Array("selftest".utf8))]
+    let schedule: [FuzzMutationKind] = [.bitFlip]
+
+    func run(path: String, mutant: FuzzMutant) throws -> FuzzOutcome {
+        switch mutant.index % 4 {
+        case 1:
+            let empty = [Int]()
+            return FuzzOutcome(.accepted, "\(empty[mutant.index])")
+        case 2:
+            while true { sleep(1) }
+        case 3:
+            let n = 1 << 29
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+            p.initialize(repeating: 1, count: n)
+            sleep(2)
+            p.deallocate()
+            return FuzzOutcome(.accepted)
+        default:
+            return FuzzOutcome(.accepted)
+        }
     }
 }
 
