@@ -254,7 +254,7 @@ struct FuzzCommand: ParsableCommand {
         } else if r.outcome == .unnamedError || r.outcome == .wrong {
             s.notes.append(entry)
         }
-        if verbose && !json {
+        if verbose {
             FileHandle.standardError.write(Data("[\(s.format) #\(r.index)] \(r.outcome.rawValue): \(r.message.prefix(300)) -- \(r.mutation.prefix(300))\n".utf8))
         }
     }
