@@ -29,13 +29,21 @@ public enum FuzzSeeds {
 
     public static let tinyInputShape = [2, 1, 8, 8]
 
-    /// The tiny model's file, as `ModelFile.save` writes it.
+    /// The tiny model's file, as `ModelFile.save` writes it, with a metadata entry sized so
+    /// that the header ends in padding spaces (then a header length one byte short still
+    /// parses, and shifts every tensor by a byte).
     public static func tinyModelFile(temporaryDirectory: String) throws -> [UInt8] {
         let path = temporaryDirectory + "/seed-tiny.safetensors"
-        try ModelFile.save(try tinyModel(), to: path, metadata: ["seed": "fuzz"])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw EngineError("\(path): cannot read the seed back") }
-        return [UInt8](data)
+        let model = try tinyModel()
+        for pad in 0..<8 {
+            try ModelFile.save(model, to: path, metadata: ["seed": "fuzz" + String(repeating: "z", count: pad)])
+            guard let data = FileManager.default.contents(atPath: path) else { throw EngineError("\(path): cannot read the seed back") }
+            let bytes = [UInt8](data)
+            let n = Int(FuzzLengthField(name: "", offset: 0, width: 8, bigEndian: false).read(bytes))
+            if bytes[8 + n - 1] == 0x20 && bytes[8 + n - 2] == 0x20 { return bytes }
+        }
+        throw EngineError("\(path): no padded header for the seed")
     }
 
     /// A safetensors seed with its edits: header length, JSON header, architecture, tensor
