@@ -55,7 +55,7 @@ struct PruneCommand: ParsableCommand {
           workbench bench
               speed and memory of the engine on this machine
         """,
-        subcommands: [RunCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, BenchCommand.self, FuzzCommand.self]
     )
 
     // The reference tool's flags, with its defaults. Numeric flags keep their text and are
