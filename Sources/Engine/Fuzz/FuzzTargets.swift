@@ -197,7 +197,8 @@ public final class IDXFuzzTarget: FuzzTarget {
             }
         } else {
             let labels = try IDXFile.readLabels(path)
-            let raw = try DataFile.read(path)
+            // The header again (the labels were read, so the file is exactly 8 + count bytes).
+            let raw = try DataFile.read(path, headerLength: 8) { _ in Gzip.Limit(8 + labels.count, "the labels read") }
             let stated = raw.count >= 8 ? Int(IDXFile.bigEndian32(raw, 4)) : -1
             guard labels.count == stated else { return FuzzOutcome(.wrong, "accepted \(labels.count) labels, the header says \(stated)") }
         }
