@@ -14,7 +14,14 @@ public enum ModuleBindings: LuaBindingArea {
                               getField: field, setField: setField, allowsCustomFields: true))
         var constructors: [String: LuaFunction] = [:]
         for (name, make) in ModuleConstructors.table {
-            constructors[name] = { call in call.push(try make(call)); return 1 }
+            constructors[name] = { call in
+                let m = try make(call)
+                // The same rules as a model file's architecture, so that whatever Lua builds
+                // saves into a file that loads (e.g. a convolution's padding < its kernel).
+                do { _ = try ModuleFactory.blueprint(m.spec) } catch let e as EngineError { throw call.error(e.message) }
+                call.push(m)
+                return 1
+            }
         }
         lua.register(library: "nn", constructors)
         lua.preload("nn", returningGlobal: "nn")

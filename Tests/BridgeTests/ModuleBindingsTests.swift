@@ -173,6 +173,9 @@ final class ModuleBindingsTests: XCTestCase {
             ("nn.Linear(1e6, 1e6)", "too large"),
             ("nn.SpatialConvolution(1, 6, 0, 5)", "bad argument #3 to 'nn.SpatialConvolution' (expected an integer >= 1, got 0)"),
             ("nn.SpatialMaxPooling(2, 2, 2, 2, 3, 3)", "padding (3,3) must be at most half the kernel size"),
+            // The rules of a model file's architecture, so that what Lua builds saves and loads.
+            ("nn.SpatialConvolution(1, 2, 3, 3, 1, 1, 3, 0)", "nn.SpatialConvolution: padW (argument 7) must be smaller than kW = 3, got 3"),
+            ("nn.SpatialMaxPooling(2, 2, 5000, 2)", "nn.SpatialMaxPooling: dW (argument 3) must be an integer in 1...4096, got 5000"),
             ("nn.Dropout(1.5)", "nn.Dropout: illegal percentage 1.5"),
             ("nn.View()", "nn.View needs at least one size"),
             ("nn.BatchNormalization(4, 1e-5, 2)", "momentum must be in [0, 1]"),

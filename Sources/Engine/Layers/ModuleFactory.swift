@@ -184,7 +184,8 @@ public struct ModuleBlueprint {
 }
 
 /// Reads one spec's arguments and options, each checked before use; errors name the layer
-/// ("layer 4 (nn.SpatialMaxPooling): dW (argument 3) must be ...").
+/// ("layer 4 (nn.SpatialMaxPooling): dW (argument 3) must be ..."), or only the type for a
+/// module on its own.
 private struct SpecArguments {
     let spec: ModuleSpec
     let layer: String
@@ -193,7 +194,7 @@ private struct SpecArguments {
 
     func error(_ what: String) -> EngineError {
         let type = String(spec.type.prefix(80))
-        return EngineError(layer.isEmpty ? "the model (\(type)): \(what)" : "layer \(layer) (\(type)): \(what)")
+        return EngineError(layer.isEmpty ? "\(type): \(what)" : "layer \(layer) (\(type)): \(what)")
     }
 
     /// At most `arguments` arguments, at least `required`, and only the named options.
