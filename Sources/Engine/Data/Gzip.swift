@@ -102,13 +102,20 @@ public enum Gzip {
 
     /// gzip-compresses `bytes` (deflate level `level`, 0-9).
     public static func compress(_ bytes: [UInt8], level: Int32 = Z_DEFAULT_COMPRESSION) throws -> [UInt8] {
+        try deflate(bytes, level: level, windowBits: 15 + 16, flush: Z_FINISH)
+    }
+
+    /// One call of zlib's deflate over all of `bytes`: `windowBits` 15 + 16 writes a gzip
+    /// member, -15 raw deflate; `flush` Z_FINISH ends the stream, Z_FULL_FLUSH ends a piece
+    /// that another can follow (the fuzzer's bombs are built so).
+    static func deflate(_ bytes: [UInt8], level: Int32, windowBits: Int32, flush: Int32) throws -> [UInt8] {
         var stream = z_stream()
-        guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+        guard deflateInit2_(&stream, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY,
                             ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw EngineError("gzip: zlib could not start deflating")
         }
         defer { deflateEnd(&stream) }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 32)
+        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
         var input = bytes
         let status: Int32 = input.withUnsafeMutableBufferPointer { i in
             out.withUnsafeMutableBufferPointer { o in
@@ -116,10 +123,10 @@ public enum Gzip {
                 stream.avail_in = UInt32(i.count)
                 stream.next_out = o.baseAddress!
                 stream.avail_out = UInt32(o.count)
-                return deflate(&stream, Z_FINISH)
+                return CZlib.deflate(&stream, flush)
             }
         }
-        guard status == Z_STREAM_END else { throw EngineError("gzip: deflate failed (zlib status \(status))") }
+        guard status == (flush == Z_FINISH ? Z_STREAM_END : Z_OK) else { throw EngineError("gzip: deflate failed (zlib status \(status))") }
         out.removeSubrange(Int(stream.total_out)...)
         return out
     }

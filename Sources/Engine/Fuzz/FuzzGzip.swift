@@ -8,22 +8,7 @@ public enum FuzzGzip {
     /// Raw deflate of `bytes` ended by a full flush (byte-aligned, history reset, not final),
     /// or by the final block when `final`. Pieces made this way concatenate into one stream.
     static func rawDeflate(_ bytes: [UInt8], final: Bool) -> [UInt8] {
-        var stream = z_stream()
-        guard deflateInit2_(&stream, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return [] }
-        defer { deflateEnd(&stream) }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-        var input = bytes
-        let produced: Int = input.withUnsafeMutableBufferPointer { i in
-            out.withUnsafeMutableBufferPointer { o in
-                stream.next_in = i.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)
-                stream.avail_in = UInt32(i.count)
-                stream.next_out = o.baseAddress!
-                stream.avail_out = UInt32(o.count)
-                _ = deflate(&stream, final ? Z_FINISH : Z_FULL_FLUSH)
-                return o.count - Int(stream.avail_out)
-            }
-        }
-        return Array(out[0..<produced])
+        (try? Gzip.deflate(bytes, level: 9, windowBits: -15, flush: final ? Z_FINISH : Z_FULL_FLUSH)) ?? []
     }
 
     static func crc(_ bytes: [UInt8], _ start: UInt = 0) -> UInt {

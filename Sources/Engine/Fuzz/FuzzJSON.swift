@@ -68,23 +68,8 @@ public indirect enum FuzzJSON {
         }
     }
 
-    public static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    /// `s` as a JSON string literal (the writer the model files use).
+    public static func quoted(_ s: String) -> String { SafetensorsFile.jsonString(s) }
 
     // MARK: - Parsing
 
