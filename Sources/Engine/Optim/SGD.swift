@@ -8,42 +8,57 @@
 ///
 /// then θ ⊙= mask (and v ⊙= mask), so pruned weights stay exactly 0. Frozen modules are
 /// skipped; `Module.learningRateScale` multiplies the rate per module.
+///
+/// Settings come per parameter group (`groups`, each with its own rate, momentum, ...);
+/// without groups, every parameter of the model passed to `step` is in one group whose
+/// settings are this optimiser's `learningRate`, `momentum`, ... The velocity of each
+/// parameter lives as long as the optimiser: any number of training calls continue it, and
+/// `resetState(of:elements:)` zeroes it for chosen elements (a regrown connection starts
+/// without momentum).
 public final class SGD: Optimizer {
-    public var learningRate: Float
-    public var momentum: Float
-    public var dampening: Float
-    public var nesterov: Bool
-    public var weightDecay: Float
+    /// The settings used when `groups` is empty.
+    public let defaults: ParameterGroup
+    /// Parameter groups; empty: the whole model, with `defaults`.
+    public var groups: [ParameterGroup]
+    public var learningRate: Float { get { defaults.learningRate } set { defaults.learningRate = newValue } }
+    public var momentum: Float { get { defaults.momentum } set { defaults.momentum = newValue } }
+    public var dampening: Float { get { defaults.dampening } set { defaults.dampening = newValue } }
+    public var nesterov: Bool { get { defaults.nesterov } set { defaults.nesterov = newValue } }
+    public var weightDecay: Float { get { defaults.weightDecay } set { defaults.weightDecay = newValue } }
+    /// Torch's learningRateDecay: the rate of step t is lr / (1 + t · decay), for every group.
     public var learningRateDecay: Float
     private var velocity: [ObjectIdentifier: Tensor] = [:]
     private var evaluations = 0
 
     public init(learningRate: Float = 0.01, momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false,
                 weightDecay: Float = 0, learningRateDecay: Float = 0) {
-        self.learningRate = learningRate
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.weightDecay = weightDecay
+        defaults = ParameterGroup([], learningRate: learningRate, momentum: momentum, dampening: dampening,
+                                  nesterov: nesterov, weightDecay: weightDecay)
+        groups = []
         self.learningRateDecay = learningRateDecay
     }
 
+    /// An optimiser over `groups`, each with its own settings.
+    public convenience init(groups: [ParameterGroup], learningRateDecay: Float = 0) {
+        self.init(learningRateDecay: learningRateDecay)
+        self.groups = groups
+    }
+
     public func step(_ model: Module) {
-        let clr = learningRate / (1 + Float(evaluations) * learningRateDecay)
+        let decay = 1 + Float(evaluations) * learningRateDecay
         evaluations += 1
-        for m in leafModules(model) where !m.isFrozen {
-            let lr = clr * m.learningRateScale
-            for p in m.parameters { update(p, lr: lr) }
+        for (p, g, scale) in OptimizerPlan(model: model, groups: groups, fallback: defaults).entries {
+            update(p, g, lr: g.learningRate / decay * scale)
         }
     }
 
-    private func update(_ p: Parameter, lr: Float) {
+    private func update(_ p: Parameter, _ group: ParameterGroup, lr: Float) {
         let x = p.value.data, g = p.grad.data
-        let wd = weightDecay, mom = momentum, damp = 1 - dampening
+        let wd = group.weightDecay, mom = group.momentum, damp = 1 - group.dampening, nesterov = group.nesterov
         let key = ObjectIdentifier(p)
-        let first = momentum != 0 && velocity[key] == nil
+        let first = mom != 0 && velocity[key] == nil
         if first { velocity[key] = Tensor(shape: p.value.shape) }
-        let v = velocity[key]?.data
+        let v = mom != 0 ? velocity[key]?.data : nil
         // Elementwise, so chunks update independently (the same bits for any split). Each case
         // is its own branch-free loop, so that it vectorises.
         Parallel.forChunks(p.value.count, costPerItem: 4) { r in
@@ -53,9 +68,9 @@ public final class SGD: Optimizer {
                     for i in lo..<hi {
                         let gi = g[i] + wd * x[i]
                         v[i] = gi
-                        x[i] -= lr * (self.nesterov ? gi + mom * gi : gi)
+                        x[i] -= lr * (nesterov ? gi + mom * gi : gi)
                     }
-                } else if self.nesterov {
+                } else if nesterov {
                     for i in lo..<hi {
                         let gi = g[i] + wd * x[i]
                         v[i] = mom * v[i] + damp * gi
@@ -82,10 +97,37 @@ public final class SGD: Optimizer {
         velocity = [:]
         evaluations = 0
     }
+
+    /// Zeroes the velocity of `p` at `elements` (0-based flat indices), or all of it when nil.
+    public func resetState(of p: Parameter, elements: [Int]? = nil) throws {
+        guard let v = velocity[ObjectIdentifier(p)] else { return }
+        try zero(v, at: elements, of: p)
+    }
+
+    /// The velocity of `p` (nil before its first step with momentum), for inspection.
+    public func velocity(of p: Parameter) -> Tensor? { velocity[ObjectIdentifier(p)] }
+}
+
+/// `t[i] = 0` for i in `elements` (all of t when nil), each checked against `p`'s size.
+func zero(_ t: Tensor, at elements: [Int]?, of p: Parameter) throws {
+    guard let elements else { t.zero(); return }
+    for i in elements {
+        guard i >= 0 && i < t.count else {
+            throw EngineError("optimiser state of the \(p.name) (\(shapeString(p.value.shape))): element \(i + 1) does not exist (1...\(t.count))")
+        }
+        t.data[i] = 0
+    }
 }
 
 /// An optimiser updates a model's parameters from their accumulated gradients.
 public protocol Optimizer: AnyObject {
     func step(_ model: Module)
+    /// Forgets all state (velocity, moments, step counts).
     func reset()
+    /// Zeroes the state of `p` at `elements` (0-based flat indices), or all of it when nil.
+    func resetState(of p: Parameter, elements: [Int]?) throws
+    /// The groups whose settings a schedule changes; empty when the optimiser runs on its defaults.
+    var groups: [ParameterGroup] { get }
+    /// The settings used when there are no groups.
+    var defaults: ParameterGroup { get }
 }

@@ -32,8 +32,12 @@ public final class Trainer {
     public var onBatch: ((TrainProgress) throws -> Void)?
     /// Called after each epoch with the epoch's mean loss.
     public var onEpoch: ((TrainProgress) throws -> Void)?
+    /// Learning-rate schedules, applied before every step (in this order).
+    public var schedulers: [LearningRateScheduler] = []
     private var rng: RandomGenerator
     private(set) public var epochsDone = 0
+    /// Optimiser steps taken, over every epoch so far.
+    private(set) public var stepsDone = 0
     private let inputs = Tensor(), targets = Tensor()
 
     public init(model: Sequential, criterion: Criterion = CrossEntropyCriterion(), optimizer: Optimizer,
@@ -60,7 +64,9 @@ public final class Trainer {
         for b in 0..<batches {
             let range = (b * batchSize)..<Swift.min((b + 1) * batchSize, data.count)
             data.fillBatch(order[range], inputs: inputs, targets: targets)
+            for s in schedulers { try s.apply(step: stepsDone, epoch: epochsDone - 1) }
             let loss = try step(inputs, targets)
+            stepsDone += 1
             totalLoss += Double(loss) * Double(range.count)
             bar.update(b + 1)
             try onBatch?(TrainProgress(epoch: epochsDone, batch: b + 1, batches: batches, loss: loss, examples: range.upperBound))
