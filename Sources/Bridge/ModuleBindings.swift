@@ -180,6 +180,9 @@ public enum ModuleBindings: LuaBindingArea {
         },
         "zeroGradParameters": returningSelf { _, m in m.zeroGradParameters() },
         "updateParameters": returningSelf { call, m in updateParameters(m, try call.float(2)) },
+        // m:freeze() / m:unfreeze(): the module and every module inside it
+        "freeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = true } },
+        "unfreeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = false } },
         "training": returningSelf { _, m in m.training() },
         "evaluate": returningSelf { _, m in m.evaluate() },
         "clearState": returningSelf { _, m in m.clearState() },
@@ -295,6 +298,13 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         case "train":
             if lua_toboolean(call.L, 3) != 0 { m.training() } else { m.evaluate() }
+            return 1
+        case "learningRateScale":
+            let x = try call.number(3)
+            guard x.isFinite && x >= 0 else {
+                throw LuaArgumentError("learningRateScale of \(m.description) must be a finite number >= 0, got \(x)")
+            }
+            for y in [m] + leafModules(m) { y.learningRateScale = Float(x) }
             return 1
         case "gradWeight", "gradBias", "mask", "output", "gradInput", "modules", "__typename":
             throw LuaArgumentError("'\(key)' of \(m.description) cannot be replaced (write into it, or use setMask)")

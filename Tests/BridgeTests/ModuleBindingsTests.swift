@@ -26,6 +26,45 @@ final class ModuleBindingsTests: XCTestCase {
         }
     }
 
+    /// m:freeze() keeps a layer's weights bit for bit through training, m:unfreeze() trains it
+    /// again; m.learningRateScale = 0 does the same through the optimiser.
+    func testFreezeUnfreezeAndLearningRateScaleFromLua() throws {
+        try lua.run(string: """
+            torch.manualSeed(2)
+            net = nn.Sequential():add(nn.Linear(3, 4)):add(nn.Tanh()):add(nn.Linear(4, 2))
+            local x, target = torch.randn(16, 3), torch.Tensor(16):fill(1)
+            local function same(a, b) return a:clone():csub(b):abs():sum() == 0 end
+            function steps(n)
+              local criterion = nn.CrossEntropyCriterion()
+              for i = 1, n do
+                net:zeroGradParameters()
+                local y = net:forward(x)
+                criterion:forward(y, target)
+                net:backward(x, criterion:backward(y, target))
+                net:updateParameters(0.5)
+              end
+            end
+            first = net:get(1).weight:clone()
+            last = net:get(3).weight:clone()
+            net:get(1):freeze()
+            frozenFlag = net:get(1).isFrozen
+            steps(3)
+            sameFirst = same(net:get(1).weight, first)
+            movedLast = not same(net:get(3).weight, last)
+            net:get(1):unfreeze()
+            steps(1)
+            movedFirst = not same(net:get(1).weight, first)
+            """)
+        XCTAssertEqual(try value("tostring(frozenFlag)").string, "true")
+        XCTAssertEqual(try value("tostring(sameFirst)").string, "true")
+        XCTAssertEqual(try value("tostring(movedLast)").string, "true")
+        XCTAssertEqual(try value("tostring(movedFirst)").string, "true")
+        XCTAssertEqual(try value("tostring(net:get(1).isFrozen)").string, "false")
+        try lua.run(string: "net.learningRateScale = 0.25")
+        XCTAssertEqual(try value("net:get(3).learningRateScale").number, 0.25)
+        XCTAssertThrowsError(try lua.run(string: "net.learningRateScale = -1"))
+    }
+
     func testSequentialContainerMethods() throws {
         try lua.run(string: """
             m = nn.Sequential():add(nn.Linear(4, 3)):add(nn.Tanh())
