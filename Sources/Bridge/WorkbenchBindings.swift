@@ -88,13 +88,13 @@ public enum WorkbenchBindings: LuaBindingArea {
                                   seed: UInt64(truncatingIfNeeded: try o.integer("seed", default: 0)),
                                   showProgress: try o.boolean("progress", default: true) && !verbose)
             let onBatch = try o.function("onBatch"), onEpoch = try o.function("onEpoch")
-            trainer.onBatch = { p in
+            trainer.afterStep = { p in
                 if verbose {
                     print(String(format: "epoch %d batch %d/%d loss %.4f", p.epoch, p.batch, p.batches, p.loss))
                 }
                 try onBatch?(progressTable(p))
             }
-            if let onEpoch { trainer.onEpoch = { p in try onEpoch(progressTable(p)) } }
+            if let onEpoch { trainer.afterEpoch = { p in try onEpoch(progressTable(p)) } }
             var loss: Float = .nan
             for _ in 0..<epochs { loss = try trainer.trainEpoch(data) }
             call.push(loss)

@@ -137,7 +137,7 @@ final class OptimizerGroupTests: XCTestCase {
         trainer.schedulers = [try LearningRateScheduler(perStep, schedule: .exponential(gamma: 0.5), per: .step),
                               try LearningRateScheduler(perEpoch, schedule: .step(every: 1, gamma: 0.1), per: .epoch)]
         var seen = [(Float, Float)]()
-        trainer.onBatch = { _ in seen.append((perStep.learningRate, perEpoch.learningRate)) }
+        trainer.afterStep = { _ in seen.append((perStep.learningRate, perEpoch.learningRate)) }
         let data = try tinyData()
         try trainer.trainEpoch(data)
         try trainer.trainEpoch(data)
@@ -159,5 +159,92 @@ final class OptimizerGroupTests: XCTestCase {
     private func tinyData() throws -> Dataset {
         let pixels = (0..<48).map { UInt8(($0 * 37) % 251) }
         return try Dataset(name: "tiny", pixels: pixels, labels: (0..<12).map { Int32($0 % 3) }, channels: 1, height: 2, width: 2, classes: 3)
+    }
+}
+
+/// The long-lived trainer: hooks in their documented order and state, steps with and without
+/// replacement, counters across calls.
+final class TrainerHookTests: XCTestCase {
+    private func tinyData() throws -> Dataset {
+        let pixels = (0..<48).map { UInt8(($0 * 37) % 251) }
+        return try Dataset(name: "tiny", pixels: pixels, labels: (0..<12).map { Int32($0 % 3) }, channels: 1, height: 2, width: 2, classes: 3)
+    }
+
+    func testHooksFireInOrderWithTheirState() throws {
+        GlobalRandom.seed(1)
+        let model = Sequential([try View(4), Linear(4, 3)])
+        let w = model.modules[1].weight!
+        let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.1), batchSize: 5, seed: 0)
+        var log = [String]()
+        var before: [Float] = []
+        trainer.beforeForward = { p in
+            log.append("before \(p.epoch).\(p.batch) step \(p.step) samples \(p.samples) loss \(p.loss.isNaN ? "nan" : "set")")
+        }
+        trainer.afterBackward = { p in
+            log.append("backward \(p.batch) grad \(w.grad.scalars.contains { $0 != 0 } ? "set" : "zero")")
+            before = w.value.scalars
+        }
+        trainer.afterStep = { p in log.append("step \(p.batch) moved \(w.value.scalars != before)") }
+        trainer.afterEpoch = { p in log.append("epoch \(p.epoch) of \(p.batches) batches, \(p.examples) examples") }
+        try trainer.trainEpoch(try tinyData())
+        XCTAssertEqual(log, [
+            "before 1.1 step 0 samples 0 loss nan", "backward 1 grad set", "step 1 moved true",
+            "before 1.2 step 1 samples 5 loss nan", "backward 2 grad set", "step 2 moved true",
+            "before 1.3 step 2 samples 10 loss nan", "backward 3 grad set", "step 3 moved true",
+            "epoch 1 of 3 batches, 12 examples",
+        ])
+        XCTAssertEqual(trainer.stepsDone, 3); XCTAssertEqual(trainer.samplesSeen, 12); XCTAssertEqual(trainer.epochsDone, 1)
+    }
+
+    /// A mask installed in afterStep holds from the very next forward pass.
+    func testAMaskChangedInAHookHoldsFromTheNextForward() throws {
+        GlobalRandom.seed(2)
+        let model = Sequential([try View(4), Linear(4, 3)])
+        let w = model.modules[1].weight!
+        let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.1, momentum: 0.9), batchSize: 4, seed: 0)
+        let mask = Tensor(shape: w.value.shape, repeating: 1)
+        mask[0] = 0; mask[7] = 0
+        var seenAtForward = [[Float]]()
+        trainer.beforeForward = { p in seenAtForward.append([w.value[0], w.value[7]]) }
+        trainer.afterStep = { p in if p.batch == 1 { try w.setMask(mask) } }
+        try trainer.trainEpoch(try tinyData())
+        XCTAssertNotEqual(seenAtForward[0], [0, 0])
+        XCTAssertEqual(seenAtForward[1], [0, 0])
+        XCTAssertEqual(seenAtForward[2], [0, 0])
+        XCTAssertEqual([w.value[0], w.value[7]], [0, 0])
+    }
+
+    func testStepsWithAndWithoutReplacement() throws {
+        GlobalRandom.seed(3)
+        let model = Sequential([try View(4), Linear(4, 3)])
+        let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.05), batchSize: 5, seed: 4)
+        var sizes = [Int]()
+        trainer.afterStep = { p in sizes.append(p.examples) }
+        try trainer.steps(try tinyData(), 4)
+        // 12 examples in batches of 5 without replacement: 5, 5, 2 (the pass ends), then 5 of a new order.
+        XCTAssertEqual(sizes, [5, 10, 12, 17])
+        XCTAssertEqual(trainer.samplesSeen, 17)
+        sizes = []
+        try trainer.steps(try tinyData(), 3, replacement: true)
+        XCTAssertEqual(sizes, [5, 10, 15])
+        XCTAssertEqual(trainer.stepsDone, 7); XCTAssertEqual(trainer.epochsDone, 0)
+        // Deterministic: the same seed draws the same batches.
+        func weights(_ replacement: Bool) throws -> [UInt32] {
+            GlobalRandom.seed(3)
+            let m = Sequential([try View(4), Linear(4, 3)])
+            let t = Trainer(model: m, optimizer: SGD(learningRate: 0.05), batchSize: 5, seed: 4)
+            try t.steps(try tinyData(), 6, replacement: replacement)
+            return m.allParameters.flatMap(\.value.scalars).map(\.bitPattern)
+        }
+        XCTAssertEqual(try weights(true), try weights(true))
+        XCTAssertNotEqual(try weights(true), try weights(false))
+    }
+
+    func testAHookThatThrowsStopsTraining() throws {
+        let model = Sequential([try View(4), Linear(4, 3)])
+        let trainer = Trainer(model: model, optimizer: SGD(), batchSize: 4, seed: 0)
+        trainer.afterBackward = { p in if p.batch == 2 { throw EngineError("hook failed at batch \(p.batch)") } }
+        assertMessage(errorMessage { try trainer.trainEpoch(try self.tinyData()) }, contains: ["hook failed at batch 2"])
+        XCTAssertEqual(trainer.stepsDone, 1, "the failing step was not taken")
     }
 }

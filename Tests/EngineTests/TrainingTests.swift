@@ -46,7 +46,7 @@ final class TrainingTests: XCTestCase {
         let before = try evaluate(model, on: test)
         let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.05, momentum: 0.9), batchSize: 32, seed: 0)
         var epochLosses: [Float] = []
-        trainer.onEpoch = { epochLosses.append($0.loss) }
+        trainer.afterEpoch = { epochLosses.append($0.loss) }
         for _ in 0..<4 { try trainer.trainEpoch(train) }
         let after = try evaluate(model, on: test)
         XCTAssertGreaterThan(before.errorPercent, 50)
@@ -58,7 +58,7 @@ final class TrainingTests: XCTestCase {
         GlobalRandom.seed(0)
         let trainer = Trainer(model: try smallConvNet(), optimizer: SGD(), batchSize: 16)
         var seen = 0
-        trainer.onBatch = { p in
+        trainer.afterStep = { p in
             seen = p.batch
             if p.batch == 3 { throw EngineError("stop here") }
         }

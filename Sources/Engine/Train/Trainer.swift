@@ -1,12 +1,14 @@
 import Foundation
 
-/// What a batch or epoch hook sees.
+/// What a hook sees.
 public struct TrainProgress {
-    public var epoch: Int          // 1-based
-    public var batch: Int          // 1-based within the epoch
-    public var batches: Int        // per epoch
-    public var loss: Float         // of this batch (per-batch hooks) or mean over the epoch
-    public var examples: Int       // seen so far in this epoch
+    public var epoch: Int          // 1-based (for `steps`, the epoch the steps count towards: epochs done + 1)
+    public var batch: Int          // 1-based within the epoch (or within the `steps` call)
+    public var batches: Int        // per epoch (or in the `steps` call)
+    public var loss: Float         // of this batch (NaN before the forward pass), or mean over the epoch
+    public var examples: Int       // seen so far in this epoch (or `steps` call)
+    public var step: Int = 0       // optimiser steps taken before this one (all calls), from 0
+    public var samples: Int = 0    // examples trained on before this batch (all calls)
 }
 
 /// Result of an evaluation: classification error in percent and mean loss per example.
@@ -18,27 +20,45 @@ public struct Evaluation: CustomStringConvertible {
     public var description: String { String(format: "avg. loss: %.4f; avg. error: %.4f", loss, errorPercent) }
 }
 
-/// Minibatch training and evaluation of a classifier (Torch's train/test loops).
+/// Minibatch training of a classifier (Torch's train loop), kept for as long as the training
+/// goes on: the optimiser (and so its momentum), the counters and the shuffling generator
+/// carry over from one `trainEpoch` or `steps` call to the next.
 ///
 /// Each epoch visits the training set in an order drawn from a generator seeded once at
 /// construction, so the same seed and thread count give bitwise identical weights.
+///
+/// One training step, with its hooks in order (a hook may change masks, weights, group
+/// settings, frozen layers or the schedules; the rest of the step sees the change):
+/// schedules assign their rates → `beforeForward` → forward, loss → backward (parameter
+/// gradients computed and masked) → `afterBackward` → optimiser step → `afterStep`; after the
+/// last step of an epoch, `afterEpoch` with the epoch's mean loss. An error thrown by a hook
+/// stops training and propagates.
 public final class Trainer {
     public let model: Sequential
     public let criterion: Criterion
     public var optimizer: Optimizer
     public var batchSize: Int
     public var showProgress: Bool
-    /// Called after each batch; an error thrown here stops training and propagates.
-    public var onBatch: ((TrainProgress) throws -> Void)?
-    /// Called after each epoch with the epoch's mean loss.
-    public var onEpoch: ((TrainProgress) throws -> Void)?
+    /// Before the forward pass of each step (`loss` is NaN).
+    public var beforeForward: ((TrainProgress) throws -> Void)?
+    /// After backward, before the optimiser step: the place for gradient noise or penalties.
+    public var afterBackward: ((TrainProgress) throws -> Void)?
+    /// After each optimiser step.
+    public var afterStep: ((TrainProgress) throws -> Void)?
+    /// After each epoch of `trainEpoch`, with the epoch's mean loss.
+    public var afterEpoch: ((TrainProgress) throws -> Void)?
     /// Learning-rate schedules, applied before every step (in this order).
     public var schedulers: [LearningRateScheduler] = []
     private var rng: RandomGenerator
+    /// Epochs completed by `trainEpoch`.
     private(set) public var epochsDone = 0
-    /// Optimiser steps taken, over every epoch so far.
+    /// Optimiser steps taken, over every call so far.
     private(set) public var stepsDone = 0
+    /// Examples trained on, over every call so far.
+    private(set) public var samplesSeen = 0
     private let inputs = Tensor(), targets = Tensor()
+    /// The running order of `steps` without replacement, and the next position in it.
+    private var stepOrder: [Int] = [], stepCursor = 0
 
     public init(model: Sequential, criterion: Criterion = CrossEntropyCriterion(), optimizer: Optimizer,
                 batchSize: Int = 128, seed: UInt64 = 0, showProgress: Bool = false) {
@@ -53,43 +73,106 @@ public final class Trainer {
     /// One pass over `data` in a freshly shuffled order; returns the mean training loss.
     @discardableResult
     public func trainEpoch(_ data: Dataset) throws -> Float {
-        guard batchSize > 0 else { throw EngineError("batch size must be positive, got \(batchSize)") }
-        guard data.count > 0 else { throw EngineError("\(data.name): no training images") }
+        try check(data)
         model.training()
-        epochsDone += 1
         let order = rng.permutation(data.count)
         let batches = (data.count + batchSize - 1) / batchSize
         let bar = ProgressBar(total: batches, enabled: showProgress)
         var totalLoss = 0.0
+        let epochIndex = epochsDone
         for b in 0..<batches {
             let range = (b * batchSize)..<Swift.min((b + 1) * batchSize, data.count)
             data.fillBatch(order[range], inputs: inputs, targets: targets)
-            for s in schedulers { try s.apply(step: stepsDone, epoch: epochsDone - 1) }
-            let loss = try step(inputs, targets)
-            stepsDone += 1
+            var progress = TrainProgress(epoch: epochIndex + 1, batch: b + 1, batches: batches, loss: .nan, examples: range.upperBound)
+            let loss = try trainStep(&progress, epochIndex: epochIndex, count: range.count)
             totalLoss += Double(loss) * Double(range.count)
             bar.update(b + 1)
-            try onBatch?(TrainProgress(epoch: epochsDone, batch: b + 1, batches: batches, loss: loss, examples: range.upperBound))
             try Interrupt.check()
         }
+        epochsDone += 1
         let mean = Float(totalLoss / Double(data.count))
-        try onEpoch?(TrainProgress(epoch: epochsDone, batch: batches, batches: batches, loss: mean, examples: data.count))
+        try afterEpoch?(TrainProgress(epoch: epochsDone, batch: batches, batches: batches, loss: mean, examples: data.count,
+                                      step: stepsDone, samples: samplesSeen))
         return mean
     }
 
-    /// forward, loss, backward (down to the lowest trained layer), optimiser step.
+    /// `count` steps of `batchSize` examples each; returns their mean loss. With `replacement`,
+    /// each batch is drawn uniformly with replacement (as iterative magnitude pruning samples
+    /// its minibatches); without, batches follow a shuffled order of `data` that carries over
+    /// between calls and is drawn anew whenever it is used up (a pass's last batch may be
+    /// smaller). Epochs are not counted here; per-epoch schedules see `epochsDone`.
+    @discardableResult
+    public func steps(_ data: Dataset, _ count: Int, replacement: Bool = false) throws -> Float {
+        try check(data)
+        guard count >= 0 else { throw EngineError("the number of steps must be 0 or more, got \(count)") }
+        model.training()
+        let bar = ProgressBar(total: count, enabled: showProgress)
+        var totalLoss = 0.0, examples = 0
+        var indices = [Int]()
+        for k in 0..<count {
+            indices.removeAll(keepingCapacity: true)
+            if replacement {
+                for _ in 0..<batchSize { indices.append(Int(rng.next() % UInt64(data.count))) }
+            } else {
+                if stepCursor >= stepOrder.count { stepOrder = rng.permutation(data.count); stepCursor = 0 }
+                let end = Swift.min(stepCursor + batchSize, stepOrder.count)
+                indices.append(contentsOf: stepOrder[stepCursor..<end])
+                stepCursor = end
+            }
+            data.fillBatch(indices, inputs: inputs, targets: targets)
+            examples += indices.count
+            var progress = TrainProgress(epoch: epochsDone + 1, batch: k + 1, batches: count, loss: .nan, examples: examples)
+            totalLoss += Double(try trainStep(&progress, epochIndex: epochsDone, count: indices.count)) * Double(indices.count)
+            bar.update(k + 1)
+            try Interrupt.check()
+        }
+        return examples == 0 ? .nan : Float(totalLoss / Double(examples))
+    }
+
+    private func check(_ data: Dataset) throws {
+        guard batchSize > 0 else { throw EngineError("batch size must be positive, got \(batchSize)") }
+        guard data.count > 0 else { throw EngineError("\(data.name): no training images") }
+    }
+
+    /// One step on the batch in `inputs`/`targets` (`count` examples), with schedules and hooks.
+    private func trainStep(_ progress: inout TrainProgress, epochIndex: Int, count: Int) throws -> Float {
+        progress.step = stepsDone
+        progress.samples = samplesSeen
+        for s in schedulers { try s.apply(step: stepsDone, epoch: epochIndex) }
+        try beforeForward?(progress)
+        model.zeroGradParameters()
+        let out = try model.forward(inputs)
+        let loss = try criterion.forward(out, targets)
+        try checkFinite(loss)
+        let g = try criterion.backward(out, targets)
+        try model.backwardParametersOnly(inputs, g)
+        progress.loss = loss
+        try afterBackward?(progress)
+        optimizer.step(model)
+        stepsDone += 1
+        samplesSeen += count
+        try afterStep?(progress)
+        return loss
+    }
+
+    /// forward, loss, backward (down to the lowest trained layer), optimiser step; no hooks,
+    /// schedules or counters.
     /// A loss that is not finite stops training before the step, so the weights stay finite.
     public func step(_ x: Tensor, _ y: Tensor) throws -> Float {
         model.zeroGradParameters()
         let out = try model.forward(x)
         let loss = try criterion.forward(out, y)
-        guard loss.isFinite else {
-            throw EngineError("training diverged: the loss is \(loss) at epoch \(Swift.max(epochsDone, 1)); the weights are left as they were before this step (try a smaller learning rate)")
-        }
+        try checkFinite(loss)
         let g = try criterion.backward(out, y)
         try model.backwardParametersOnly(x, g)
         optimizer.step(model)
         return loss
+    }
+
+    private func checkFinite(_ loss: Float) throws {
+        guard loss.isFinite else {
+            throw EngineError("training diverged: the loss is \(loss) at epoch \(epochsDone + 1), step \(stepsDone + 1); the weights are left as they were before this step (try a smaller learning rate)")
+        }
     }
 }
 
