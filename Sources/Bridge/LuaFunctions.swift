@@ -22,6 +22,9 @@ public final class LuaContext {
     public var userInfo: [String: Any] = [:]
     /// The directory of `scripts/` (model definitions, drivers) when known.
     public internal(set) var scriptsDirectory: String?
+    /// An `Interrupted` a binding raised into Lua during the running chunk: the cause given
+    /// to the chunk's `LuaError` (Lua itself carries only the message).
+    var interruption: Interrupted?
 
     init() {}
 
@@ -46,10 +49,12 @@ private let luaDispatch: @convention(c) (OpaquePointer?) -> Int32 = { state in
         return Int32(n)
     } catch let error as LuaError {
         // Already placed and traced by Lua (an error inside a callback): raise it unchanged.
+        if let i = error.cause as? Interrupted { context.interruption = i }
         lua_settop(L, 0)
         lua_pushstring(L, error.raw)
         return wb_raise_as_is()
     } catch {
+        if let i = error as? Interrupted { context.interruption = i }
         lua_settop(L, 0)
         lua_pushstring(L, luaMessage(for: error))
         return wb_raise_with_position()

@@ -92,14 +92,19 @@ public final class LuaRuntime {
     }
 
     /// Calls the chunk below the `nargs` arguments under the message handler at `handler`.
+    /// A failed chunk's error gets as its `cause` the `Interrupted` a binding raised while it
+    /// ran (a nested chunk's is handed on by the binding that ran it).
     private func callChunk(handler: Int32, nargs: Int32) throws -> [LuaValue] {
+        let outer = context.interruption
+        context.interruption = nil
+        defer { context.interruption = outer }
         let status = wb_pcall(L, nargs, LUA_MULTRET, handler)
-        guard status == LUA_OK else { throw popError(status, loading: false) }
+        guard status == LUA_OK else { throw popError(status, loading: false, cause: context.interruption) }
         let n = lua_gettop(L) - handler
         return (0..<n).map { LuaValue(L, handler + 1 + $0) }
     }
 
-    private func popError(_ status: Int32, loading: Bool) -> LuaError {
+    private func popError(_ status: Int32, loading: Bool, cause: (any Error)? = nil) -> LuaError {
         var text = wb_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
         wb_pop(L, 1)
         if wb_take_cap_hit(L) != 0, text.hasPrefix("not enough memory") {
@@ -112,7 +117,7 @@ public final class LuaRuntime {
         case LUA_ERRRUN: kind = .runtime
         default: kind = .other
         }
-        return LuaError(kind: kind, raw: text)
+        return LuaError(kind: kind, raw: text, cause: cause)
     }
 
     // MARK: globals

@@ -57,32 +57,3 @@ enum Limits {
     static let benchImages = 1...1_000_000      // bench --epoch-images
     static let maxLuaTimeout = 1_000_000.0      // -luaTimeout seconds (0: none)
 }
-
-/// The Lua limits, shared by the flow and `workbench run` (each declares the two options;
-/// an @OptionGroup of one type in both the root command and a subcommand does not parse).
-struct LuaLimits {
-    let memoryText: NumberText
-    let timeoutText: NumberText
-
-    static let memoryHelp = ArgumentHelp(
-        "Cap on the Lua interpreter's own memory in MB, \(Limits.luaMemoryMB.lowerBound)...\(Limits.luaMemoryMB.upperBound) (0: no cap); tensors are not counted.",
-        valueName: "MB")
-    static let timeoutHelp = ArgumentHelp(
-        "Stop the Lua script with an error after S seconds, 0...\(Int(Limits.maxLuaTimeout)) (0: no limit).", valueName: "S")
-
-    var memoryMB: Int { (try? memoryText.integer("-luaMemory", in: Limits.luaMemoryMB)) ?? Limits.defaultLuaMemoryMB }
-    var timeout: Double { (try? timeoutText.real("-luaTimeout", "", { _ in true })) ?? 0 }
-
-    func validate() throws {
-        _ = try memoryText.integer("-luaMemory", in: Limits.luaMemoryMB, note: " MB (0: no cap)")
-        _ = try timeoutText.real("-luaTimeout", "a number of seconds in [0, \(Int(Limits.maxLuaTimeout))] (0: no limit)") {
-            $0 >= 0 && $0 <= Limits.maxLuaTimeout
-        }
-    }
-
-    /// Sets the memory cap and starts the time limit.
-    func apply(to lua: LuaRuntime) {
-        lua.memoryCap = memoryMB * 1_048_576
-        lua.setTimeLimit(seconds: timeout > 0 ? timeout : nil)
-    }
-}

@@ -3,13 +3,16 @@ import Bridge
 import Engine
 import Foundation
 
-/// `workbench`: the reference tool's command line, flag for flag (Torch CmdLine style: single
-/// dash), handed as the table `opt` to scripts/main.lua, which runs the flow; `run` runs any
-/// Lua script, `bench` measures the engine.
+/// `workbench [prune] FLAGS`: the reference tool's command line, flag for flag (Torch CmdLine
+/// style: single dash), handed as the table `opt` to scripts/main.lua, which runs the flow.
+/// `Workbench`'s default subcommand: `workbench -l 8 -p 0.7 -reTrain` runs it. Its help is
+/// the tool's help (`Workbench.helpText`), so it keeps the tool's overview and usage line, and
+/// it is not listed among the subcommands.
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "workbench",
-        abstract: "Prune, retrain, measure and compare neural networks on the CPU, scripted in Lua.",
+        commandName: "prune",
+        abstract: Workbench.abstract,
+        usage: "workbench <options> <subcommand>",
         discussion: """
         Without a subcommand, runs the 2016 Torch7 pruner's flow (scripts/main.lua) with its \
         single-dash flags, listed below. Layer indices are positions in the model's \
@@ -55,7 +58,7 @@ struct PruneCommand: ParsableCommand {
           workbench bench
               speed and memory of the engine on this machine
         """,
-        subcommands: [RunCommand.self, BenchCommand.self, FuzzCommand.self]
+        shouldDisplay: false
     )
 
     // The reference tool's flags, with its defaults. Numeric flags keep their text and are
@@ -120,9 +123,7 @@ struct PruneCommand: ParsableCommand {
     var cuda = false
 
     // Beyond the reference.
-    @Option(name: .customLong("threads", withSingleDash: true), parsing: .unconditional,
-            help: ArgumentHelp("Threads for the engine, \(Limits.threads.lowerBound)...\(Limits.threads.upperBound).", valueName: "threads"))
-    var threadsText = NumberText(defaultThreads)
+    @OptionGroup var engine: ThreadOptions
     @Option(name: .customLong("scoreSize", withSingleDash: true), parsing: .unconditional,
             help: ArgumentHelp("Images in the pruners' scoring set (a seeded subset of the training data), \(Limits.scoreSize.lowerBound)...\(Limits.scoreSize.upperBound).",
                                valueName: "scoreSize"))
@@ -145,11 +146,7 @@ struct PruneCommand: ParsableCommand {
     var inp: String = "inp"
     @Option(name: .customLong("out", withSingleDash: true), help: "Folder the pruned model is written to.")
     var out: String = "out"
-    @Option(name: .customLong("luaMemory", withSingleDash: true), parsing: .unconditional, help: LuaLimits.memoryHelp)
-    var luaMemoryText = NumberText(Limits.defaultLuaMemoryMB)
-    @Option(name: .customLong("luaTimeout", withSingleDash: true), parsing: .unconditional, help: LuaLimits.timeoutHelp)
-    var luaTimeoutText = NumberText(0)
-    var luaLimits: LuaLimits { LuaLimits(memoryText: luaMemoryText, timeoutText: luaTimeoutText) }
+    @OptionGroup var luaLimits: LuaLimitOptions
 
     // The numeric flags' values: validate() has checked that these succeed.
     var l: Int { (try? lText.integer("-l", in: Limits.layer)) ?? 0 }
@@ -161,7 +158,6 @@ struct PruneCommand: ParsableCommand {
     var LR: Double { (try? LRText.real("-LR", "", { _ in true })) ?? 0.01 }
     var momentum: Double { (try? momentumText.real("-momentum", "", { _ in true })) ?? 0.9 }
     var manualSeed: Int { (try? manualSeedText.integer("-manualSeed", in: Limits.seed)) ?? 0 }
-    var threads: Int { (try? threadsText.integer("-threads", in: Limits.threads)) ?? defaultThreads }
     var scoreSize: Int { (try? scoreSizeText.integer("-scoreSize", in: Limits.scoreSize)) ?? 1000 }
     var trainSize: Int { (try? trainSizeText.integer("-trainSize", in: Limits.subsetSize)) ?? 0 }
     var testSize: Int { (try? testSizeText.integer("-testSize", in: Limits.subsetSize)) ?? 0 }
@@ -179,13 +175,13 @@ struct PruneCommand: ParsableCommand {
         _ = try LRText.real("-LR", "a finite learning rate in (0, \(Int(Limits.maxLearningRate))]") { $0 > 0 && $0 <= Limits.maxLearningRate }
         _ = try momentumText.real("-momentum", "in [0, 1)") { $0 >= 0 && $0 < 1 }
         _ = try manualSeedText.integer("-manualSeed", in: Limits.seed)
-        _ = try threadsText.integer("-threads", in: Limits.threads)
+        try engine.check()
         _ = try scoreSizeText.integer("-scoreSize", in: Limits.scoreSize)
         if !["train", "test"].contains(scoreSet) { throw ValidationError("-scoreSet must be train or test, got \(scoreSet)") }
         _ = try trainSizeText.integer("-trainSize", in: Limits.subsetSize, note: " (0: all)")
         _ = try testSizeText.integer("-testSize", in: Limits.subsetSize, note: " (0: all)")
         if jobID.isEmpty || jobID.contains("/") { throw ValidationError("-jobID must be a non-empty name without '/', got '\(jobID)'") }
-        try luaLimits.validate()
+        try luaLimits.check()
         if test && train { throw ValidationError("-test and -train exclude each other") }
     }
 
@@ -198,7 +194,7 @@ struct PruneCommand: ParsableCommand {
             "batchsize": .number(Double(batchsize)), "LR": .number(LR), "momentum": .number(momentum),
             "manualSeed": .number(Double(manualSeed)), "logDir": .string(logDir), "jobID": .string(jobID),
             "verbose": .boolean(verbose), "test": .boolean(test), "train": .boolean(train),
-            "threads": .number(Double(threads)), "scoreSize": .number(Double(scoreSize)), "scoreSet": .string(scoreSet),
+            "threads": .number(Double(engine.threads)), "scoreSize": .number(Double(scoreSize)), "scoreSet": .string(scoreSet),
             "prunerOptions": .string(prunerOptions),
             "trainSize": .number(Double(trainSize)), "testSize": .number(Double(testSize)),
             "inp": .string(inp), "out": .string(out),
@@ -234,7 +230,7 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
-        Parallel.setThreads(threads)
+        engine.apply()
         try runReportingErrors {
             let locks = try acquireLocks()
             defer { locks.forEach { $0.release() } }

@@ -3,4 +3,8 @@ import Engine
 Interrupt.install()
 var arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "bench" { arguments = BenchCommand.joiningThreadCounts(arguments) }
-PruneCommand.main(arguments)
+if Workbench.isHelpRequest(arguments) {
+    print(Workbench.helpText())
+} else {
+    Workbench.main(arguments)
+}

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Ctrl-C handling: the first SIGINT sets a flag that training loops check after each batch
-/// (they then throw `EngineError.interrupted`); a second one exits at once.
+/// (they then throw `Interrupted`); a second one exits at once.
 public enum Interrupt {
     nonisolated(unsafe) public static var requested = false
     public static let message = "interrupted (Ctrl-C)"
@@ -13,8 +13,16 @@ public enum Interrupt {
         }
     }
 
-    /// Throws when an interrupt was requested.
+    /// Throws `Interrupted` when an interrupt was requested.
     public static func check() throws {
-        if requested { throw EngineError(message) }
+        if requested { throw Interrupted() }
     }
+}
+
+/// The error a run stops with after Ctrl-C: its own type, so that the command line can tell
+/// it from every other error (exit status 130) without reading its text. Its text is
+/// `Interrupt.message`, which is also what a Lua script sees when it stops one.
+public struct Interrupted: Error, CustomStringConvertible, Equatable, Sendable {
+    public init() {}
+    public var description: String { Interrupt.message }
 }
