@@ -109,6 +109,7 @@ public enum LuaBindingAreas {
         DatasetBindings.self,
         WorkbenchBindings.self,
         PrunerBindings.self,
+        TrainerBindings.self,
     ]
 }
 

@@ -146,6 +146,43 @@ final class LuaReference {
 
     deinit { luaL_unref(L, wb_registryindex(), ref) }
 
+    /// Pushes the value.
+    func push() { lua_rawgeti(L, wb_registryindex(), lua_Integer(ref)) }
+
+    /// Calls the function with one table argument built from `fields` (a hook), under the
+    /// traceback handler; an error inside it is thrown as the script's own `LuaError`.
+    func call(name: String, _ fields: [String: LuaValue]) throws {
+        guard lua_checkstack(L, 8) != 0 else { throw EngineError("Lua stack overflow calling \(name)") }
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        wb_pushmsghandler(L)
+        push()
+        LuaValue.record(fields).push(L)
+        try check(wb_pcall(L, 1, 0, top + 1))
+    }
+
+    /// Calls the function with number arguments and returns the number it returns.
+    func callReturningNumber(name: String, _ arguments: [Double]) throws -> Double {
+        guard lua_checkstack(L, Int32(arguments.count) + 4) != 0 else { throw EngineError("Lua stack overflow calling \(name)") }
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        wb_pushmsghandler(L)
+        push()
+        for a in arguments { lua_pushnumber(L, a) }
+        try check(wb_pcall(L, Int32(arguments.count), 1, top + 1))
+        guard lua_type(L, -1) == LUA_TNUMBER else {
+            throw EngineError("\(name) must return a number, it returned \(LuaValue(L, -1))")
+        }
+        return lua_tonumberx(L, -1, nil)
+    }
+
+    private func check(_ status: Int32) throws {
+        if status != LUA_OK {
+            let raw = wb_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
+            throw LuaError(kind: .runtime, raw: raw)
+        }
+    }
+
     /// Calls the function with `argument` (pushed as a bridge object of `className`) under the
     /// traceback handler, and returns the tensor it returns.
     func callReturningTensor(name: String, argument: AnyObject, className: String) throws -> Tensor {
