@@ -6,13 +6,10 @@ extension Linear: DiagonalHessianWeighted {
     /// h(x_i) = Σ_k W_ki² h(y_k): h(x) [b, in] = h(y) [b, out] · W², W² formed once per pass.
     func updateDiagHessianInput(_ input: Tensor, _ diagHessianOutput: Tensor, into diagHessianInput: Tensor,
                                 scratch: DiagonalHessianScratch) throws {
-        let w2: Tensor
-        if let prepared = scratch.prepared as? Tensor {
-            w2 = prepared
-        } else {
-            w2 = weightParameter.value.clone()
-            w2.cmul(w2)
-            scratch.prepared = w2
+        let w2 = scratch.prepared { () -> Tensor in
+            let squared = weightParameter.value.clone()
+            squared.cmul(squared)
+            return squared
         }
         let b = input.count / inputSize
         BLAS.gemm(m: b, n: inputSize, k: outputSize, a: diagHessianOutput.data, b: w2.data, c: diagHessianInput.data)

@@ -8,14 +8,11 @@ extension SpatialConvolution: DiagonalHessianWeighted {
     /// are the squared kernels (made once per pass).
     func updateDiagHessianInput(_ input: Tensor, _ diagHessianOutput: Tensor, into diagHessianInput: Tensor,
                                 scratch: DiagonalHessianScratch) throws {
-        let twin: SpatialConvolution
-        if let prepared = scratch.prepared as? SpatialConvolution {
-            twin = prepared
-        } else {
-            twin = SpatialConvolution(nInputPlane, nOutputPlane, kW, kH, dW, dH, padW, padH, bias: false)
-            twin.weightParameter.value.copy(from: weightParameter.value)
-            twin.weightParameter.value.cmul(weightParameter.value)
-            scratch.prepared = twin
+        let twin = scratch.prepared { () -> SpatialConvolution in
+            let squared = SpatialConvolution(nInputPlane, nOutputPlane, kW, kH, dW, dH, padW, padH, bias: false)
+            squared.weightParameter.value.copy(from: weightParameter.value)
+            squared.weightParameter.value.cmul(weightParameter.value)
+            return squared
         }
         diagHessianInput.copy(from: try twin.updateGradInput(input, diagHessianOutput))
     }
@@ -24,8 +21,7 @@ extension SpatialConvolution: DiagonalHessianWeighted {
     /// (plane-major) with the unfolded squared input of the batch.
     func accDiagHessianParameters(_ input: Tensor, _ diagHessianOutput: Tensor, into acc: Tensor,
                                   scratch: DiagonalHessianScratch) throws {
-        let g = im2col(for: input)
-        let imageSize = nInputPlane * g.h * g.w, b = input.count / imageSize
+        let (g, imageSize, b) = batchUnfolding(input)
         let kernel = g.kernelSize, p = g.positions
         let columns = scratch.buffer(0), planeMajor = scratch.buffer(1)
         columns.resize([kernel, b * p])
@@ -48,8 +44,7 @@ extension SpatialConvolution: DiagonalHessianWeighted {
     /// unfolded input of example e; the square is taken per example (positions sum inside it).
     func accFisherDiagonal(_ input: Tensor, _ gradOutput: Tensor, scale: Float, into acc: Tensor,
                            scratch: DiagonalHessianScratch) throws {
-        let g = im2col(for: input)
-        let imageSize = nInputPlane * g.h * g.w, b = input.count / imageSize
+        let (g, imageSize, b) = batchUnfolding(input)
         let kernel = g.kernelSize, p = g.positions
         let columns = scratch.buffer(0), exampleGradient = scratch.buffer(1)
         columns.resize([kernel, p])
@@ -61,5 +56,12 @@ extension SpatialConvolution: DiagonalHessianWeighted {
                       a: gradOutput.data + e * nOutputPlane * p, b: columns.data, c: eg)
             for i in 0..<n { a[i] += scale * eg[i] * eg[i] }
         }
+    }
+
+    /// The unfolding of a batch `input` [b, nIn, H, W]: geometry, floats per image, images.
+    private func batchUnfolding(_ input: Tensor) -> (Im2Col, imageSize: Int, images: Int) {
+        let g = im2col(for: input)
+        let imageSize = nInputPlane * g.h * g.w
+        return (g, imageSize, input.count / imageSize)
     }
 }

@@ -101,9 +101,17 @@ protocol DiagonalHessianWeighted: DiagonalHessianPropagating {
 
 /// One module's memory for one diagonal pass, reused across batches.
 final class DiagonalHessianScratch {
-    /// What the module derives once per pass from its weights (W², a squared-kernel twin).
-    var prepared: AnyObject?
+    private var state: AnyObject?
     private var tensors: [Tensor] = []
+
+    /// What the module derives once per pass from its weights (W², a squared-kernel twin):
+    /// made by `make` on the first call, the same object afterwards.
+    func prepared<T: AnyObject>(_ make: () -> T) -> T {
+        if let made = state as? T { return made }
+        let made = make()
+        state = made
+        return made
+    }
 
     /// The module's i-th scratch tensor (any shape; resize before use).
     func buffer(_ i: Int) -> Tensor {
