@@ -11,19 +11,37 @@ public struct Im2Col {
         self.padW = padW; self.padH = padH; self.h = h; self.w = w; self.oh = oh; self.ow = ow
     }
 
+    /// The same geometry, with the output size of a plane computed from the input size.
+    public init(nInputPlane: Int, kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int, h: Int, w: Int) {
+        self.init(nInputPlane: nInputPlane, kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, h: h, w: w,
+                  oh: Im2Col.outputSize(h, kernel: kH, stride: dH, pad: padH),
+                  ow: Im2Col.outputSize(w, kernel: kW, stride: dW, pad: padW))
+    }
+
+    /// ⌊(n + 2·pad - kernel) / stride⌋ + 1: the output length of a convolution along one axis.
+    @inline(__always)
+    public static func outputSize(_ n: Int, kernel: Int, stride: Int, pad: Int) -> Int {
+        (n + 2 * pad - kernel) / stride + 1
+    }
+
     /// K, the rows of the columns matrix.
     public var kernelSize: Int { nInputPlane * kH * kW }
+    /// kH·kW, the rows per input plane.
+    public var kernelArea: Int { kH * kW }
+    /// P = oH·oW, the output positions of one plane.
+    public var positions: Int { oh * ow }
 
     /// columns[(c·kH + v)·kW + u, i·oW + j] = x[c, i·dH + v - padH, j·dW + u - padW] (0 outside),
-    /// for one image x [nIn, H, W].
-    public func unfold(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
-        let p = oh * ow
+    /// for one image x [nIn, H, W]; a row of columns starts every `rowStride` floats (P unless
+    /// the image is one of several unfolded side by side).
+    public func unfold(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let p = oh * ow, ld = rowStride ?? p
         if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
             // Every window lies inside the image: each row of columns is oH runs of oW inputs.
             for c in 0..<nInputPlane {
                 for v in 0..<kH {
                     for u in 0..<kW {
-                        let src = x + (c * h + v) * w + u, out = col + ((c * kH + v) * kW + u) * p
+                        let src = x + (c * h + v) * w + u, out = col + ((c * kH + v) * kW + u) * ld
                         for i in 0..<oh {
                             let s = src + i * w, o = out + i * ow
                             for j in 0..<ow { o[j] = s[j] }
@@ -33,31 +51,42 @@ public struct Im2Col {
             }
             return
         }
-        for row in 0..<kernelSize {
-            let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
-            let plane = x + c * h * w
-            let out = col + row * p
-            for i in 0..<oh {
-                let yy = i * dH + v - padH
-                let o = out + i * ow
-                if yy < 0 || yy >= h {
-                    for j in 0..<ow { o[j] = 0 }
-                    continue
-                }
-                let line = plane + yy * w
-                if dW == 1 {
-                    // valid j: 0 <= j + u - padW < w
-                    let lo = Swift.min(ow, Swift.max(0, padW - u)), hi = Swift.max(lo, Swift.min(ow, w + padW - u))
-                    // Plain loops: rows are short, and memcpy calls would cost more than the copy.
-                    let src = line + u - padW
-                    for j in 0..<lo { o[j] = 0 }
-                    for j in lo..<hi { o[j] = src[j] }
-                    for j in hi..<ow { o[j] = 0 }
-                } else {
-                    for j in 0..<ow {
-                        let xx = j * dW + u - padW
-                        o[j] = (xx >= 0 && xx < w) ? line[xx] : 0
-                    }
+        for row in 0..<kernelSize { unfoldRow(row, x, into: col + row * ld) }
+    }
+
+    /// `count` images, image n at x + n·imageStride, side by side:
+    /// columns[(c·kH + v)·kW + u, n·P + i·oW + j] = x_n[c, i·dH + v - padH, j·dW + u - padW],
+    /// i.e. K rows of count·P floats.
+    public func unfold(_ x: UnsafePointer<Float>, images count: Int, imageStride: Int, into col: UnsafeMutablePointer<Float>) {
+        let p = oh * ow
+        for n in 0..<count { unfold(x + n * imageStride, into: col + n * p, rowStride: count * p) }
+    }
+
+    /// One row of the columns matrix, the kernel tap row = (c·kH + v)·kW + u: the P inputs that
+    /// tap meets, out[i·oW + j] = x[c, i·dH + v - padH, j·dW + u - padW] (0 outside).
+    public func unfoldRow(_ row: Int, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
+        let plane = x + c * h * w
+        for i in 0..<oh {
+            let yy = i * dH + v - padH
+            let o = out + i * ow
+            if yy < 0 || yy >= h {
+                for j in 0..<ow { o[j] = 0 }
+                continue
+            }
+            let line = plane + yy * w
+            if dW == 1 {
+                // valid j: 0 <= j + u - padW < w
+                let lo = Swift.min(ow, Swift.max(0, padW - u)), hi = Swift.max(lo, Swift.min(ow, w + padW - u))
+                // Plain loops: rows are short, and memcpy calls would cost more than the copy.
+                let src = line + u - padW
+                for j in 0..<lo { o[j] = 0 }
+                for j in lo..<hi { o[j] = src[j] }
+                for j in hi..<ow { o[j] = 0 }
+            } else {
+                for j in 0..<ow {
+                    let xx = j * dW + u - padW
+                    o[j] = (xx >= 0 && xx < w) ? line[xx] : 0
                 }
             }
         }

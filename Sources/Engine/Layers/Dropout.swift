@@ -64,6 +64,9 @@ public final class Dropout: Module {
         for i in 0..<noise.count { r[i] = generator.nextUniform() < keep ? kept : 0 }
     }
 
+    /// The constant y = c·x of evaluation mode: c = 1 - p in version 1, else 1.
+    var evaluationScale: Float { Float(v1 ? 1 - p : 1) }
+
     override public func updateOutput(_ input: Tensor) throws -> Tensor {
         output.resize(input.shape)
         output.copy(from: input)

@@ -57,7 +57,8 @@ public final class SpatialConvolution: Module {
         guard h + 2 * padH >= kH, w + 2 * padW >= kW else {
             throw EngineError("\(description): input \(h)x\(w) is smaller than the \(kW)x\(kH) kernel")
         }
-        return Geometry(b: b, h: h, w: w, oh: (h + 2 * padH - kH) / dH + 1, ow: (w + 2 * padW - kW) / dW + 1)
+        return Geometry(b: b, h: h, w: w, oh: Im2Col.outputSize(h, kernel: kH, stride: dH, pad: padH),
+                        ow: Im2Col.outputSize(w, kernel: kW, stride: dW, pad: padW))
     }
 
     private var kernelSize: Int { nInputPlane * kH * kW }
@@ -129,6 +130,19 @@ public final class SpatialConvolution: Module {
     /// The im2col geometry of this layer for input `g`.
     private func im2col(_ g: Geometry) -> Im2Col {
         Im2Col(nInputPlane: nInputPlane, kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, h: g.h, w: g.w, oh: g.oh, ow: g.ow)
+    }
+
+    /// The im2col geometry of this layer for input planes of `height`×`width` (the one every
+    /// user of this layer's unfolding shares: the forward and backward passes, the Hessian and
+    /// emp passes). With `planes`, only that many input planes are unfolded (rows
+    /// planes·kH·kW), for a perturbation that touches a few planes.
+    func im2col(height: Int, width: Int, planes: Int? = nil) -> Im2Col {
+        Im2Col(nInputPlane: planes ?? nInputPlane, kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, h: height, w: width)
+    }
+
+    /// The im2col geometry for `input` ([nIn, H, W] or [B, nIn, H, W]).
+    func im2col(for input: Tensor) -> Im2Col {
+        im2col(height: input.shape[input.dim - 2], width: input.shape[input.dim - 1])
     }
 
     /// The backward pass, per image: ∂L/∂W and ∂L/∂b (when `parameters`) and ∂L/∂x (when

@@ -39,7 +39,7 @@ public enum DiagonalHessian {
         for l in layers {
             let k = try chain.leaf(ofLayer: l)
             let m = chain.leaves[k]
-            guard m is Linear || m is SpatialConvolution else {
+            guard m is any DiagonalHessianWeighted else {
                 throw EngineError("the Hessian diagonal (taylor2) supports nn.Linear and nn.SpatialConvolution layers, layer \(l) is \(m.typeName)")
             }
             guard k < head.logitsLeafCount else {
@@ -55,8 +55,7 @@ public enum DiagonalHessian {
         for (k, _) in leafLayers { accumulators[k] = Tensor(shape: chain.leaves[k].weight!.value.shape) }
         switch method {
         case .gaussNewton:
-            for k in lowest..<head.logitsLeafCount { try checkPropagates(chain.leaves[k], leaf: k, chain: chain) }
-            var pass = GaussNewtonPass(chain: chain, head: head, lowest: lowest, accumulators: accumulators, total: data.count)
+            var pass = try GaussNewtonPass(chain: chain, head: head, lowest: lowest, accumulators: accumulators, total: data.count)
             try forEachBatch(data, batchSize: batchSize) { x, t, _ in try pass.accumulate(x, t) }
         case .fisher:
             var pass = FisherPass(chain: chain, head: head, lowest: lowest, accumulators: accumulators, total: data.count)
@@ -67,47 +66,82 @@ public enum DiagonalHessian {
         return result
     }
 
-    /// Fails with the module's name unless `module` is one the diagonal can pass through.
-    static func checkPropagates(_ m: Module, leaf: Int, chain: LayerChain) throws {
-        switch m {
-        case is Linear, is SpatialConvolution, is Tanh, is Sigmoid, is ReLU, is Dropout,
-             is SpatialMaxPooling, is View, is Reshape, is Identity:
-            return
-        default:
+    /// Leaf k as a module the diagonal can pass through, or an error naming it.
+    static func propagating(_ chain: LayerChain, leaf: Int) throws -> any DiagonalHessianPropagating {
+        let m = chain.leaves[leaf]
+        guard let p = m as? any DiagonalHessianPropagating else {
             let layer = chain.leafOfLayer.first { $0.value == leaf }?.key
             throw EngineError("the Hessian diagonal (taylor2) cannot be propagated through \(m.typeName)\(layer.map { " (layer \($0))" } ?? ""): supported are nn.Linear, nn.SpatialConvolution, nn.Tanh, nn.Sigmoid, nn.ReLU, nn.Dropout, nn.SpatialMaxPooling, nn.View, nn.Reshape, nn.Identity")
         }
+        return p
     }
 }
 
-/// One Gauss-Newton diagonal pass per batch, with buffers reused across batches.
+/// A module the Gauss-Newton diagonal passes through: torch/nn's hessian.lua
+/// `updateDiagHessianInput`. Layers adopt it in `Layers/<Name>+Hessian.swift`, next to their
+/// forward and backward passes, with the rule they implement.
+protocol DiagonalHessianPropagating: Module {
+    /// h(x) from h(y) = `diagHessianOutput`, after a forward pass of `input`, into
+    /// `diagHessianInput` (already shaped like the input). `scratch` is this module's for the
+    /// whole pass (buffers, and what it derives once from its weights).
+    func updateDiagHessianInput(_ input: Tensor, _ diagHessianOutput: Tensor, into diagHessianInput: Tensor,
+                                scratch: DiagonalHessianScratch) throws
+}
+
+/// A layer whose weights the diagonal is computed for: hessian.lua's
+/// `accDiagHessianParameters`, and the empirical Fisher's per-example squares.
+protocol DiagonalHessianWeighted: DiagonalHessianPropagating {
+    /// h(W) += the diagonal from this batch's h(y) = `diagHessianOutput` and input.
+    func accDiagHessianParameters(_ input: Tensor, _ diagHessianOutput: Tensor, into acc: Tensor,
+                                  scratch: DiagonalHessianScratch) throws
+    /// F += scale · Σ_e (∂ℓ_e/∂W)² from this batch's per-example ∂ℓ_e/∂y = `gradOutput`.
+    func accFisherDiagonal(_ input: Tensor, _ gradOutput: Tensor, scale: Float, into acc: Tensor,
+                           scratch: DiagonalHessianScratch) throws
+}
+
+/// One module's memory for one diagonal pass, reused across batches.
+final class DiagonalHessianScratch {
+    private var state: AnyObject?
+    private var tensors: [Tensor] = []
+
+    /// What the module derives once per pass from its weights (W², a squared-kernel twin):
+    /// made by `make` on the first call, the same object afterwards.
+    func prepared<T: AnyObject>(_ make: () -> T) -> T {
+        if let made = state as? T { return made }
+        let made = make()
+        state = made
+        return made
+    }
+
+    /// The module's i-th scratch tensor (any shape; resize before use).
+    func buffer(_ i: Int) -> Tensor {
+        while tensors.count <= i { tensors.append(Tensor()) }
+        return tensors[i]
+    }
+}
+
+
+/// One Gauss-Newton diagonal pass per batch, with buffers reused across batches: the driver;
+/// each module's rule is its `DiagonalHessianPropagating` conformance.
 private struct GaussNewtonPass {
     let chain: LayerChain
     let head: SoftmaxCrossEntropyHead
     let lowest: Int
     let accumulators: [Int: Tensor]
     let total: Int
-    /// W² of each Linear leaf, and a convolution with squared kernels for each convolution leaf.
-    private var squaredLinear = [Int: Tensor]()
-    private var squaredConvolution = [Int: SpatialConvolution]()
+    /// The modules from the lowest scored layer to the logits, and their scratch.
+    private let modules: [Int: any DiagonalHessianPropagating]
+    private let scratch: [Int: DiagonalHessianScratch]
     private let buffers = [Tensor(), Tensor()]
-    private let squaredInput = Tensor(), columns = Tensor(), planeMajor = Tensor()
 
-    init(chain: LayerChain, head: SoftmaxCrossEntropyHead, lowest: Int, accumulators: [Int: Tensor], total: Int) {
+    init(chain: LayerChain, head: SoftmaxCrossEntropyHead, lowest: Int, accumulators: [Int: Tensor], total: Int) throws {
         self.chain = chain; self.head = head; self.lowest = lowest; self.accumulators = accumulators; self.total = total
+        var modules = [Int: any DiagonalHessianPropagating](), scratch = [Int: DiagonalHessianScratch]()
         for k in lowest..<head.logitsLeafCount {
-            if let lin = chain.leaves[k] as? Linear {
-                let w2 = lin.weightParameter.value.clone()
-                w2.cmul(w2)
-                squaredLinear[k] = w2
-            } else if let conv = chain.leaves[k] as? SpatialConvolution, k > lowest {
-                let twin = SpatialConvolution(conv.nInputPlane, conv.nOutputPlane, conv.kW, conv.kH,
-                                              conv.dW, conv.dH, conv.padW, conv.padH, bias: false)
-                twin.weightParameter.value.copy(from: conv.weightParameter.value)
-                twin.weightParameter.value.cmul(conv.weightParameter.value)
-                squaredConvolution[k] = twin
-            }
+            modules[k] = try DiagonalHessian.propagating(chain, leaf: k)
+            scratch[k] = DiagonalHessianScratch()
         }
+        self.modules = modules; self.scratch = scratch
     }
 
     mutating func accumulate(_ x: Tensor, _ targets: Tensor) throws {
@@ -125,75 +159,18 @@ private struct GaussNewtonPass {
         }
         var k = head.logitsLeafCount - 1
         while k >= lowest {
-            let m = chain.leaves[k]
+            let m = modules[k]!
             let input = chain.input(ofLeaf: k, modelInput: x)
             let next = buffers[1 - which]
-            if let acc = accumulators[k] { try accumulateWeights(m, input: input, h: h, into: acc) }
+            if let acc = accumulators[k], let w = m as? any DiagonalHessianWeighted {
+                try w.accDiagHessianParameters(input, h, into: acc, scratch: scratch[k]!)
+            }
             if k == lowest { break }
-            try propagate(m, leaf: k, input: input, h: h, into: next)
+            next.resize(input.shape)
+            try m.updateDiagHessianInput(input, h, into: next, scratch: scratch[k]!)
             which = 1 - which
             h = next
             k -= 1
-        }
-    }
-
-    /// h(W) += Σ_e h(y) ⊗ x² for a Linear or convolution leaf.
-    private func accumulateWeights(_ m: Module, input: Tensor, h: Tensor, into acc: Tensor) throws {
-        if let lin = m as? Linear {
-            let b = input.count / lin.inputSize
-            squaredInput.resize(input.shape)
-            let x = input.data, x2 = squaredInput.data
-            for i in 0..<input.count { x2[i] = x[i] * x[i] }
-            BLAS.gemm(transA: true, m: lin.outputSize, n: lin.inputSize, k: b,
-                      a: h.data, b: x2, beta: 1, c: acc.data)
-        } else if let conv = m as? SpatialConvolution {
-            let g = ConvolutionGeometry(conv, height: input.shape[input.dim - 2], width: input.shape[input.dim - 1])
-            let b = input.count / (g.nIn * g.h * g.w)
-            let kernel = g.nIn * g.kernelArea
-            columns.resize([kernel, b * g.p])
-            g.unfold(input.data, count: b, examplePlanes: g.nIn, firstPlane: 0, planes: g.nIn, into: columns.data, squared: true)
-            planeMajor.resize([g.nOut, b * g.p])
-            transposeToPlaneMajor(h.data, examples: b, planes: g.nOut, positions: g.p, into: planeMajor.data)
-            BLAS.gemm(transB: true, m: g.nOut, n: kernel, k: b * g.p,
-                      a: planeMajor.data, b: columns.data, beta: 1, c: acc.data)
-        }
-    }
-
-    /// h(x) of leaf `k` from h(y), into `out` (shaped like the input).
-    private func propagate(_ m: Module, leaf k: Int, input: Tensor, h: Tensor, into out: Tensor) throws {
-        out.resize(input.shape)
-        let o = out.data, hy = h.data, n = input.count
-        switch m {
-        case let lin as Linear:
-            let b = n / lin.inputSize
-            BLAS.gemm(m: b, n: lin.inputSize, k: lin.outputSize, a: hy, b: squaredLinear[k]!.data, c: o)
-        case is SpatialConvolution:
-            out.copy(from: try squaredConvolution[k]!.updateGradInput(input, h))
-        case is Tanh:
-            let y = m.output.data
-            for i in 0..<n { let d = 1 - y[i] * y[i]; o[i] = d * d * hy[i] }
-        case is Sigmoid:
-            let y = m.output.data
-            for i in 0..<n { let d = y[i] * (1 - y[i]); o[i] = d * d * hy[i] }
-        case is ReLU:
-            let x = input.data
-            for i in 0..<n { o[i] = x[i] > 0 ? hy[i] : 0 }
-        case let drop as Dropout:
-            let c = Float(drop.v1 ? 1 - drop.p : 1)
-            for i in 0..<n { o[i] = c * c * hy[i] }
-        default:
-            // Max pooling, View, Reshape, Identity: 0/1 Jacobians, so (J∘J)ᵀ h = Jᵀ h.
-            out.copy(from: try m.updateGradInput(input, h))
-        }
-    }
-}
-
-/// a [b, planes, positions] → [planes, b·positions].
-func transposeToPlaneMajor(_ a: UnsafePointer<Float>, examples b: Int, planes: Int, positions p: Int,
-                           into out: UnsafeMutablePointer<Float>) {
-    for e in 0..<b {
-        for o in 0..<planes {
-            (out + (o * b + e) * p).update(from: a + (e * planes + o) * p, count: p)
         }
     }
 }

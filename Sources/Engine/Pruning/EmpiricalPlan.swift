@@ -2,59 +2,89 @@ import Foundation
 
 /// The layer whose weights `emp` scores, seen as a set of *items* (an output unit of a
 /// Linear, an output channel of a convolution): zeroing one weight changes only its item's
-/// part of the layer's output.
-enum EmpiricalTarget {
-    case linear(Linear)
-    case convolution(SpatialConvolution)
-
-    var module: Module {
-        switch self {
-        case .linear(let m): return m
-        case .convolution(let m): return m
-        }
-    }
-
+/// part of the layer's output. Layers adopt it in `Layers/<Name>+Delta.swift`.
+protocol DeltaScoring: Module {
     /// Items (output units or channels).
-    var items: Int {
-        switch self {
-        case .linear(let m): return m.outputSize
-        case .convolution(let m): return m.nOutputPlane
-        }
-    }
-
+    var deltaItems: Int { get }
     /// Weights per item (a row of W).
-    var weightsPerItem: Int {
-        switch self {
-        case .linear(let m): return m.inputSize
-        case .convolution(let m): return m.nInputPlane * m.kH * m.kW
-        }
-    }
+    var deltaWeightsPerItem: Int { get }
+    /// The flat per-example range of the output that item `item`'s perturbations occupy, for
+    /// inputs of per-example shape `inputShape`.
+    func deltaItemRange(_ item: Int, inputShape: [Int]) -> Range<Int>
+    /// δ of this layer's output for each row of `rows` (row r: example `rows.example(r)`,
+    /// weight `weights[r % rows.perturbations]` of the item's row of W zeroed), from the
+    /// unperturbed input `x` [examples, inputShape], into `rows.src`.
+    func initialDelta(_ rows: DeltaRows, item: Int, weights: ArraySlice<Int>, input x: UnsafePointer<Float>,
+                      inputShape: [Int])
 }
 
-/// How one module downstream of the scored layer transforms a batch of perturbations
-/// δ of its input into the perturbations of its output (exactly, in delta form).
-enum DeltaStepKind {
-    /// δy = tanh(a + δ) - tanh(a), by `DeltaMath.tanhDelta` with tables t = tanh(a), s = sech²(a).
-    case tanh
-    /// δy = σ(a + δ) - σ(a) = ½ [tanh((a + δ)/2) - tanh(a/2)], tables T = tanh(a/2), S = sech²(a/2).
-    case sigmoid
-    /// δy = max(a + δ, 0) - max(a, 0), table a.
-    case relu
-    /// δy = c δ (dropout at evaluation).
-    case scale(Float)
-    /// View, Reshape, Identity: the same numbers (flat per-example indices are kept).
-    case reshape
-    /// δy_w = max over the window of (x_i - y_w + δ_i): tables x (input) and y (output).
-    case maxPool(SpatialMaxPooling)
-    /// δy = W δx restricted to the columns of W the perturbation touches (a GEMM).
-    case linear(Linear)
-    /// δy = W * δx over the perturbed input planes only (unfold + GEMM).
-    case convolution(SpatialConvolution)
+/// A module `emp` can follow a batch of perturbations through: it transforms the
+/// perturbations δ of its input into those of its output, exactly, in delta form (changes of
+/// activations, not activations). Layers adopt it in `Layers/<Name>+Delta.swift`.
+protocol DeltaPropagating: Module {
+    /// Floats per example of the two tables the step reads from the unperturbed pass.
+    func deltaTableSizes(_ step: DeltaStep) -> (first: Int, second: Int)
+    /// Fills the tables for `examples` examples of the unperturbed pass (input and output of
+    /// this module), at the given rows of the tables.
+    func fillDeltaTables(_ step: DeltaStep, input: UnsafePointer<Float>, output: UnsafePointer<Float>, examples: Int,
+                         first: UnsafeMutablePointer<Float>, second: UnsafeMutablePointer<Float>)
+    /// The flat per-example range of the output that a perturbation of `r` can change.
+    func deltaOutputRange(_ r: Range<Int>, _ step: DeltaStep) -> Range<Int>
+    /// Scratch floats per perturbation row beyond the input and output buffers.
+    func deltaScratchPerRow(_ r: Range<Int>, _ step: DeltaStep) -> (extended: Int, columns: Int, planeMajor: Int)
+    /// δy from δx = the rows of `rows.src` (range `r` of the input); returns true when δy is in
+    /// `rows.dst`, false when it was computed in place.
+    func updateDeltaOutput(_ rows: DeltaRows, range r: Range<Int>, _ step: DeltaStep) -> Bool
+    /// As the last step before the loss: the logit changes transposed, [classes, rows], into
+    /// `rows.logits`; returns false when the module does not do that (the worker transposes).
+    func updateDeltaLogits(_ rows: DeltaRows, range r: Range<Int>, _ step: DeltaStep) -> Bool
+}
+
+extension DeltaPropagating {
+    func deltaTableSizes(_ step: DeltaStep) -> (first: Int, second: Int) { (0, 0) }
+    func fillDeltaTables(_ step: DeltaStep, input: UnsafePointer<Float>, output: UnsafePointer<Float>, examples: Int,
+                         first: UnsafeMutablePointer<Float>, second: UnsafeMutablePointer<Float>) {}
+    func deltaOutputRange(_ r: Range<Int>, _ step: DeltaStep) -> Range<Int> { r }
+    func deltaScratchPerRow(_ r: Range<Int>, _ step: DeltaStep) -> (extended: Int, columns: Int, planeMajor: Int) { (0, 0, 0) }
+    func updateDeltaLogits(_ rows: DeltaRows, range r: Range<Int>, _ step: DeltaStep) -> Bool { false }
+}
+
+/// What a delta step works on: one chunk of perturbation rows (example-major, row = e·Q + q
+/// for Q perturbations) and the worker's buffers.
+struct DeltaRows {
+    /// Rows, the block-local example of row 0, perturbations per example.
+    let rows: Int, e0: Int, perturbations: Int
+    /// The step's input rows, and where it writes its output when not in place.
+    let src: UnsafeMutablePointer<Float>, dst: UnsafeMutablePointer<Float>
+    /// Scratch: a perturbation widened to whole planes, unfolded columns, a plane-major product.
+    let extended: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, planeMajor: UnsafeMutablePointer<Float>
+    /// The logit changes [classes, rows] for the loss.
+    let logits: UnsafeMutablePointer<Float>
+    /// The step's tables from the unperturbed pass (see `DeltaPropagating.deltaTableSizes`).
+    let first: UnsafePointer<Float>, second: UnsafePointer<Float>
+
+    /// Block-local example of row r.
+    @inline(__always) func example(_ r: Int) -> Int { e0 + r / perturbations }
+
+    /// Widens each row of `src` (range r of a [C, H, W] activation) to whole planes [c0, c1),
+    /// zero elsewhere; returns the buffer holding whole planes (src itself when r is aligned).
+    func wholePlanes(range r: Range<Int>, shape: [Int]) -> UnsafeMutablePointer<Float> {
+        let (c0, c1) = DeltaStep.planes(r, shape: shape)
+        let hw = shape[shape.count - 2] * shape[shape.count - 1]
+        if r.lowerBound == c0 * hw && r.upperBound == c1 * hw { return src }
+        let wide = (c1 - c0) * hw, offset = r.lowerBound - c0 * hw, w = r.count
+        for row in 0..<rows {
+            let o = extended + row * wide
+            o.update(repeating: 0, count: wide)
+            (o + offset).update(from: src + row * w, count: w)
+        }
+        return extended
+    }
 }
 
 /// One downstream step and the per-example shapes of its input and output.
 struct DeltaStep {
-    let kind: DeltaStepKind
+    let module: any DeltaPropagating
     let leaf: Int
     var inputShape: [Int] = []
     var outputShape: [Int] = []
@@ -62,20 +92,10 @@ struct DeltaStep {
     var outputCount: Int { outputShape.reduce(1, *) }
 
     static func make(_ m: Module, leaf: Int, layerName: String) throws -> DeltaStep {
-        let kind: DeltaStepKind
-        switch m {
-        case is Tanh: kind = .tanh
-        case is Sigmoid: kind = .sigmoid
-        case is ReLU: kind = .relu
-        case let d as Dropout: kind = .scale(Float(d.v1 ? 1 - d.p : 1))
-        case is View, is Reshape, is Identity: kind = .reshape
-        case let p as SpatialMaxPooling: kind = .maxPool(p)
-        case let l as Linear: kind = .linear(l)
-        case let c as SpatialConvolution: kind = .convolution(c)
-        default:
+        guard let module = m as? any DeltaPropagating else {
             throw EngineError("emp cannot follow a weight's perturbation through \(layerName) (\(m.typeName)): supported downstream are nn.Linear, nn.SpatialConvolution, nn.Tanh, nn.Sigmoid, nn.ReLU, nn.Dropout, nn.SpatialMaxPooling, nn.View, nn.Reshape, nn.Identity; use the pruner emp-naive for this model")
         }
-        return DeltaStep(kind: kind, leaf: leaf)
+        return DeltaStep(module: module, leaf: leaf)
     }
 
     /// The planes [c0, c1) of a [C, H, W] activation that contain the flat range `r`.
@@ -85,35 +105,10 @@ struct DeltaStep {
     }
 
     /// The flat per-example range of this step's output that a perturbation of `r` can change.
-    func outputRange(_ r: Range<Int>) -> Range<Int> {
-        switch kind {
-        case .tanh, .sigmoid, .relu, .scale, .reshape:
-            return r
-        case .maxPool:
-            let (c0, c1) = DeltaStep.planes(r, shape: inputShape)
-            let op = outputShape[outputShape.count - 2] * outputShape[outputShape.count - 1]
-            return (c0 * op)..<(c1 * op)
-        case .linear, .convolution:
-            return 0..<outputCount
-        }
-    }
+    func outputRange(_ r: Range<Int>) -> Range<Int> { module.deltaOutputRange(r, self) }
 
     /// Scratch floats per perturbation row beyond the input and output buffers.
-    func scratchPerRow(_ r: Range<Int>) -> (extended: Int, columns: Int, planeMajor: Int) {
-        switch kind {
-        case .maxPool:
-            let (c0, c1) = DeltaStep.planes(r, shape: inputShape)
-            let hw = inputShape[inputShape.count - 2] * inputShape[inputShape.count - 1]
-            return ((c1 - c0) * hw, 0, 0)
-        case .convolution(let c):
-            let (c0, c1) = DeltaStep.planes(r, shape: inputShape)
-            let hw = inputShape[inputShape.count - 2] * inputShape[inputShape.count - 1]
-            let p = outputShape[outputShape.count - 2] * outputShape[outputShape.count - 1]
-            return ((c1 - c0) * hw, (c1 - c0) * c.kH * c.kW * p, c.nOutputPlane * p)
-        default:
-            return (0, 0, 0)
-        }
-    }
+    func scratchPerRow(_ r: Range<Int>) -> (extended: Int, columns: Int, planeMajor: Int) { module.deltaScratchPerRow(r, self) }
 }
 
 /// Activations of the unperturbed forward pass over a block of scoring examples, in the
@@ -121,7 +116,7 @@ struct DeltaStep {
 final class EmpiricalBaseTables {
     /// Input of the scored layer [n, features].
     var targetInput = Tensor()
-    /// Per step: first and second table (see `DeltaStepKind`), empty when unused.
+    /// Per step: first and second table (see `DeltaPropagating.deltaTableSizes`), empty when unused.
     var first: [Tensor]
     var second: [Tensor]
     /// softmax of the logits [n, classes] and the 0-based targets.
@@ -177,39 +172,11 @@ final class EmpiricalBaseTables {
     }
 
     private func fillStep(_ step: DeltaStep, _ s: Int, input: Tensor, output: Tensor, row0: Int, batch b: Int) throws {
-        let f = step.inputCount
-        func tables(_ both: Bool) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) {
-            if first[s].count != count * f { first[s].resize([count, f]) }
-            if both && second[s].count != count * f { second[s].resize([count, f]) }
-            return (first[s].data + row0 * f, both ? second[s].data + row0 * f : nil)
-        }
-        let a = input.data, n = b * f
-        switch step.kind {
-        case .tanh:
-            let (t, sl) = tables(true)
-            let y = output.data
-            for i in 0..<n {
-                t[i] = y[i]
-                let c = Foundation.cosh(Double(a[i]))
-                sl![i] = Float(1 / (c * c))
-            }
-        case .sigmoid:
-            let (t, sl) = tables(true)
-            for i in 0..<n {
-                let half = Double(a[i]) / 2
-                t[i] = Float(Foundation.tanh(half))
-                let c = Foundation.cosh(half)
-                sl![i] = Float(1 / (c * c))
-            }
-        case .relu:
-            let (t, _) = tables(false)
-            t.update(from: a, count: n)
-        case .maxPool:
-            let (t, _) = tables(false)
-            t.update(from: a, count: n)
-            copyRows(output, into: second[s], row0: row0, batch: b)
-        case .scale, .reshape, .linear, .convolution:
-            break
-        }
+        let sizes = step.module.deltaTableSizes(step)
+        if sizes.first > 0 && first[s].count != count * sizes.first { first[s].resize([count, sizes.first]) }
+        if sizes.second > 0 && second[s].count != count * sizes.second { second[s].resize([count, sizes.second]) }
+        step.module.fillDeltaTables(step, input: input.data, output: output.data, examples: b,
+                                    first: first[s].data + (sizes.first > 0 ? row0 * sizes.first : 0),
+                                    second: second[s].data + (sizes.second > 0 ? row0 * sizes.second : 0))
     }
 }

@@ -12,8 +12,8 @@ import Foundation
 ///   shifted input plane c. So everything upstream, and every other unit, keeps its cached value;
 /// - for all weights feeding one unit (or channel) and a block of examples, the perturbations form
 ///   one batch of rows (example × weight), pushed through the rest of the net in *delta form*
-///   (changes of activations, not activations, so tiny changes keep their precision: see
-///   `DeltaStepKind`, `DeltaMath`), touching only what the perturbation reaches: a Linear that
+///   (changes of activations, not activations, so tiny changes keep their precision: each
+///   module's `DeltaPropagating` conformance in `Layers/<Name>+Delta.swift`, `DeltaMath`), touching only what the perturbation reaches: a Linear that
 ///   reads a few perturbed inputs multiplies by those columns of W only, a convolution by the
 ///   perturbed input planes only, max pooling only the windows over them; from the first
 ///   Linear or convolution on, the rows are dense and go through GEMMs;
@@ -42,11 +42,7 @@ public struct EmpiricalPruner: Pruner {
         guard leaf < head.logitsLeafCount else {
             throw EngineError("emp: layer \(context.layer) lies after the logits of the loss")
         }
-        let target: EmpiricalTarget
-        switch chain.leaves[leaf] {
-        case let l as Linear: target = .linear(l)
-        case let c as SpatialConvolution: target = .convolution(c)
-        default:
+        guard let target = chain.leaves[leaf] as? any DeltaScoring else {
             throw EngineError("emp scores nn.Linear and nn.SpatialConvolution layers, layer \(context.layer) is \(chain.leaves[leaf].typeName); use emp-naive")
         }
         var steps = [DeltaStep]()
@@ -61,9 +57,9 @@ public struct EmpiricalPruner: Pruner {
 
         // The weights to measure: those not pruned yet, per item.
         let weight = context.weight
-        let perItem = target.weightsPerItem
+        let perItem = target.deltaWeightsPerItem
         let w = weight.value.data, mask = weight.mask?.data
-        let itemWeights: [[Int]] = (0..<target.items).map { o in
+        let itemWeights: [[Int]] = (0..<target.deltaItems).map { o in
             (0..<perItem).filter { j in
                 let i = o * perItem + j
                 return w[i] != 0 && (mask?[i] ?? 1) != 0
@@ -91,7 +87,7 @@ public struct EmpiricalPruner: Pruner {
             }
             let (classes, rows, sizes) = layout!
             let plannedSteps = steps
-            Parallel.forChunks(target.items, costPerItem: 1 << 20) { range in
+            Parallel.forChunks(target.deltaItems, costPerItem: 1 << 20) { range in
                 let worker = EmpiricalWorker(target: target, steps: plannedSteps, classes: classes, maxRows: rows, sizes: sizes)
                 for o in range {
                     worker.accumulate(item: o, weights: itemWeights[o], tables: tables, sums: sums + o * perItem)
@@ -107,17 +103,11 @@ public struct EmpiricalPruner: Pruner {
     }
 
     /// The widest perturbation state along the steps, over all items.
-    private func bufferSizes(target: EmpiricalTarget, steps: [DeltaStep], tables: EmpiricalBaseTables) -> EmpiricalBufferSizes {
+    private func bufferSizes(target: any DeltaScoring, steps: [DeltaStep], tables: EmpiricalBaseTables) -> EmpiricalBufferSizes {
         var sizes = EmpiricalBufferSizes()
-        for o in 0..<target.items {
-            var range: Range<Int>
-            switch target {
-            case .linear: range = o..<(o + 1)
-            case .convolution(let c):
-                let shape = Array(tables.targetInput.shape.dropFirst())
-                let p = ConvolutionGeometry(c, height: shape[1], width: shape[2]).p
-                range = (o * p)..<((o + 1) * p)
-            }
+        let inputShape = Array(tables.targetInput.shape.dropFirst())
+        for o in 0..<target.deltaItems {
+            var range = target.deltaItemRange(o, inputShape: inputShape)
             sizes.width = Swift.max(sizes.width, range.count)
             for step in steps {
                 let scratch = step.scratchPerRow(range)

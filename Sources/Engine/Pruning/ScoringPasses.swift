@@ -65,17 +65,16 @@ enum ScoringPasses {
                 for e in 0..<b { for i in 0..<f { let v = Double(p[e * f + i]); acc[i] += v * v } }
                 positions = 1
             } else if let conv = module as? SpatialConvolution {
-                let g = ConvolutionGeometry(conv, height: input.shape[input.dim - 2], width: input.shape[input.dim - 1])
-                columns.resize([acc.count, b * g.p])
-                g.unfold(input.data, count: b, examplePlanes: g.nIn, firstPlane: 0, planes: g.nIn,
-                         into: columns.data, squared: true)
-                let c = columns.data, len = b * g.p
+                let g = conv.im2col(for: input)
+                columns.resize([acc.count, b * g.positions])
+                g.unfold(input.data, images: b, imageStride: conv.nInputPlane * g.h * g.w, into: columns.data)
+                let c = columns.data, len = b * g.positions
                 for r in 0..<acc.count {
                     var s = 0.0
-                    for j in 0..<len { s += Double(c[r * len + j]) }
+                    for j in 0..<len { let v = c[r * len + j]; s += Double(v * v) }
                     acc[r] += s
                 }
-                positions = g.p
+                positions = g.positions
             }
         }
         let scale = 1 / (Double(data.count) * Double(positions))
