@@ -140,12 +140,7 @@ public final class Trainer {
         progress.samples = samplesSeen
         for s in schedulers { try s.apply(step: stepsDone, epoch: epochIndex) }
         try beforeForward?(progress)
-        model.zeroGradParameters()
-        let out = try model.forward(inputs)
-        let loss = try criterion.forward(out, targets)
-        try checkFinite(loss)
-        let g = try criterion.backward(out, targets)
-        try model.backwardParametersOnly(inputs, g)
+        let loss = try lossAndGradients(inputs, targets)
         progress.loss = loss
         try afterBackward?(progress)
         optimizer.step(model)
@@ -159,13 +154,18 @@ public final class Trainer {
     /// schedules or counters.
     /// A loss that is not finite stops training before the step, so the weights stay finite.
     public func step(_ x: Tensor, _ y: Tensor) throws -> Float {
+        let loss = try lossAndGradients(x, y)
+        optimizer.step(model)
+        return loss
+    }
+
+    /// Zeroes the gradients, then forward, loss, backward down to the lowest trained layer.
+    private func lossAndGradients(_ x: Tensor, _ y: Tensor) throws -> Float {
         model.zeroGradParameters()
         let out = try model.forward(x)
         let loss = try criterion.forward(out, y)
         try checkFinite(loss)
-        let g = try criterion.backward(out, y)
-        try model.backwardParametersOnly(x, g)
-        optimizer.step(model)
+        try model.backwardParametersOnly(x, try criterion.backward(out, y))
         return loss
     }
 
