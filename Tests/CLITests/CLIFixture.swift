@@ -86,12 +86,17 @@ final class CLIFixture {
     /// Runs the workbench binary with `arguments` in this folder; with `interruptAfter`, sends
     /// SIGINT (Ctrl-C) that many seconds after the start.
     func run(_ arguments: [String], interruptAfter: Double? = nil) throws -> Result {
+        try Self.run(arguments, in: folder, interruptAfter: interruptAfter)
+    }
+
+    /// Runs the workbench binary with `arguments` in `folder` (see `run(_:interruptAfter:)`).
+    static func run(_ arguments: [String], in folder: String, interruptAfter: Double? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Self.binary())
+        p.executableURL = URL(fileURLWithPath: try binary())
         p.arguments = arguments
         p.currentDirectoryURL = URL(fileURLWithPath: folder)
         var env = ProcessInfo.processInfo.environment
-        env["WORKBENCH_SCRIPTS"] = Self.repositoryRoot + "/scripts"
+        env["WORKBENCH_SCRIPTS"] = repositoryRoot + "/scripts"
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -39,26 +39,8 @@ final class FuzzTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
 
-    private func fuzz(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try CLIFixture.binary())
-        p.arguments = ["fuzz"] + arguments
-        p.currentDirectoryURL = URL(fileURLWithPath: folder)
-        var env = ProcessInfo.processInfo.environment
-        env["WORKBENCH_SCRIPTS"] = CLIFixture.repositoryRoot + "/scripts"
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        var outData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    private func fuzz(_ arguments: [String]) throws -> CLIFixture.Result {
+        try CLIFixture.run(["fuzz"] + arguments, in: folder)
     }
 
     private func describe(_ f: Finding, _ format: String) -> String {
