@@ -85,7 +85,7 @@ public enum ModelFile {
         guard let model = built as? Sequential else {
             throw EngineError("\(path): the architecture's top module is \(spec.type), expected nn.Sequential")
         }
-        try copyTensors(from: file, into: model)
+        try copyTensors(from: file, into: model, checked: true)
         return model
     }
 
@@ -176,12 +176,15 @@ public enum ModelFile {
         }
     }
 
-    /// Checks that `file` holds exactly the model's tensors (masks optional), then copies them.
+    /// Checks that `file` holds exactly the model's tensors (masks optional), unless `checked`
+    /// says `load` did so already against the same architecture, then copies them.
     /// Nothing in the model changes unless every check passes.
-    private static func copyTensors(from file: SafetensorsFile, into model: Sequential) throws {
+    private static func copyTensors(from file: SafetensorsFile, into model: Sequential, checked: Bool = false) throws {
         let path = file.file
         let named = try stateDict(model).filter { !$0.isMask }
-        try check(file, against: named.map { Slot(name: $0.name, shape: $0.tensor.shape, isParameter: $0.parameter != nil) })
+        if !checked {
+            try check(file, against: named.map { Slot(name: $0.name, shape: $0.tensor.shape, isParameter: $0.parameter != nil) })
+        }
         var masks = [(Parameter, Tensor, String)]()
         for t in named {
             guard let p = t.parameter, let e = file.entry(t.name + maskSuffix) else { continue }
