@@ -59,37 +59,6 @@ public enum ModuleBindings: LuaBindingArea {
         return found
     }
 
-    /// θ -= lr · scale · ∂L/∂θ for the parameters of every module that is not frozen; masked
-    /// weights stay 0.
-    static func updateParameters(_ m: Module, _ lr: Float) {
-        if let s = m as? Sequential {
-            for c in s.modules { updateParameters(c, lr) }
-            return
-        }
-        guard !m.isFrozen else { return }
-        for p in m.allParameters {
-            p.value.add(p.grad, alpha: -lr * m.learningRateScale)
-            p.applyMask()
-        }
-    }
-
-    /// A deep copy: same architecture, parameters, masks and buffers, fresh state.
-    static func deepCopy(_ m: Module) throws -> Module {
-        let copy = try ModuleFactory.make(m.spec)
-        for (p, q) in zip(m.allParameters, copy.allParameters) {
-            q.value.copy(from: p.value)
-            q.grad.copy(from: p.grad)
-            if let mask = p.mask { try q.setMask(mask) }
-        }
-        func copyBuffers(_ a: Module, _ b: Module) {
-            for (x, y) in zip(a.buffers, b.buffers) where x.value.count == y.value.count { y.value.copy(from: x.value) }
-            if let s = a as? Sequential, let t = b as? Sequential { for (x, y) in zip(s.modules, t.modules) { copyBuffers(x, y) } }
-        }
-        copyBuffers(m, copy)
-        if m.isTraining { copy.training() } else { copy.evaluate() }
-        return copy
-    }
-
     /// The input and gradOutput arguments of a backward call, checked against the last
     /// forward: Engine modules read their `output` buffer and size their loops by it, so a
     /// gradOutput of another size (or a backward before any forward) must not reach them.
@@ -175,11 +144,11 @@ public enum ModuleBindings: LuaBindingArea {
             let m = try module(call, 1)
             let (x, g) = try backwardArguments(call, m)
             try m.accGradParameters(x, g, scale: Float(try call.optionalNumber(4) ?? 1))
-            for p in m.allParameters { p.maskGradient() }
+            m.parametersReceivedGradients()
             return 0
         },
         "zeroGradParameters": returningSelf { _, m in m.zeroGradParameters() },
-        "updateParameters": returningSelf { call, m in updateParameters(m, try call.float(2)) },
+        "updateParameters": returningSelf { call, m in m.updateParameters(learningRate: try call.float(2)) },
         // m:freeze() / m:unfreeze(): the module and every module inside it
         "freeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = true } },
         "unfreeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = false } },
@@ -197,6 +166,14 @@ public enum ModuleBindings: LuaBindingArea {
         },
         "setMask": returningSelf { call, m in try weight(call, m).setMask(try call.tensor(2)) },
         "removeMask": returningSelf { call, m in try weight(call, m).removeMask() },
+        // m:setScores(s, fraction): the scores choose the mask (top |s|, the fraction kept)
+        "setScores": returningSelf { call, m in
+            let fraction = try call.number(3)
+            do { try weight(call, m).setScores(try call.tensor(2), keeping: fraction) } catch let e as EngineError {
+                throw call.error(e.message)
+            }
+        },
+        "removeScores": returningSelf { call, m in try weight(call, m).removeScores() },
         "ceil": returningSelf { call, m in
             guard let p = m as? SpatialMaxPooling else { throw call.error("\(m.typeName) has no ceil mode") }
             p.ceil()
@@ -219,7 +196,7 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         },
         "clone": { call in
-            call.push(try deepCopy(try module(call, 1)))
+            call.push(try module(call, 1).deepCopy())
             return 1
         },
         "type": { call in
@@ -248,6 +225,12 @@ public enum ModuleBindings: LuaBindingArea {
         case "bias": call.push(m.bias?.value)
         case "gradBias": call.push(m.bias?.grad)
         case "mask": call.push(m.weight?.mask)
+        case "weightOrig": call.push(m.weight?.weights())
+        case "scores": call.push(m.weight?.scores?.value)
+        case "gradScores": call.push(m.weight?.scores?.grad)
+        case "keptFraction":
+            guard let f = m.weight?.keptFraction else { return 0 }
+            call.push(f)
         case "output": call.push(m.output)
         case "gradInput": call.push(m.gradInput)
         case "train": call.push(m.isTraining)
@@ -293,8 +276,7 @@ public enum ModuleBindings: LuaBindingArea {
             guard let t: Tensor = call.object(3, TensorBindings.className), t.count == p.value.count else {
                 throw LuaArgumentError("\(key) of \(m.description) must be set to a tensor of size \(shapeString(p.value.shape))")
             }
-            p.value.copy(from: t)
-            p.applyMask()
+            try p.setWeights(t)
             return 1
         case "train":
             if lua_toboolean(call.L, 3) != 0 { m.training() } else { m.evaluate() }
@@ -306,6 +288,12 @@ public enum ModuleBindings: LuaBindingArea {
             }
             for y in [m] + leafModules(m) { y.learningRateScale = Float(x) }
             return 1
+        case "keptFraction":
+            guard let w = m.weight, w.scores != nil else { throw LuaArgumentError("\(m.description) has no scores (use setScores)") }
+            do { try w.setKeptFraction(try call.number(3)) } catch let e as EngineError { throw LuaArgumentError(e.message) }
+            return 1
+        case "weightOrig", "scores", "gradScores":
+            throw LuaArgumentError("'\(key)' of \(m.description) cannot be replaced (assign m.weight = t to set the stored weights, m:setScores(s, fraction) for scores)")
         case "gradWeight", "gradBias", "mask", "output", "gradInput", "modules", "__typename":
             throw LuaArgumentError("'\(key)' of \(m.description) cannot be replaced (write into it, or use setMask)")
         default:

@@ -38,7 +38,8 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(try ModelFile.load(try call.string(1)) as Module)
             return 1
         },
-        // wb.saveModel(model, path [, {key = 'value'}]) : atomic write
+        // wb.saveModel(model, path [, {key = 'value'}] [, {originals = true}]) : atomic write;
+        // originals: also the stored weights under each mask ("N.weight_orig")
         "saveModel": { call in
             let m = try sequential(call, 1)
             let path = try call.string(2)
@@ -56,7 +57,8 @@ public enum WorkbenchBindings: LuaBindingArea {
                     meta[String(cString: wb_tostring(L, -2)!)] = String(cString: wb_tostring(L, -1)!)
                 }
             }
-            try ModelFile.save(m, to: path, metadata: meta)
+            let originals = try LuaOptions(call, 4, allowed: ["originals"]).boolean("originals", default: false)
+            try ModelFile.save(m, to: path, metadata: meta, originals: originals)
             return 0
         },
         // wb.train(model, data, {epochs=1, lr=0.01, momentum=0.9, batchSize=128, seed=0, ...}) -> mean loss

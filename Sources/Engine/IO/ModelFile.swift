@@ -5,8 +5,11 @@ import Foundation
 /// Tensor names follow the state_dict of the equivalent PyTorch `nn.Sequential`: Torch layer
 /// i (1-based) is PyTorch index i-1, so layer 8's tensors are "7.weight" and "7.bias"; batch
 /// norm adds its buffers ("7.running_mean", "7.running_var"); a pruning mask is
-/// "7.weight_mask"; nested Sequentials nest the names ("3.0.weight"). Per module the order is
-/// parameters, buffers, masks.
+/// "7.weight_mask" (beside the masked weights "7.weight" = W ⊙ M, so PyTorch reads the pruned
+/// model as it is); the scores that choose a mask are "7.weight_scores"; the stored values
+/// under a mask (W, PyTorch's "7.weight_orig") are written only when asked for. Nested
+/// Sequentials nest the names ("3.0.weight"). Per module the order is parameters, buffers,
+/// then per parameter its mask, scores and stored values.
 ///
 /// `__metadata__` holds "format": "pt", "workbench.architecture" (the model's `ModuleSpec` as
 /// JSON with sorted keys, enough to rebuild it with `ModuleFactory`) and any caller metadata.
@@ -15,13 +18,22 @@ public enum ModelFile {
     public static let formatKey = "format"
     /// Suffix of a parameter's mask tensor: "<prefix><parameter name>_mask".
     public static let maskSuffix = "_mask"
+    /// Suffix of the scores that choose a parameter's mask.
+    public static let scoresSuffix = "_scores"
+    /// Suffix of a masked parameter's stored values W (PyTorch's weight_orig).
+    public static let originalSuffix = "_orig"
+    /// The tensors a parameter may bring besides its value, each shaped like it; all need a mask.
+    static let companionSuffixes = [maskSuffix, scoresSuffix, originalSuffix]
 
     // MARK: - Saving
 
     /// Saves `model` to `path` atomically (a failed save leaves any existing file as it was).
     /// Every value must be finite: a NaN or infinite weight is an error, not a file.
     /// `extra` adds metadata; the keys "format" and "workbench.architecture" are reserved.
-    public static func save(_ model: Sequential, to path: String, metadata extra: [String: String] = [:]) throws {
+    /// With `originals`, each masked parameter's stored values W are saved too ("N.weight_orig");
+    /// without, a pruned file holds what PyTorch needs (masked weights and masks) and no more.
+    public static func save(_ model: Sequential, to path: String, metadata extra: [String: String] = [:],
+                            originals: Bool = false) throws {
         for key in [formatKey, architectureKey] where extra[key] != nil {
             throw EngineError("cannot save \(path): metadata key '\(key)' is reserved for the model file itself")
         }
@@ -38,7 +50,7 @@ public enum ModelFile {
         metadata[architectureKey] = architecture
         let tensors: [(name: String, tensor: Tensor)]
         do {
-            tensors = try stateDict(model).map { ($0.name, $0.tensor) }
+            tensors = try stateDict(model, originals: originals).map { ($0.name, $0.tensor) }
         } catch let e as EngineError {
             throw EngineError("cannot save \(path): \(e.message)")
         }
@@ -108,20 +120,24 @@ public enum ModelFile {
     public struct NamedTensor {
         public let name: String
         public let tensor: Tensor
-        /// The parameter it is the value of, or whose mask it is (nil for buffers).
+        /// The parameter it is the value of, or whose mask, scores or stored values it is (nil
+        /// for buffers).
         public let parameter: Parameter?
-        public let isMask: Bool
+        /// A mask, scores or stored values (not the parameter's value itself).
+        public let isCompanion: Bool
     }
 
-    /// The model's tensors as PyTorch would name them, masks included (when present).
-    public static func stateDict(_ model: Sequential) throws -> [NamedTensor] {
+    /// The model's tensors as PyTorch would name them, with masks and scores (when present)
+    /// and, with `originals`, the stored values under each mask.
+    public static func stateDict(_ model: Sequential, originals: Bool = false) throws -> [NamedTensor] {
         var out = [NamedTensor]()
-        try collect(model, prefix: "", layerPath: "", into: &out)
+        try collect(model, prefix: "", layerPath: "", originals: originals, into: &out)
         return out
     }
 
     /// A tensor a complete file must hold: its name, shape, and whether it is a parameter
-    /// (which may come with a mask "<name>_mask" of the same shape).
+    /// (which may come with a mask "<name>_mask", scores "<name>_scores" and stored values
+    /// "<name>_orig" of the same shape).
     private struct Slot {
         let name: String
         let shape: [Int]
@@ -129,13 +145,14 @@ public enum ModelFile {
     }
 
     /// Checks, from the file's header and bytes only, that `file` holds exactly the tensors
-    /// `slots` (masks optional), with their shapes, finite values, and masks of 0s and 1s.
+    /// `slots` (masks, scores and stored values optional; the last two only beside a mask),
+    /// with their shapes and finite values.
     private static func check(_ file: SafetensorsFile, against slots: [Slot]) throws {
         let path = file.file
         var expected = [String: [Int]](), masks = [String: (shape: [Int], of: String)]()
         for s in slots {
             expected[s.name] = s.shape
-            if s.isParameter { masks[s.name + maskSuffix] = (s.shape, s.name) }
+            if s.isParameter { for suffix in companionSuffixes { masks[s.name + suffix] = (s.shape, s.name) } }
         }
         for e in file.entries where expected[e.name] == nil && masks[e.name] == nil {
             throw EngineError("\(path): unknown tensor '\(String(e.name.prefix(120)))': the model has no such parameter or buffer (it has \(describe(slots.map(\.name))))")
@@ -154,51 +171,77 @@ public enum ModelFile {
         for name in masks.keys.sorted() {
             guard let e = file.entry(name), let slot = masks[name] else { continue }
             guard e.shape == slot.shape else {
-                throw EngineError("\(path): mask '\(name)' has shape \(shapeString(e.shape)) but \(slot.of) is \(shapeString(slot.shape))")
+                throw EngineError("\(path): tensor '\(name)' has shape \(shapeString(e.shape)) but \(slot.of) is \(shapeString(slot.shape))")
+            }
+            if name.hasSuffix(maskSuffix) { continue }
+            guard file.entry(slot.of + maskSuffix) != nil else {
+                throw EngineError("\(path): tensor '\(name)' comes without the mask '\(slot.of + maskSuffix)' it belongs to")
+            }
+            if let (i, v) = file.firstNonFinite(e) {
+                throw EngineError("\(path): tensor '\(name)' holds \(v) at index \(i + 1): the file is damaged")
             }
         }
     }
 
-    private static func collect(_ module: Module, prefix: String, layerPath: String, into out: inout [NamedTensor]) throws {
+    private static func collect(_ module: Module, prefix: String, layerPath: String, originals: Bool,
+                                into out: inout [NamedTensor]) throws {
         if let seq = module as? Sequential {
             for (i, child) in seq.modules.enumerated() {
-                try collect(child, prefix: "\(prefix)\(i).", layerPath: layerPath.isEmpty ? "\(i + 1)" : "\(layerPath).\(i + 1)", into: &out)
+                try collect(child, prefix: "\(prefix)\(i).", layerPath: layerPath.isEmpty ? "\(i + 1)" : "\(layerPath).\(i + 1)",
+                            originals: originals, into: &out)
             }
             return
         }
         guard module.allParameters.count == module.parameters.count else {
             throw EngineError("layer \(layerPath) (\(module.typeName)) holds other modules; model files can only name the tensors of nn.Sequential containers")
         }
-        for p in module.parameters { out.append(NamedTensor(name: prefix + p.name, tensor: p.value, parameter: p, isMask: false)) }
-        for b in module.buffers { out.append(NamedTensor(name: prefix + b.name, tensor: b.value, parameter: nil, isMask: false)) }
+        for p in module.parameters { out.append(NamedTensor(name: prefix + p.name, tensor: p.value, parameter: p, isCompanion: false)) }
+        for b in module.buffers { out.append(NamedTensor(name: prefix + b.name, tensor: b.value, parameter: nil, isCompanion: false)) }
         for p in module.parameters {
-            if let m = p.mask { out.append(NamedTensor(name: prefix + p.name + maskSuffix, tensor: m, parameter: p, isMask: true)) }
+            guard let m = p.mask else { continue }
+            let name = prefix + p.name
+            out.append(NamedTensor(name: name + maskSuffix, tensor: m, parameter: p, isCompanion: true))
+            if let s = p.scores { out.append(NamedTensor(name: name + scoresSuffix, tensor: s.value, parameter: p, isCompanion: true)) }
+            if originals { out.append(NamedTensor(name: name + originalSuffix, tensor: p.weights(), parameter: p, isCompanion: true)) }
         }
     }
 
-    /// Checks that `file` holds exactly the model's tensors (masks optional), unless `checked`
-    /// says `load` did so already against the same architecture, then copies them.
-    /// Nothing in the model changes unless every check passes.
+    /// Checks that `file` holds exactly the model's tensors (masks, scores and stored values
+    /// optional), unless `checked` says `load` did so already against the same architecture,
+    /// then copies them: each parameter ends as the file says (W_eff, and its mask, scores and
+    /// stored values when the file has them; without them, none). Nothing in the model
+    /// changes unless every check passes.
     private static func copyTensors(from file: SafetensorsFile, into model: Sequential, checked: Bool = false) throws {
         let path = file.file
-        let named = try stateDict(model).filter { !$0.isMask }
+        let named = try stateDict(model).filter { !$0.isCompanion }
         if !checked {
             try check(file, against: named.map { Slot(name: $0.name, shape: $0.tensor.shape, isParameter: $0.parameter != nil) })
         }
-        var masks = [(Parameter, Tensor, String)]()
-        for t in named {
-            guard let p = t.parameter, let e = file.entry(t.name + maskSuffix) else { continue }
-            let m = Tensor(shape: e.shape)
-            file.copy(e, into: m)
-            if let bad = (0..<m.count).first(where: { m.data[$0] != 0 && m.data[$0] != 1 }) {
-                throw EngineError("\(path): mask '\(e.name)' holds \(m.data[bad]) at index \(bad + 1); masks hold only 0 and 1")
-            }
-            masks.append((p, m, e.name))
+        /// A companion tensor of `name` read from the file, or nil when the file has none.
+        func companion(_ name: String, _ suffix: String) -> (tensor: Tensor, name: String)? {
+            guard let e = file.entry(name + suffix) else { return nil }
+            let t = Tensor(shape: e.shape)
+            file.copy(e, into: t)
+            return (t, e.name)
         }
-        for t in named { file.copy(file.entry(t.name)!, into: t.tensor) }
-        for t in named { t.parameter?.removeMask() }
-        for (p, m, name) in masks {
-            do { try p.setMask(m) } catch let e as EngineError { throw EngineError("\(path): mask '\(name)': \(e.message)") }
+        var restored = [(Parameter, mask: (tensor: Tensor, name: String), scores: Tensor?, original: Tensor?)]()
+        for t in named {
+            guard let p = t.parameter, let m = companion(t.name, maskSuffix) else { continue }
+            if let bad = (0..<m.tensor.count).first(where: { m.tensor.data[$0] != 0 && m.tensor.data[$0] != 1 }) {
+                throw EngineError("\(path): mask '\(m.name)' holds \(m.tensor.data[bad]) at index \(bad + 1); masks hold only 0 and 1")
+            }
+            restored.append((p, m, companion(t.name, scoresSuffix)?.tensor, companion(t.name, originalSuffix)?.tensor))
+        }
+        for t in named {
+            t.parameter?.removeMask()
+            file.copy(file.entry(t.name)!, into: t.tensor)
+        }
+        for (p, m, scores, original) in restored {
+            do {
+                try p.setMask(m.tensor)
+                if let original { try p.setWeights(original) }
+                if let scores { try p.restoreScores(scores) }
+            } catch let e as EngineError { throw EngineError("\(path): mask '\(m.name)': \(e.message)") }
         }
     }
 

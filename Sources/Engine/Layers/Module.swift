@@ -55,20 +55,22 @@ open class Module {
     /// Accumulates scale · ∂loss/∂θ into each parameter's `grad`.
     open func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {}
 
-    /// Applies masks, then computes the output.
+    /// Computes the output from the effective weights W ⊙ M (`Parameter.prepareForward`:
+    /// scores choose the masks in training, masks are applied).
     @discardableResult
     public func forward(_ input: Tensor) throws -> Tensor {
-        for p in parameters { p.applyMask() }
+        for p in parameters { try p.prepareForward(training: isTraining) }
         return try updateOutput(input)
     }
 
-    /// Gradient with respect to the input, and accumulation of parameter gradients (masked).
+    /// Gradient with respect to the input, and accumulation of the parameter gradients
+    /// ∂L/∂W_eff (and the scores' straight-through gradients).
     @discardableResult
     open func backward(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws -> Tensor {
         let g = try updateGradInput(input, gradOutput)
         if !isFrozen {
             try accGradParameters(input, gradOutput, scale: scale)
-            for p in parameters { p.maskGradient() }
+            parametersReceivedGradients()
         }
         return g
     }
@@ -77,10 +79,20 @@ open class Module {
     open func backwardParametersOnly(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws {
         if isFrozen { return }
         try accGradParameters(input, gradOutput, scale: scale)
-        for p in parameters { p.maskGradient() }
+        parametersReceivedGradients()
     }
 
-    public func zeroGradParameters() { for p in allParameters { p.grad.zero() } }
+    /// After `accGradParameters`: the scores of a parameter take their gradient from it.
+    public func parametersReceivedGradients() {
+        for p in parameters where p.scores != nil { p.propagateGradientToScores() }
+    }
+
+    public func zeroGradParameters() {
+        for p in allParameters {
+            p.grad.zero()
+            p.scores?.grad.zero()
+        }
+    }
 
     /// Parameters of this module and, for containers, of every descendant.
     open var allParameters: [Parameter] { parameters }

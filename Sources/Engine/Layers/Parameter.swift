@@ -1,13 +1,40 @@
-/// A learnable tensor, its gradient, and an optional 0/1 mask of the same shape.
+/// A learnable tensor and its gradient, with the one reparametrisation point of every weight
+/// (as PyTorch's `torch.nn.utils.prune`): stored weights W, an optional 0/1 mask M, and
+/// optional scores s that choose M.
 ///
-/// Invariant: where `mask` is 0 the value is exactly 0 after every forward pass and every
-/// optimiser step, and its gradient is 0 after every backward pass.
+/// **Effective weights.** Layers read `value` = W_eff = W ⊙ M (PyTorch's `weight`). W itself
+/// (PyTorch's `weight_orig`, `weights()`) is `value` where M = 1 and is kept aside where M = 0,
+/// so what a mask removes is not lost: a weight masked and later let through again comes back
+/// with its stored value. `applyMask` (every forward pass, every optimiser step) is the one
+/// place that makes W_eff exactly 0 under the mask.
+///
+/// **Gradients.** Backward leaves `grad` = ∂L/∂W_eff, all of it (the masked entries too, as a
+/// regrowth criterion needs); ∂L/∂W = ∂L/∂W_eff ⊙ M. An optimiser step moves W through the mask
+/// only: it updates `value`, then `applyMask` puts the masked entries back to 0 (their stored
+/// values are untouched) and `maskState` zeroes their momentum/moments, so a stale state
+/// cannot move them once they are let through again.
+///
+/// **Scores** (edge-popup supermasks). With `scores`, M is the top-k of |s| (k = round(f · n)
+/// for the kept fraction f, ties to the lower index, found by selection), recomputed from the
+/// scores at every forward pass in training; backward gives the scores the straight-through
+/// gradient ∂L/∂s = (∂L/∂W_eff ⊙ W) · sign(s). W can be frozen (`isFrozen`) while s trains.
 public final class Parameter {
     /// "weight" or "bias" (the PyTorch state_dict suffix).
     public let name: String
+    /// W_eff = W ⊙ M, what the layers read; W itself when there is no mask.
     public let value: Tensor
+    /// ∂L/∂W_eff after a backward pass (accumulated, as in Torch).
     public let grad: Tensor
     public private(set) var mask: Tensor?
+    /// W where M = 0 (meaningless where M = 1); nil without a mask.
+    private var maskedValues: Tensor?
+    /// The scores that choose the mask, a parameter of their own (named "<name>_scores") that
+    /// optimisers train; nil without scores.
+    public private(set) var scores: Parameter?
+    /// The fraction of entries the scores keep (f above); nil without scores.
+    public private(set) var keptFraction: Double?
+    /// An optimiser leaves a frozen parameter as it is (its scores, if any, still train).
+    public var isFrozen = false
 
     public init(name: String, shape: [Int]) {
         self.name = name
@@ -15,8 +42,139 @@ public final class Parameter {
         grad = Tensor(shape: shape)
     }
 
-    /// Installs a 0/1 mask (copied) and zeroes the masked values at once.
+    // MARK: masks
+
+    /// Installs a 0/1 mask (copied): entries it newly removes are kept aside and zeroed,
+    /// entries it lets through again get their stored values back.
     public func setMask(_ m: Tensor) throws {
+        guard scores == nil else {
+            throw EngineError("the mask of this \(name) is chosen by its scores; remove the scores before setting a mask")
+        }
+        try checkMask(m)
+        install(m)
+    }
+
+    /// Drops the mask: every weight gets its stored value back (W_eff = W). Scores go too.
+    public func removeMask() {
+        scores = nil
+        keptFraction = nil
+        guard let m = mask?.data, let kept = maskedValues?.data else { return }
+        let x = value.data
+        for i in 0..<value.count where m[i] == 0 { x[i] = kept[i] }
+        mask = nil
+        maskedValues = nil
+    }
+
+    /// value ⊙= mask: W_eff exactly 0 under the mask (the one place this rule lives).
+    @inline(__always) public func applyMask() { if let m = mask { value.cmul(m) } }
+
+    /// t ⊙= mask, for optimiser state shaped like the parameter: no momentum under the mask.
+    @inline(__always) public func maskState(_ t: Tensor) { if let m = mask { t.cmul(m) } }
+
+    /// Prepares W_eff for a forward pass: in training, scores choose the mask anew; then the
+    /// mask is applied (a hook may have written under it).
+    @inline(__always) public func prepareForward(training: Bool) throws {
+        if training, scores != nil { try chooseMaskFromScores() }
+        applyMask()
+    }
+
+    /// Number of entries the mask removes (0 without a mask).
+    public var prunedCount: Int { mask.map { $0.zeroCount() } ?? 0 }
+
+    // MARK: the stored weights W
+
+    /// W (PyTorch's weight_orig): the effective weights with the stored values under the mask
+    /// (a new tensor).
+    public func weights() -> Tensor {
+        let w = value.clone()
+        if let m = mask?.data, let kept = maskedValues?.data {
+            let x = w.data
+            for i in 0..<w.count where m[i] == 0 { x[i] = kept[i] }
+        }
+        return w
+    }
+
+    /// W = `w` (under the mask too); W_eff = W ⊙ M.
+    public func setWeights(_ w: Tensor) throws {
+        guard w.count == value.count else {
+            throw EngineError("\(w.count) values (\(shapeString(w.shape))) for a \(name) of \(value.count) (\(shapeString(value.shape)))")
+        }
+        value.copy(from: w)
+        if mask != nil { maskedValues?.copy(from: w) }
+        applyMask()
+    }
+
+    // MARK: scores
+
+    /// Scores choose the mask from now on: M = top-k of |s| with k = round(f · n). The current
+    /// mask's removed entries keep their stored values, and whatever the scores let through
+    /// gets its value back.
+    public func setScores(_ s: Tensor, keeping fraction: Double) throws {
+        guard s.count == value.count else {
+            throw EngineError("\(s.count) scores (\(shapeString(s.shape))) for a \(name) of \(value.count) (\(shapeString(value.shape)))")
+        }
+        guard fraction.isFinite, fraction >= 0, fraction <= 1 else {
+            throw EngineError("the fraction of weights the scores keep must be between 0 and 1, got \(fraction)")
+        }
+        let p = scores ?? Parameter(name: name + "_scores", shape: value.shape)
+        p.value.copy(from: s)
+        scores = p
+        keptFraction = fraction
+        try chooseMaskFromScores()
+        applyMask()
+    }
+
+    /// Installs saved scores beside the current mask without choosing the mask anew (a model
+    /// file holds the mask the scores chose at the last forward pass); the kept fraction is
+    /// the mask's share of ones, so the next choice keeps as many.
+    public func restoreScores(_ s: Tensor) throws {
+        guard let m = mask else { throw EngineError("scores of the \(name) come without its mask") }
+        guard s.count == value.count else {
+            throw EngineError("\(s.count) scores (\(shapeString(s.shape))) for a \(name) of \(value.count) (\(shapeString(value.shape)))")
+        }
+        let p = scores ?? Parameter(name: name + "_scores", shape: value.shape)
+        p.value.copy(from: s)
+        scores = p
+        keptFraction = Double(m.count - m.zeroCount()) / Double(Swift.max(m.count, 1))
+    }
+
+    /// Sets the fraction of entries the scores keep (the next forward pass in training
+    /// chooses the mask with it).
+    public func setKeptFraction(_ fraction: Double) throws {
+        guard scores != nil else { throw EngineError("the \(name) has no scores") }
+        guard fraction.isFinite, fraction >= 0, fraction <= 1 else {
+            throw EngineError("the fraction of weights the scores keep must be between 0 and 1, got \(fraction)")
+        }
+        keptFraction = fraction
+    }
+
+    /// Drops the scores; the mask they chose last stays.
+    public func removeScores() {
+        scores = nil
+        keptFraction = nil
+    }
+
+    /// The number of entries the scores keep: round(f · n), halves away from zero.
+    public var keptCount: Int? {
+        keptFraction.map { Swift.min(value.count, Int(($0 * Double(value.count)).rounded(.toNearestOrAwayFromZero))) }
+    }
+
+    /// ∂L/∂s = (∂L/∂W_eff ⊙ W) · sign(s), from the gradient accumulated so far (no-op without
+    /// scores). Set, not accumulated, so it always matches `grad`.
+    public func propagateGradientToScores() {
+        guard let s = scores else { return }
+        let g = grad.data, x = value.data, sv = s.value.data, sg = s.grad.data
+        let m = mask?.data, kept = maskedValues?.data
+        for i in 0..<value.count {
+            let w = (m == nil || m![i] != 0) ? x[i] : kept![i]
+            let sign: Float = sv[i] > 0 ? 1 : (sv[i] < 0 ? -1 : 0)
+            sg[i] = g[i] * w * sign
+        }
+    }
+
+    // MARK: private
+
+    private func checkMask(_ m: Tensor) throws {
         guard m.count == value.count else {
             throw EngineError("mask has \(m.count) elements (\(shapeString(m.shape))) but the \(name) has \(value.count) (\(shapeString(value.shape)))")
         }
@@ -24,20 +182,38 @@ public final class Parameter {
         for i in 0..<m.count where p[i] != 0 && p[i] != 1 {
             throw EngineError("mask values must be 0 or 1, found \(p[i]) at index \(i + 1)")
         }
-        let copy = Tensor(shape: value.shape)
-        copy.copy(from: m)
-        mask = copy
+    }
+
+    /// Makes `new` (0/1) the mask, copied into the current mask tensor when there is one:
+    /// entries going 1 → 0 are kept aside, entries going 0 → 1 get their stored values
+    /// back, then W_eff = W ⊙ M.
+    private func install(_ new: Tensor) {
+        let kept = maskedValues ?? Tensor(shape: value.shape)
+        let x = value.data, n = new.data, k = kept.data
+        if let old = mask?.data {
+            for i in 0..<value.count {
+                if old[i] != 0 { if n[i] == 0 { k[i] = x[i] } } else if n[i] != 0 { x[i] = k[i] }
+            }
+        } else {
+            for i in 0..<value.count where n[i] == 0 { k[i] = x[i] }
+        }
+        maskedValues = kept
+        if mask == nil { mask = Tensor(shape: value.shape) }
+        mask!.copy(from: new)
         applyMask()
     }
 
-    /// Drops the mask; masked values stay 0 until training changes them.
-    public func removeMask() { mask = nil }
+    /// Where the scores' mask is computed before it is installed (kept between passes).
+    private var chosenMask: Tensor?
 
-    /// value ⊙= mask
-    @inline(__always) public func applyMask() { if let m = mask { value.cmul(m) } }
-    /// grad ⊙= mask
-    @inline(__always) public func maskGradient() { if let m = mask { grad.cmul(m) } }
-
-    /// Number of entries the mask removes (0 without a mask).
-    public var prunedCount: Int { mask.map { $0.zeroCount() } ?? 0 }
+    /// M = top-k of |s| (ties to the lower index).
+    private func chooseMaskFromScores() throws {
+        guard let s = scores, let k = keptCount else { return }
+        let chosen = chosenMask ?? Tensor(shape: value.shape)
+        chosenMask = chosen
+        do { try s.value.largestMagnitudeMask(keeping: k, into: chosen) } catch let e as EngineError {
+            throw EngineError("the scores of this \(name): \(e.message)")
+        }
+        install(chosen)
+    }
 }

@@ -238,7 +238,7 @@ public final class SpatialConvolution: Module {
 
     override public func backward(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws -> Tensor {
         try backwardPass(input, gradOutput, scale: scale, parameters: !isFrozen, inputGradient: true)
-        if !isFrozen { for p in parameters { p.maskGradient() } }
+        if !isFrozen { parametersReceivedGradients() }
         return gradInput
     }
 

@@ -8,8 +8,9 @@ import Foundation
 ///   v ← β₂ v + (1 - β₂) g²
 ///   θ ← θ - lr · scale_module · √(1 - β₂ᵗ) / (1 - β₁ᵗ) · m / (√v + ε)
 ///
-/// then θ ⊙= mask, m ⊙= mask and v ⊙= mask, so a pruned weight stays exactly 0 and no stale
-/// moment can bring it back once the mask is removed. Frozen modules are skipped;
+/// then the parameter's mask is applied to θ, m and v (`Parameter.applyMask`, `maskState`), so
+/// a pruned weight stays exactly 0 and no stale moment moves it once the mask lets it through
+/// again. Frozen modules and frozen parameters are skipped, scores train as parameters;
 /// `Module.learningRateScale` multiplies the rate per module. The parameters' `grad` tensors
 /// are read, not modified.
 ///
@@ -81,11 +82,9 @@ public final class Adam: Optimizer {
             v[i] = b2 * v[i] + (1 - b2) * gi * gi
             x[i] -= stepSize * m[i] / (v[i].squareRoot() + eps)
         }
-        if let mask = p.mask {
-            s.m.cmul(mask)
-            s.v.cmul(mask)
-        }
         p.applyMask()
+        p.maskState(s.m)
+        p.maskState(s.v)
     }
 
     /// Forgets the moments and step counts (e.g. after a model is reloaded).

@@ -30,7 +30,8 @@ public final class ParameterGroup {
 }
 
 /// What one optimiser step updates: each parameter of `model` (or of the optimiser's groups)
-/// with the settings of its group and the learning-rate multiplier of its module; parameters
+/// with the settings of its group and the learning-rate multiplier of its module, each
+/// parameter followed by its scores when it has them; frozen parameters and the parameters
 /// of frozen modules are left out.
 struct OptimizerPlan {
     let entries: [(parameter: Parameter, group: ParameterGroup, scale: Float)]
@@ -39,20 +40,27 @@ struct OptimizerPlan {
     init(model: Module, groups: [ParameterGroup], fallback: ParameterGroup) {
         var scale = [ObjectIdentifier: Float](), frozen = Set<ObjectIdentifier>(), order = [Parameter]()
         for m in leafModules(model) {
-            for p in m.parameters {
-                if m.isFrozen { frozen.insert(ObjectIdentifier(p)) } else { scale[ObjectIdentifier(p)] = m.learningRateScale }
+            for p in m.parameters.flatMap(Self.withScores) {
+                if m.isFrozen || p.isFrozen { frozen.insert(ObjectIdentifier(p)) } else { scale[ObjectIdentifier(p)] = m.learningRateScale }
                 order.append(p)
             }
         }
         if groups.isEmpty {
             entries = order.compactMap { p in scale[ObjectIdentifier(p)].map { (p, fallback, $0) } }
         } else {
-            // A parameter of a group that is not in `model` is updated with scale 1.
-            entries = groups.flatMap { g in
-                g.parameters.compactMap { p in
-                    frozen.contains(ObjectIdentifier(p)) ? nil : (p, g, scale[ObjectIdentifier(p)] ?? 1)
+            // A parameter of a group that is not in `model` is updated with scale 1; a
+            // parameter listed twice (e.g. scores named beside their weight) is updated once.
+            var seen = Set<ObjectIdentifier>(), list = [(parameter: Parameter, group: ParameterGroup, scale: Float)]()
+            for g in groups {
+                for p in g.parameters.flatMap(Self.withScores) where seen.insert(ObjectIdentifier(p)).inserted {
+                    if frozen.contains(ObjectIdentifier(p)) || p.isFrozen { continue }
+                    list.append((p, g, scale[ObjectIdentifier(p)] ?? 1))
                 }
             }
+            entries = list
         }
     }
+
+    /// `p`, then its scores (a parameter the optimiser trains too) when it has them.
+    static func withScores(_ p: Parameter) -> [Parameter] { p.scores.map { [p, $0] } ?? [p] }
 }

@@ -6,8 +6,10 @@
 ///   g ← g + momentum · v (nesterov)  or  g ← v
 ///   θ ← θ - lr · scale_module / (1 + t · learningRateDecay) · g
 ///
-/// then θ ⊙= mask (and v ⊙= mask), so pruned weights stay exactly 0. Frozen modules are
-/// skipped; `Module.learningRateScale` multiplies the rate per module.
+/// then the parameter's mask is applied to θ and v (`Parameter.applyMask`, `maskState`): a
+/// masked weight stays exactly 0, keeps its stored value, and has no momentum. Frozen
+/// modules and frozen parameters are skipped; scores are trained as parameters of their own;
+/// `Module.learningRateScale` multiplies the rate per module.
 ///
 /// Settings come per parameter group (`groups`, each with its own rate, momentum, ...);
 /// without groups, every parameter of the model passed to `step` is in one group whose
@@ -85,11 +87,9 @@ public final class SGD: Optimizer {
             } else {
                 for i in lo..<hi { x[i] -= lr * (g[i] + wd * x[i]) }
             }
-            if let m = p.mask?.data {
-                for i in lo..<hi { x[i] *= m[i] }
-                if let v { for i in lo..<hi { v[i] *= m[i] } }
-            }
         }
+        p.applyMask()
+        if let v = velocity[key] { p.maskState(v) }
     }
 
     /// Forgets momentum (e.g. after a model is reloaded).

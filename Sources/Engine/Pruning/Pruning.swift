@@ -41,22 +41,23 @@ public struct LayerSnapshot {
     public let weight: Tensor
     public let mask: Tensor?
 
-    /// Copies layer `layer`'s weight values and mask.
+    /// Copies layer `layer`'s stored weights W (under its mask too) and mask.
     public init(model: Sequential, layer: Int) throws {
         let w = try Pruning.weight(of: model, layer: layer)
         self.layer = layer
-        weight = w.value.clone()
+        weight = w.weights()
         mask = w.mask?.clone()
     }
 
-    /// Puts the weight values and the mask (or its absence) back.
+    /// Puts the weights and the mask (or its absence) back.
     public func restore(into model: Sequential) throws {
         let w = try Pruning.weight(of: model, layer: layer)
         guard w.value.count == weight.count else {
             throw EngineError("layer \(layer) has \(w.value.count) weights, the snapshot \(weight.count)")
         }
-        w.value.copy(from: weight)
-        if let mask { try w.setMask(mask) } else { w.removeMask() }
+        w.removeMask()
+        try w.setWeights(weight)
+        if let mask { try w.setMask(mask) }
     }
 }
 
@@ -164,8 +165,8 @@ public enum Pruning {
         try weight(of: model, layer: layer).mask?.clone()
     }
 
-    /// Installs `mask` on layer `layer` again (nil removes the mask). Weights the newer mask
-    /// zeroed stay 0 (the values are gone); use `LayerSnapshot` to get them back too.
+    /// Installs `mask` on layer `layer` again (nil removes the mask): weights the newer mask
+    /// removed get their stored values back (`Parameter.setMask`).
     public static func restoreMask(_ mask: Tensor?, model: Sequential, layer: Int) throws {
         let w = try weight(of: model, layer: layer)
         if let mask { try w.setMask(mask) } else { w.removeMask() }

@@ -99,6 +99,27 @@ extension Tensor {
     }
 }
 
+extension Tensor {
+    /// Writes into `out` (shaped like this tensor) 1 at the `k` entries of largest |x| and 0
+    /// elsewhere; equal magnitudes go to the lower index. By selection (Hoare's select, O(n)),
+    /// not a full sort. A NaN entry is an error.
+    public func largestMagnitudeMask(keeping k: Int, into out: Tensor) throws {
+        guard out.count == count else { throw EngineError("a mask of \(out.count) entries for \(count) values") }
+        guard k >= 0 && k <= count else { throw EngineError("cannot keep \(k) of \(count) entries") }
+        var ranked = [RankedValue]()
+        ranked.reserveCapacity(count)
+        for i in 0..<count {
+            let v = data[i]
+            guard !v.isNaN else { throw EngineError("score \(i + 1) is NaN") }
+            ranked.append(RankedValue(value: Swift.abs(v), index: Int32(i)))
+        }
+        out.zero()
+        guard k > 0 else { return }
+        if k < count { RankedValue.select(&ranked, k - 1, by: RankedValue.descending) }
+        for r in ranked.prefix(k) { out.data[Int(r.index)] = 1 }
+    }
+}
+
 /// A value and its index in its lane, with the total orders used by sorting.
 struct RankedValue {
     var value: Float
