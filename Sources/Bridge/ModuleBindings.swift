@@ -180,9 +180,18 @@ public enum ModuleBindings: LuaBindingArea {
         },
         "zeroGradParameters": returningSelf { _, m in m.zeroGradParameters() },
         "updateParameters": returningSelf { call, m in updateParameters(m, try call.float(2)) },
-        // m:freeze() / m:unfreeze(): the module and every module inside it
-        "freeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = true } },
-        "unfreeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = false } },
+        // m:freeze([{evaluate = true}]) / m:unfreeze(): the module and every module inside it;
+        // evaluate = true also pins them to evaluation mode (false unpins), unfreeze unpins
+        "freeze": returningSelf { call, m in
+            let pin = try LuaOptions(call, 2, allowed: ["evaluate"]).boolean("evaluate")
+            for x in [m] + leafModules(m) {
+                x.isFrozen = true
+                if let pin { x.isEvaluationPinned = pin }
+            }
+        },
+        "unfreeze": returningSelf { _, m in
+            for x in [m] + leafModules(m) { x.isFrozen = false; x.isEvaluationPinned = false }
+        },
         "training": returningSelf { _, m in m.training() },
         "evaluate": returningSelf { _, m in m.evaluate() },
         "clearState": returningSelf { _, m in m.clearState() },
@@ -298,6 +307,13 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         case "train":
             if lua_toboolean(call.L, 3) != 0 { m.training() } else { m.evaluate() }
+            return 1
+        case "isEvaluationPinned":
+            guard call.isBoolean(3) else {
+                throw LuaArgumentError("isEvaluationPinned of \(m.description) must be set to true or false, got \(call.typeName(3))")
+            }
+            let pin = lua_toboolean(call.L, 3) != 0
+            for y in [m] + leafModules(m) { y.isEvaluationPinned = pin }
             return 1
         case "learningRateScale":
             let x = try call.number(3)
