@@ -63,10 +63,13 @@ public struct LuaOptions {
         return Int(x)
     }
 
-    public func boolean(_ key: String, default d: Bool) throws -> Bool {
+    public func boolean(_ key: String, default d: Bool) throws -> Bool { try boolean(key) ?? d }
+
+    /// The boolean under `key`, or nil when absent.
+    public func boolean(_ key: String) throws -> Bool? {
         let t = push(key)
         defer { wb_pop(call.L, 1) }
-        if t == LUA_TNIL { return d }
+        if t == LUA_TNIL { return nil }
         guard t == LUA_TBOOLEAN else { throw call.error("option '\(key)' must be a boolean, got \(call.typeName(-1))") }
         return lua_toboolean(call.L, -1) != 0
     }

@@ -45,6 +45,13 @@ public enum ModuleBindings: LuaBindingArea {
         return w
     }
 
+    /// The module's parameter named `name` ('weight' or 'bias'), or a clear error.
+    static func parameter(_ call: LuaCall, _ m: Module, _ name: String) throws -> Parameter {
+        guard name == "weight" || name == "bias" else { throw call.argumentError(2, "expected 'weight' or 'bias', got '\(name)'") }
+        guard let p = name == "weight" ? m.weight : m.bias else { throw call.error("\(m.description) has no \(name)") }
+        return p
+    }
+
     /// Whether `m` is `container` or contains it (adding it would make a cycle).
     static func contains(_ m: Module, _ container: Module) -> Bool {
         if m === container { return true }
@@ -149,9 +156,21 @@ public enum ModuleBindings: LuaBindingArea {
         },
         "zeroGradParameters": returningSelf { _, m in m.zeroGradParameters() },
         "updateParameters": returningSelf { call, m in m.updateParameters(learningRate: try call.float(2)) },
-        // m:freeze() / m:unfreeze(): the module and every module inside it
-        "freeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = true } },
-        "unfreeze": returningSelf { _, m in for x in [m] + leafModules(m) { x.isFrozen = false } },
+        // m:freeze([{evaluate = true}]) / m:unfreeze(): the module and every module inside it;
+        // evaluate = true also pins them to evaluation mode (false unpins), unfreeze unpins.
+        // m:freeze('weight') / m:unfreeze('weight'): that parameter only (its scores still train).
+        "freeze": returningSelf { call, m in
+            if call.isString(2) { return try parameter(call, m, try call.string(2)).isFrozen = true }
+            let pin = try LuaOptions(call, 2, allowed: ["evaluate"]).boolean("evaluate")
+            for x in [m] + leafModules(m) {
+                x.isFrozen = true
+                if let pin { x.isEvaluationPinned = pin }
+            }
+        },
+        "unfreeze": returningSelf { call, m in
+            if call.isString(2) { return try parameter(call, m, try call.string(2)).isFrozen = false }
+            for x in [m] + leafModules(m) { x.isFrozen = false; x.isEvaluationPinned = false }
+        },
         "training": returningSelf { _, m in m.training() },
         "evaluate": returningSelf { _, m in m.evaluate() },
         "clearState": returningSelf { _, m in m.clearState() },
@@ -280,6 +299,13 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         case "train":
             if lua_toboolean(call.L, 3) != 0 { m.training() } else { m.evaluate() }
+            return 1
+        case "isEvaluationPinned":
+            guard call.isBoolean(3) else {
+                throw LuaArgumentError("isEvaluationPinned of \(m.description) must be set to true or false, got \(call.typeName(3))")
+            }
+            let pin = lua_toboolean(call.L, 3) != 0
+            for y in [m] + leafModules(m) { y.isEvaluationPinned = pin }
             return 1
         case "learningRateScale":
             let x = try call.number(3)

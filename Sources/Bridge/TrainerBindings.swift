@@ -3,9 +3,9 @@ import Engine
 
 /// The open training loop in Lua: optimisers over parameter groups (`wb.SGD`, `wb.Adam`),
 /// their groups (`opt:group(i).lr = ...`), and a trainer that lives across calls
-/// (`wb.Trainer`) with hooks, step counts and learning-rate schedules. Each binding checks its
-/// arguments and calls the Engine's `SGD`/`Adam`, `ParameterGroup`, `Trainer` and
-/// `LearningRateScheduler`. Indices a script sees are 1-based (groups, steps, epochs, elements).
+/// (`wb.Trainer`) with hooks, step counts, learning-rate schedules and penalties (in
+/// `PenaltyBindings.swift`). Each binding checks its arguments and calls the Engine's
+/// `SGD`/`Adam`, `ParameterGroup`, `Trainer`, `LearningRateScheduler` and `Penalty`. Indices a script sees are 1-based (groups, steps, epochs, elements).
 public enum TrainerBindings: LuaBindingArea {
     static let optimizerClass = "wb.Optimizer"
     static let groupClass = "wb.ParameterGroup"
@@ -16,7 +16,9 @@ public enum TrainerBindings: LuaBindingArea {
             "__tostring": { call in call.push(describe(try optimizer(call, 1))); return 1 },
         ]))
         lua.register(LuaClass(name: groupClass, getField: groupField, setField: setGroupField))
-        lua.register(LuaClass(name: trainerClass, methods: trainerMethods, getField: trainerField, setField: setTrainerField))
+        lua.register(LuaClass(name: trainerClass, methods: trainerMethods.merging(trainerPenaltyMethods) { a, _ in a },
+                              getField: trainerField, setField: setTrainerField))
+        installPenalties(in: lua)
         lua.register(library: "wb", [
             // wb.SGD{lr = 0.01, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0,
             //        learningRateDecay = 0, groups = {{modules = {...}, lr = ...}, ...}}

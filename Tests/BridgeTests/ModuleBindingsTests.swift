@@ -139,6 +139,52 @@ final class ModuleBindingsTests: XCTestCase {
         XCTAssertEqual(try value("m:get(1).p").number, 0.5)
     }
 
+    /// m:freeze{evaluate = true} freezes and pins to evaluation mode: training() of the model
+    /// leaves the batch norm normalising with its running statistics (as in evaluation) and the
+    /// dropout passing its input through; m:unfreeze() unpins.
+    func testFreezeWithEvaluatePinsTheModuleToEvaluationMode() throws {
+        try lua.run(string: """
+            torch.manualSeed(3)
+            net = nn.Sequential():add(nn.Linear(4, 3)):add(nn.BatchNormalization(3)):add(nn.Linear(3, 3))
+                                 :add(nn.BatchNormalization(3)):add(nn.Dropout(0.5))
+            local x = torch.randn(8, 4)
+            local function same(a, b) return a:clone():csub(b):abs():max() == 0 end
+            net:get(2):freeze{evaluate = true}
+            net:get(5):freeze{evaluate = true}
+            net:training()
+            modes = {net:get(2).train, net:get(4).train, net:get(5).train, net:get(2).isEvaluationPinned, net:get(2).isFrozen}
+            local pinned = net:forward(x)
+            local bn1, out = net:get(2).output:clone(), pinned:clone()
+            passedThrough = same(out, net:get(4).output)
+            net:evaluate()
+            net:forward(x)
+            sameAsEvaluation = same(bn1, net:get(2).output)
+            net:get(2):unfreeze()
+            net:training()
+            net:forward(x)
+            unpinned = {net:get(2).train, net:get(2).isEvaluationPinned, net:get(2).isFrozen}
+            batchStatistics = not same(bn1, net:get(2).output)
+            net:get(5).isEvaluationPinned = false
+            net:training()
+            dropoutBack = net:get(5).train
+            plain = nn.Linear(2, 2):freeze()
+            plainPinned = plain.isEvaluationPinned
+            """)
+        XCTAssertEqual(try value("table.concat({tostring(modes[1]), tostring(modes[2]), tostring(modes[3]), tostring(modes[4]), tostring(modes[5])}, ' ')").string,
+                       "false true false true true")
+        for v in ["passedThrough", "sameAsEvaluation", "batchStatistics", "dropoutBack"] {
+            XCTAssertEqual(try value("tostring(\(v))").string, "true", v)
+        }
+        XCTAssertEqual(try value("tostring(unpinned[1]) .. tostring(unpinned[2]) .. tostring(unpinned[3])").string, "truefalsefalse")
+        XCTAssertEqual(try value("tostring(plainPinned)").string, "false", "m:freeze() does not pin")
+        for (source, expected) in [("nn.Linear(2, 2):freeze{evaluate = 1}", "option 'evaluate' must be a boolean"),
+                                   ("nn.Linear(2, 2):freeze{eval = true}", "unknown option 'eval'"),
+                                   ("nn.Linear(2, 2).isEvaluationPinned = 'yes'", "must be set to true or false")] {
+            let e = luaError(source, lua)
+            XCTAssertTrue(e?.message.contains(expected) ?? false, "\(source): \(e?.message ?? "no error")")
+        }
+    }
+
     func testMasksKeepPrunedWeightsAtZero() throws {
         try lua.run(string: """
             m = nn.Linear(2, 2)

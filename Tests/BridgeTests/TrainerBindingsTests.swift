@@ -82,6 +82,45 @@ final class TrainerBindingsTests: XCTestCase {
         XCTAssertEqual(try evaluate("t2.optimizer:group().lr", lua).number ?? 0, Double(Float(0.005)), accuracy: 1e-9)
     }
 
+    /// t:penalty adds λ·R(θ) to the reported loss and λ·∂R/∂θ to the gradient the
+    /// afterBackward hook sees; the handle's strength can change; t:removePenalty takes it off.
+    func testPenaltiesAddToTheLossAndTheGradient() throws {
+        let lua = try LuaRuntime()
+        try lua.run(string: setup + """
+            local function trainer() return wb.Trainer{model = net, optimizer = wb.SGD{lr = 0}, batchSize = 48, seed = 2} end
+            local plain, penalised = trainer(), trainer()
+            local fc = net:get(2)
+            p = penalised:penalty{l1 = 0.01, parameters = {fc.weight}}
+            local grads = {}
+            plain.afterBackward = function() grads.plain = fc.gradWeight:clone() end
+            penalised.afterBackward = function() grads.penalised = fc.gradWeight:clone() end
+            local lossPlain, lossPenalised = plain:steps(train, 1), penalised:steps(train, 1)
+            lossGap = math.abs(lossPenalised - lossPlain - p:value())
+            local expected = fc.weight:clone():sign():mul(0.01)
+            gradientGap = grads.penalised:clone():csub(grads.plain):csub(expected):abs():max()
+            valueGap = math.abs(p:value() - 0.01 * torch.abs(fc.weight):sum())
+            p.strength = 0
+            offGap = math.abs(penalised:steps(train, 1) - plain:steps(train, 1))
+            p.strength = 0.5
+            penalised:removePenalty(p)
+            removedGap = math.abs(penalised:steps(train, 1) - plain:steps(train, 1))
+            local opt = wb.SGD{groups = {{modules = {net:get(4)}, lr = 0.1}}}
+            local t = wb.Trainer{model = net, optimizer = opt}
+            sizes = {t:penalty{l2 = 1e-3}.size, t:penalty{l2 = 1e-3, group = 1}.size,
+                     t:penalty{l1 = 1e-3, modules = {fc, net, fc}}.size}
+            description = tostring(t:penalty{l2 = 0.25, modules = {fc}})
+            """, chunkName: "penalty")
+        XCTAssertLessThan(try evaluate("lossGap", lua).number ?? 1, 1e-6)
+        XCTAssertLessThan(try evaluate("gradientGap", lua).number ?? 1, 1e-6)
+        XCTAssertLessThan(try evaluate("valueGap", lua).number ?? 1, 1e-6)
+        XCTAssertGreaterThan(try evaluate("p:value()", lua).number ?? 0, 0, "strength 0.5 after removal: the handle lives on")
+        XCTAssertEqual(try evaluate("offGap", lua).number, 0)
+        XCTAssertEqual(try evaluate("removedGap", lua).number, 0)
+        XCTAssertEqual(try evaluate("table.concat(sizes, ' ')", lua).string, "4 2 4", "whole model, group 1, modules (each parameter once)")
+        XCTAssertEqual(try evaluate("description", lua).string, "wb.Penalty(l2 0.25 on 2 parameters)")
+        XCTAssertEqual(try evaluate("p.kind", lua).string, "l1")
+    }
+
     func testBadInputsAreClearErrors() throws {
         let cases: [(String, String)] = [
             ("wb.Trainer{}", "wb.Trainer needs a model"),
@@ -109,6 +148,33 @@ final class TrainerBindingsTests: XCTestCase {
             try lua.run(string: setup, chunkName: "setup")
             // The momentum state exists only after a step: give resetState something to reset.
             let e = luaError(source.contains("resetState") ? source.replacingOccurrences(of: "wb.SGD{lr = 0.1}", with: "(function() local o = wb.SGD{lr = 0.1, momentum = 0.9}; wb.Trainer{model = net, optimizer = o}:steps(train, 1); return o end)()") : source, lua)
+            XCTAssertTrue(e?.message.contains(expected) ?? false, "\(source): \(e?.message ?? "no error")")
+        }
+    }
+
+    /// Bad penalty arguments are clear errors (one runtime: no case changes what the next sees).
+    func testBadPenaltiesAreClearErrors() throws {
+        let lua = try LuaRuntime()
+        try lua.run(string: setup, chunkName: "setup")
+        let cases: [(String, String)] = [
+            ("wb.Trainer{model = net}:penalty{}", "give exactly one of l1 = λ or l2 = λ"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, l2 = 1}", "give exactly one of l1 = λ or l2 = λ"),
+            ("wb.Trainer{model = net}:penalty{l1 = -1}", "the strength of an l1 penalty must be a finite number >= 0, got -1.0"),
+            ("wb.Trainer{model = net}:penalty{l2 = 1/0}", "the strength of an l2 penalty must be a finite number >= 0, got inf"),
+            ("wb.Trainer{model = net}:penalty{l1 = 'big'}", "option 'l1' must be a number"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, lambda = 2}", "unknown option 'lambda'"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, group = 1}", "group 1 does not exist (the optimiser has 0 groups)"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, group = 1, modules = {net:get(2)}}", "give at most one of group, modules or parameters"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, modules = {net:get(3)}}", "modules[1] (nn.Tanh) has no parameters"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, modules = {}}", "modules[1] must be an nn module, got nil"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, parameters = {net:get(2).weight:clone()}}", "parameters[1] is not a weight or bias of the trainer's model"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, parameters = net:get(2).weight}", "option 'parameters' must be a table"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1}.strength = -2", "got -2.0"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1}.lambda = 2", "a penalty has no field 'lambda' to set (strength)"),
+            ("local t = wb.Trainer{model = net}; local p = t:penalty{l1 = 1}; t:removePenalty(p); t:removePenalty(p)", "this penalty is not on this trainer"),
+        ]
+        for (source, expected) in cases {
+            let e = luaError(source, lua)
             XCTAssertTrue(e?.message.contains(expected) ?? false, "\(source): \(e?.message ?? "no error")")
         }
     }

@@ -30,6 +30,15 @@ open class Module {
     public var learningRateScale: Float = 1
     /// A frozen module's parameters are not updated, and no gradient is computed for them.
     public var isFrozen = false
+    /// Pinned to evaluation mode: `training()`, on this module or any container around it,
+    /// leaves it (and, for a container, everything inside it) in evaluation mode (batch norm
+    /// normalises with its running statistics and does not update them; dropout passes its
+    /// input through), while `evaluate()` still applies. Pinning puts the module into
+    /// evaluation mode at once; unpinning changes no mode, the next `training()` does.
+    /// For frozen layers that must not drift while the rest trains (FreezeOut-like studies).
+    public var isEvaluationPinned = false {
+        didSet { if isEvaluationPinned { evaluate() } }
+    }
 
     public init() {}
 
@@ -97,7 +106,8 @@ open class Module {
     /// Parameters of this module and, for containers, of every descendant.
     open var allParameters: [Parameter] { parameters }
 
-    open func training() { isTraining = true }
+    /// Training mode, unless the module is pinned to evaluation (`isEvaluationPinned`).
+    open func training() { isTraining = !isEvaluationPinned }
     open func evaluate() { isTraining = false }
 
     /// Frees the per-batch buffers (`output`, `gradInput`, ...).

@@ -65,11 +65,19 @@ public final class Parameter {
         maskedValues = nil
     }
 
-    /// value ⊙= mask: W_eff exactly 0 under the mask (the one place this rule lives).
-    @inline(__always) public func applyMask() { if let m = mask { value.cmul(m) } }
+    /// W_eff = 0 (+0, whatever the sign of what was there) where the mask is 0: the one place
+    /// this rule lives.
+    @inline(__always) public func applyMask() { if let m = mask { Parameter.zero(value, where: m) } }
 
-    /// t ⊙= mask, for optimiser state shaped like the parameter: no momentum under the mask.
-    @inline(__always) public func maskState(_ t: Tensor) { if let m = mask { t.cmul(m) } }
+    /// t = 0 where the mask is 0, for optimiser state shaped like the parameter: no momentum
+    /// under the mask.
+    @inline(__always) public func maskState(_ t: Tensor) { if let m = mask { Parameter.zero(t, where: m) } }
+
+    /// t[i] = +0 where m[i] = 0 (a select, so the zeros are positive and the loop vectorises).
+    private static func zero(_ t: Tensor, where m: Tensor) {
+        let x = t.data, k = m.data
+        for i in 0..<t.count { x[i] = k[i] == 0 ? 0 : x[i] }
+    }
 
     /// Prepares W_eff for a forward pass: in training, scores choose the mask anew; then the
     /// mask is applied (a hook may have written under it).

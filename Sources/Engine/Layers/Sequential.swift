@@ -113,7 +113,10 @@ public final class Sequential: Module {
         return g
     }
 
+    /// Training mode for the container and its modules; a pinned container
+    /// (`isEvaluationPinned`) puts itself and everything inside it into evaluation mode instead.
     override public func training() {
+        guard !isEvaluationPinned else { return evaluate() }
         super.training()
         for m in modules { m.training() }
     }

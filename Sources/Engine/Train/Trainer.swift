@@ -29,10 +29,16 @@ public struct Evaluation: CustomStringConvertible {
 ///
 /// One training step, with its hooks in order (a hook may change masks, weights, group
 /// settings, frozen layers or the schedules; the rest of the step sees the change):
-/// schedules assign their rates → `beforeForward` → forward, loss → backward (parameter
-/// gradients computed and masked) → `afterBackward` → optimiser step → `afterStep`; after the
-/// last step of an epoch, `afterEpoch` with the epoch's mean loss. An error thrown by a hook
-/// stops training and propagates.
+/// schedules assign their rates → training mode → `beforeForward` → forward, loss → backward
+/// (parameter gradients computed and masked) → `penalties` (their values added to the loss,
+/// their gradients to the parameters') → `afterBackward` → optimiser step → `afterStep`; after
+/// the last step of an epoch, `afterEpoch` with the epoch's mean loss. An error thrown by a
+/// hook stops training and propagates.
+///
+/// The loss the trainer reports (returned, and seen by the hooks) is the criterion's mean
+/// loss over the batch plus Σ `Penalty.value()`. Every step starts by putting the model into
+/// training mode (before `beforeForward`, so that hook may still change a module's mode for
+/// the step); modules pinned to evaluation (`Module.isEvaluationPinned`) stay in evaluation.
 public final class Trainer {
     public let model: Sequential
     public let criterion: Criterion
@@ -41,7 +47,8 @@ public final class Trainer {
     public var showProgress: Bool
     /// Before the forward pass of each step (`loss` is NaN).
     public var beforeForward: ((TrainProgress) throws -> Void)?
-    /// After backward, before the optimiser step: the place for gradient noise or penalties.
+    /// After backward and the penalties, before the optimiser step: the place for gradient
+    /// noise or clipping (it sees the full gradient).
     public var afterBackward: ((TrainProgress) throws -> Void)?
     /// After each optimiser step.
     public var afterStep: ((TrainProgress) throws -> Void)?
@@ -49,6 +56,9 @@ public final class Trainer {
     public var afterEpoch: ((TrainProgress) throws -> Void)?
     /// Learning-rate schedules, applied before every step (in this order).
     public var schedulers: [LearningRateScheduler] = []
+    /// Penalties added to the loss and its gradient after backward, before `afterBackward`
+    /// (in this order); none: nothing is computed.
+    public var penalties: [Penalty] = []
     private var rng: RandomGenerator
     /// Epochs completed by `trainEpoch`.
     private(set) public var epochsDone = 0
@@ -74,7 +84,6 @@ public final class Trainer {
     @discardableResult
     public func trainEpoch(_ data: Dataset) throws -> Float {
         try check(data)
-        model.training()
         let order = rng.permutation(data.count)
         let batches = (data.count + batchSize - 1) / batchSize
         let bar = ProgressBar(total: batches, enabled: showProgress)
@@ -105,7 +114,6 @@ public final class Trainer {
     public func steps(_ data: Dataset, _ count: Int, replacement: Bool = false) throws -> Float {
         try check(data)
         guard count >= 0 else { throw EngineError("the number of steps must be 0 or more, got \(count)") }
-        model.training()
         let bar = ProgressBar(total: count, enabled: showProgress)
         var totalLoss = 0.0, examples = 0
         var indices = [Int]()
@@ -139,6 +147,7 @@ public final class Trainer {
         progress.step = stepsDone
         progress.samples = samplesSeen
         for s in schedulers { try s.apply(step: stepsDone, epoch: epochIndex) }
+        model.training()   // each step, so a hook's evaluation pass (or unpinning) does not outlast it
         try beforeForward?(progress)
         let loss = try lossAndGradients(inputs, targets)
         progress.loss = loss
@@ -150,8 +159,8 @@ public final class Trainer {
         return loss
     }
 
-    /// forward, loss, backward (down to the lowest trained layer), optimiser step; no hooks,
-    /// schedules or counters.
+    /// forward, loss, backward (down to the lowest trained layer), penalties, optimiser step;
+    /// no hooks, schedules or counters.
     /// A loss that is not finite stops training before the step, so the weights stay finite.
     public func step(_ x: Tensor, _ y: Tensor) throws -> Float {
         let loss = try lossAndGradients(x, y)
@@ -159,13 +168,18 @@ public final class Trainer {
         return loss
     }
 
-    /// Zeroes the gradients, then forward, loss, backward down to the lowest trained layer.
+    /// Zeroes the gradients, then forward, loss, backward down to the lowest trained layer,
+    /// then the penalties: returns criterion loss + Σ penalty values.
     private func lossAndGradients(_ x: Tensor, _ y: Tensor) throws -> Float {
         model.zeroGradParameters()
         let out = try model.forward(x)
-        let loss = try criterion.forward(out, y)
+        var loss = try criterion.forward(out, y)
         try checkFinite(loss)
         try model.backwardParametersOnly(x, try criterion.backward(out, y))
+        if !penalties.isEmpty {
+            loss = Float(Double(loss) + Penalty.apply(penalties))
+            try checkFinite(loss)
+        }
         return loss
     }
 
