@@ -171,7 +171,8 @@ public enum ModelFile {
         for name in masks.keys.sorted() {
             guard let e = file.entry(name), let slot = masks[name] else { continue }
             guard e.shape == slot.shape else {
-                throw EngineError("\(path): tensor '\(name)' has shape \(shapeString(e.shape)) but \(slot.of) is \(shapeString(slot.shape))")
+                let kind = name.hasSuffix(maskSuffix) ? "mask" : name.hasSuffix(scoresSuffix) ? "scores" : "stored weights"
+                throw EngineError("\(path): \(kind) '\(name)' has shape \(shapeString(e.shape)) but \(slot.of) is \(shapeString(slot.shape))")
             }
             if name.hasSuffix(maskSuffix) { continue }
             guard file.entry(slot.of + maskSuffix) != nil else {
