@@ -56,26 +56,4 @@ extension TensorBindings {
             return 1
         }
     }
-
-    /// Torch's tensor * tensor: 1D·1D dot product (a number), 2D×1D matrix-vector, 2D×2D
-    /// matrix-matrix product.
-    static func product(_ call: LuaCall) throws -> Int {
-        let a = try call.tensor(1), b = try call.tensor(2)
-        switch (a.dim, b.dim) {
-        case (1, 1):
-            guard a.count == b.count else { throw LuaArgumentError("dot product of vectors of sizes \(a.count) and \(b.count)") }
-            call.push(a.dot(b))
-        case (2, 1), (2, 2):
-            let m = a.shape[0], k = a.shape[1], n = b.dim == 1 ? 1 : b.shape[1]
-            guard b.shape[0] == k else {
-                throw LuaArgumentError("matrix product: sizes \(shapeString(a.shape)) and \(shapeString(b.shape)) do not match")
-            }
-            let r = Tensor(shape: b.dim == 1 ? [m] : [m, n])
-            BLAS.gemm(m: m, n: n, k: k, a: a.data, b: b.data, c: r.data)
-            call.push(r)
-        default:
-            throw LuaArgumentError("tensor * tensor needs 1D·1D, 2D×1D or 2D×2D operands, got \(a.dim)D and \(b.dim)D")
-        }
-        return 1
-    }
 }

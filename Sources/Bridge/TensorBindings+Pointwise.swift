@@ -19,6 +19,10 @@ extension TensorBindings {
         "abs": returningSelf { _, t in t.absInPlace() },
         "sqrt": returningSelf { _, t in t.sqrtInPlace() },
         "sign": returningSelf { _, t in t.signInPlace() },
+        "exp": returningSelf { _, t in t.expInPlace() },
+        "log": returningSelf { _, t in t.logInPlace() },
+        "tanh": returningSelf { _, t in t.tanhInPlace() },
+        "sigmoid": returningSelf { _, t in t.sigmoidInPlace() },
         "pow": returningSelf { call, t in t.powInPlace(try call.float(2)) },
         "clamp": returningSelf { call, t in
             let lo = try call.float(2), hi = try call.float(3)

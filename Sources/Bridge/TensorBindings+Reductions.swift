@@ -13,20 +13,8 @@ extension TensorBindings {
             return 1
         },
         "norm": { call in
-            let t = try call.tensor(1), p = try call.optionalNumber(2) ?? 2
-            let x = t.data
-            var s = 0.0
-            if p == 1 {
-                for i in 0..<t.count { s += Double(Swift.abs(x[i])) }
-            } else if p == 2 {
-                for i in 0..<t.count { s += Double(x[i]) * Double(x[i]) }
-                s = s.squareRoot()
-            } else {
-                guard p > 0 else { throw call.argumentError(2, "p must be > 0") }
-                for i in 0..<t.count { s += Foundation.pow(Double(Swift.abs(x[i])), p) }
-                s = Foundation.pow(s, 1 / p)
-            }
-            call.push(s)
+            let t = try call.tensor(1)
+            call.push(try t.norm(try call.optionalNumber(2) ?? 2))
             return 1
         },
         "sum": reduction({ call, t in call.push(t.sum()) }, { try $0.sum(along: $1) }),

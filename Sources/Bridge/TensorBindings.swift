@@ -183,12 +183,13 @@ public enum TensorBindings: LuaBindingArea {
             },
             "getdefaulttensortype": { call in call.push(className); return 1 },
         ]
+        f.merge(linearAlgebraFunctions) { a, _ in a }
         // Functional forms: torch.sum(t, ...) = t:sum(...); torch.abs(t) etc. return new tensors.
         for name in ["sum", "mean", "max", "min", "sort", "kthvalue", "topk", "gt", "lt", "ge", "le", "eq", "ne",
                      "numel", "view", "reshape", "totable", "norm", "dot", "clone", "dim", "size"] {
             f[name] = methods[name]
         }
-        for name in ["abs", "add", "mul", "div", "cmul", "cdiv", "pow", "sqrt", "sign", "clamp"] {
+        for name in ["abs", "add", "mul", "div", "cmul", "cdiv", "pow", "sqrt", "sign", "clamp", "exp", "log", "tanh", "sigmoid"] {
             let method = methods[name]!
             f[name] = { call in
                 let t = try call.tensor(1)
@@ -216,7 +217,7 @@ public enum TensorBindings: LuaBindingArea {
     /// Every method of a tensor, gathered from the files of their areas
     /// (`TensorBindings+<Area>.swift`).
     static let methods: [String: LuaFunction] = [basicMethods, pointwiseMethods, comparisons, reductionMethods,
-                                                   sortingMethods, shapeMethods]
+                                                   sortingMethods, shapeMethods, linearAlgebraMethods]
         .reduce(into: [:]) { all, area in all.merge(area) { a, _ in a } }
 
     /// Sizes, types, copies, fills and conversion to tables.
