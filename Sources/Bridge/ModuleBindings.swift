@@ -74,8 +74,9 @@ public enum ModuleBindings: LuaBindingArea {
     }
 
     /// A deep copy: same architecture, parameters, masks and buffers, fresh state.
-    static func deepCopy(_ m: Module) throws -> Module {
-        let copy = try ModuleFactory.make(m.spec)
+    static func deepCopy(_ m: Module, types: ModuleTypeRegistry) throws -> Module {
+        try LuaModules.checkRebuildable(m, for: "clone")
+        let copy = try ModuleFactory.make(m.spec, types: types)
         for (p, q) in zip(m.allParameters, copy.allParameters) {
             q.value.copy(from: p.value)
             q.grad.copy(from: p.grad)
@@ -188,7 +189,7 @@ public enum ModuleBindings: LuaBindingArea {
         "clearState": returningSelf { _, m in m.clearState() },
         "float": returningSelf { _, _ in },
         "double": returningSelf { _, _ in },
-        "reset": returningSelf { _, m in m.reset(&GlobalRandom.generator) },
+        "reset": returningSelf { _, m in try LuaModules.reset(m) },
         "parameters": { call in
             let ps = try module(call, 1).allParameters
             try call.pushArray(ps) { call.push($0.value) }
@@ -219,7 +220,7 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         },
         "clone": { call in
-            call.push(try deepCopy(try module(call, 1)))
+            call.push(try deepCopy(try module(call, 1), types: call.context.moduleTypes))
             return 1
         },
         "type": { call in
@@ -234,6 +235,7 @@ public enum ModuleBindings: LuaBindingArea {
 
     static let field: LuaFunction = { call in
         let m = try module(call, 1)
+        if let l = m as? LuaModule, l.pushField(call) { return 1 }
         if call.isNumber(2) {
             guard let s = m as? Sequential else { return 0 }
             let i = try call.integer(2)
@@ -283,6 +285,7 @@ public enum ModuleBindings: LuaBindingArea {
 
     static let setField: LuaFunction = { call in
         let m = try module(call, 1)
+        if let l = m as? LuaModule, try l.setField(call) { return 1 }
         guard call.isString(2) else { return 0 }
         let key = try call.string(2)
         switch key {

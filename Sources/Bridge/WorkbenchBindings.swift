@@ -35,7 +35,7 @@ public enum WorkbenchBindings: LuaBindingArea {
         },
         // wb.loadModel(path) -> model (safetensors with the workbench architecture metadata)
         "loadModel": { call in
-            call.push(try ModelFile.load(try call.string(1)) as Module)
+            call.push(try ModelFile.load(try call.string(1), types: call.context.moduleTypes) as Module)
             return 1
         },
         // wb.saveModel(model, path [, {key = 'value'}]) : atomic write
@@ -56,6 +56,7 @@ public enum WorkbenchBindings: LuaBindingArea {
                     meta[String(cString: wb_tostring(L, -2)!)] = String(cString: wb_tostring(L, -1)!)
                 }
             }
+            try LuaModules.checkRebuildable(m, for: "save")
             try ModelFile.save(m, to: path, metadata: meta)
             return 0
         },
