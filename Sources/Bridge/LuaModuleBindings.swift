@@ -100,18 +100,21 @@ public enum LuaModuleBindings: LuaBindingArea {
           end
           local class = {__typename = name}
           class.__index = class
-          if parent then setmetatable(class, {__index = parent}) end
+          local constructor
+          -- the class table is callable too (MyLayer(3, 4)), as in Torch
+          setmetatable(class, {__index = parent, __call = function(_, ...) return constructor(...) end})
           classes[name] = class
           if derivesFromModule(class) then
-            place(name, defineModuleClass(name, class))
+            constructor = defineModuleClass(name, class)
+            place(name, constructor)
           else
-            place(name, setmetatable({}, {
-              __index = class, __newindex = class,
-              __call = function(_, ...)
-                local object = setmetatable({}, class)
-                if object.__init then object:__init(...) end
-                return object
-              end}))
+            constructor = function(...)
+              local object = setmetatable({}, class)
+              if object.__init then object:__init(...) end
+              return object
+            end
+            place(name, setmetatable({}, {__index = class, __newindex = class,
+                                          __call = function(_, ...) return constructor(...) end}))
           end
           return class, parent
         end
