@@ -25,8 +25,21 @@ public final class LuaContext {
     /// An `Interrupted` a binding raised into Lua during the running chunk: the cause given
     /// to the chunk's `LuaError` (Lua itself carries only the message).
     var interruption: Interrupted?
+    /// The state's main thread, and the thread whose Swift function is running (a coroutine's
+    /// when one called it): Swift code calling back into Lua (a Lua module's methods) runs on
+    /// the running thread, or on the main one when no Lua code is running.
+    var mainThread: OpaquePointer?
+    var runningThread: OpaquePointer?
+    /// Set when the runtime closes its state: Lua references kept by Swift objects that outlive
+    /// it (a Lua module in a model) are dead from then on.
+    public internal(set) var isClosed = false
+    /// The module classes scripts defined (`torch.class`), for `ModelFile.load` and clones.
+    public let moduleTypes = ModuleTypeRegistry()
 
     init() {}
+
+    /// The thread Swift code should call Lua on now, or nil once the state is closed.
+    var callThread: OpaquePointer? { isClosed ? nil : runningThread ?? mainThread }
 
     /// The context of the state `L` belongs to (coroutines share their main state's).
     static func of(_ L: OpaquePointer) -> LuaContext {
@@ -44,6 +57,9 @@ private let luaDispatch: @convention(c) (OpaquePointer?) -> Int32 = { state in
     let index = Int(lua_tointegerx(L, wb_upvalueindex(2), nil))
     let entry = context.functions[index]
     let call = LuaCall(L, name: entry.name, isMethod: entry.isMethod)
+    let outerThread = context.runningThread
+    context.runningThread = L
+    defer { context.runningThread = outerThread }
     do {
         let n = try entry.body(call)
         return Int32(n)

@@ -27,6 +27,7 @@ public final class LuaRuntime {
         guard let L = wb_newstate() else { throw LuaError(kind: .other, message: "cannot create a Lua state") }
         self.L = L
         context = LuaContext()
+        context.mainThread = L
         wb_getextraspace(L)!.storeBytes(of: UnsafeRawPointer(Unmanaged.passUnretained(context).toOpaque()),
                                         as: UnsafeRawPointer.self)
         luaL_openlibs(L)
@@ -42,6 +43,7 @@ public final class LuaRuntime {
         // Values binding areas keep may hold Lua references (registered Lua pruners): they
         // must be released while the state is still open.
         context.userInfo.removeAll()
+        context.isClosed = true
         wb_close(L)
     }
 

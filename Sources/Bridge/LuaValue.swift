@@ -105,6 +105,7 @@ public enum LuaBindingAreas {
     public static let standard: [LuaBindingArea.Type] = [
         TensorBindings.self,
         ModuleBindings.self,
+        LuaModuleBindings.self,
         CriterionBindings.self,
         DatasetBindings.self,
         WorkbenchBindings.self,

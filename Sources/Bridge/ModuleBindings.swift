@@ -176,7 +176,7 @@ public enum ModuleBindings: LuaBindingArea {
         "clearState": returningSelf { _, m in m.clearState() },
         "float": returningSelf { _, _ in },
         "double": returningSelf { _, _ in },
-        "reset": returningSelf { _, m in m.reset(&GlobalRandom.generator) },
+        "reset": returningSelf { _, m in try LuaModules.reset(m) },
         "parameters": { call in
             let ps = try module(call, 1).allParameters
             try call.pushArray(ps) { call.push($0.value) }
@@ -215,7 +215,9 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         },
         "clone": { call in
-            call.push(try module(call, 1).deepCopy())
+            let m = try module(call, 1)
+            try LuaModules.checkRebuildable(m, for: "clone")
+            call.push(try m.deepCopy(types: call.context.moduleTypes))
             return 1
         },
         "type": { call in
@@ -230,6 +232,7 @@ public enum ModuleBindings: LuaBindingArea {
 
     static let field: LuaFunction = { call in
         let m = try module(call, 1)
+        if let l = m as? LuaModule, l.pushField(call) { return 1 }
         if call.isNumber(2) {
             guard let s = m as? Sequential else { return 0 }
             let i = try call.integer(2)
@@ -285,6 +288,7 @@ public enum ModuleBindings: LuaBindingArea {
 
     static let setField: LuaFunction = { call in
         let m = try module(call, 1)
+        if let l = m as? LuaModule, try l.setField(call) { return 1 }
         guard call.isString(2) else { return 0 }
         let key = try call.string(2)
         switch key {

@@ -35,7 +35,7 @@ public enum WorkbenchBindings: LuaBindingArea {
         },
         // wb.loadModel(path) -> model (safetensors with the workbench architecture metadata)
         "loadModel": { call in
-            call.push(try ModelFile.load(try call.string(1)) as Module)
+            call.push(try ModelFile.load(try call.string(1), types: call.context.moduleTypes) as Module)
             return 1
         },
         // wb.saveModel(model, path [, {key = 'value'}] [, {originals = true}]) : atomic write;
@@ -57,6 +57,7 @@ public enum WorkbenchBindings: LuaBindingArea {
                     meta[String(cString: wb_tostring(L, -2)!)] = String(cString: wb_tostring(L, -1)!)
                 }
             }
+            try LuaModules.checkRebuildable(m, for: "save")
             let originals = try LuaOptions(call, 4, allowed: ["originals"]).boolean("originals", default: false)
             try ModelFile.save(m, to: path, metadata: meta, originals: originals)
             return 0

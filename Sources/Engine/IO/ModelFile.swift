@@ -69,8 +69,10 @@ public enum ModelFile {
     /// Nothing is allocated before the whole file is checked: the safetensors layout
     /// (`SafetensorsFile`), every argument of the architecture (`ModuleFactory.blueprint`,
     /// within `ArchitectureLimits`), and every tensor's name and shape against the tensors that
-    /// architecture implies. Tensor values must be finite.
-    public static func load(_ path: String) throws -> Sequential {
+    /// architecture implies. Tensor values must be finite. `types` supplies the module types
+    /// defined outside the Engine (Lua classes) the architecture may name; an external type
+    /// it does not know is an error saying so, before anything else is checked.
+    public static func load(_ path: String, types: ModuleTypeRegistry? = nil) throws -> Sequential {
         let file = try SafetensorsFile(contentsOf: path)
         guard let json = file.metadata[architectureKey] else {
             throw EngineError("\(path): no architecture in the metadata (\(architectureKey)); build the model and use loadWeights(into:from:)")
@@ -81,8 +83,9 @@ public enum ModelFile {
         } catch {
             throw EngineError("\(path): the architecture in the metadata is not a valid module description (\(error))")
         }
+        if let missing = (types ?? ModuleTypeRegistry()).firstMissingType(in: spec, who: "model file \(path)") { throw missing }
         let blueprint: ModuleBlueprint
-        do { blueprint = try ModuleFactory.blueprint(spec) } catch let e as EngineError {
+        do { blueprint = try ModuleFactory.blueprint(spec, types: types) } catch let e as EngineError {
             throw EngineError("\(path): bad architecture: \(e.message)")
         }
         guard blueprint.isSequential else {

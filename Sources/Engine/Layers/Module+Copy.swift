@@ -1,9 +1,9 @@
 extension Module {
     /// A deep copy (Torch's `clone`): the same architecture, stored weights, masks, scores,
     /// frozen flags, learning-rate scales, gradients and buffers, in the same mode; fresh
-    /// per-batch state.
-    public func deepCopy() throws -> Module {
-        let copy = try ModuleFactory.make(spec)
+    /// per-batch state. `types` builds module types defined outside the Engine (e.g. in Lua).
+    public func deepCopy(types: ModuleTypeRegistry? = nil) throws -> Module {
+        let copy = try ModuleFactory.make(spec, types: types)
         for (a, b) in zip([self] + leafModules(self), [copy] + leafModules(copy)) {
             b.isFrozen = a.isFrozen
             b.learningRateScale = a.learningRateScale

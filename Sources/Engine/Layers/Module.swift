@@ -6,12 +6,18 @@ public struct ModuleSpec: Codable, Equatable {
     public var args: [Double]
     public var options: [String: Double]?
     public var modules: [ModuleSpec]?
+    /// Where a module type defined outside the Engine comes from ("Lua" for a `torch.class`),
+    /// nil for the Engine's own; `ModuleFactory` builds such a type through the
+    /// `ModuleTypeRegistry` it is given. Absent from the JSON when nil.
+    public var definedIn: String?
 
-    public init(type: String, args: [Double] = [], options: [String: Double]? = nil, modules: [ModuleSpec]? = nil) {
+    public init(type: String, args: [Double] = [], options: [String: Double]? = nil, modules: [ModuleSpec]? = nil,
+                definedIn: String? = nil) {
         self.type = type
         self.args = args
         self.options = options
         self.modules = modules
+        self.definedIn = definedIn
     }
 }
 

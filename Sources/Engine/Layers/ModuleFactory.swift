@@ -6,20 +6,23 @@
 ///    the model will hold (`ModuleBlueprint.tensors`) without allocating them;
 /// 2. `ModuleBlueprint.build()` allocates and initialises the modules.
 ///
-/// `make(_:)` does both. Every module type registers here under its Torch name.
+/// `make(_:)` does both. Every module type of the Engine registers here under its Torch name;
+/// types defined outside it (Lua classes) come from the `ModuleTypeRegistry` passed as `types`.
 public enum ModuleFactory {
     /// Builds the module `spec` describes (weights initialised from `GlobalRandom`).
-    public static func make(_ spec: ModuleSpec) throws -> Module {
-        try blueprint(spec).build()
+    public static func make(_ spec: ModuleSpec, types: ModuleTypeRegistry? = nil) throws -> Module {
+        try blueprint(spec, types: types).build()
     }
 
     /// Checks `spec` completely and returns what it would build; allocates no tensor.
-    public static func blueprint(_ spec: ModuleSpec) throws -> ModuleBlueprint {
+    /// An external type's check may build one module to learn its tensors' shapes.
+    public static func blueprint(_ spec: ModuleSpec, types: ModuleTypeRegistry? = nil) throws -> ModuleBlueprint {
         var modules = 0
-        return try blueprint(spec, layer: "", depth: 0, modules: &modules)
+        return try blueprint(spec, layer: "", depth: 0, modules: &modules, types: types)
     }
 
-    private static func blueprint(_ spec: ModuleSpec, layer: String, depth: Int, modules: inout Int) throws -> ModuleBlueprint {
+    private static func blueprint(_ spec: ModuleSpec, layer: String, depth: Int, modules: inout Int,
+                                  types: ModuleTypeRegistry?) throws -> ModuleBlueprint {
         modules += 1
         let a = SpecArguments(spec, layer: layer)
         guard modules <= ArchitectureLimits.maxModules else {
@@ -38,7 +41,7 @@ public enum ModuleFactory {
             var children = [ModuleBlueprint]()
             for (i, child) in (spec.modules ?? []).enumerated() {
                 let path = layer.isEmpty ? "\(i + 1)" : "\(layer).\(i + 1)"
-                children.append(try blueprint(child, layer: path, depth: depth + 1, modules: &modules))
+                children.append(try blueprint(child, layer: path, depth: depth + 1, modules: &modules, types: types))
             }
             kind = .sequential(children)
         case "nn.Linear":
@@ -85,7 +88,16 @@ public enum ModuleFactory {
         case "nn.SoftMax": try a.expect(arguments: 0, options: []); kind = .softMax
         case "nn.LogSoftMax": try a.expect(arguments: 0, options: []); kind = .logSoftMax
         default:
-            throw a.error("unknown module type '\(String(spec.type.prefix(80)))'")
+            if let external = types?.type(named: spec.type) {
+                let tensors: [(name: String, shape: [Int], isParameter: Bool)]
+                do { tensors = try external.tensors(of: spec) } catch let e as EngineError { throw a.error(e.message) }
+                kind = .external(external, spec, tensors)
+            } else if let origin = spec.definedIn {
+                let advice = types?.advice[origin] ?? "define it before building the model"
+                throw a.error("a module defined in \(String(origin.prefix(40))) that is not defined here: \(advice)")
+            } else {
+                throw a.error("unknown module type '\(String(spec.type.prefix(80)))'")
+            }
         }
         return ModuleBlueprint(kind: kind)
     }
@@ -130,6 +142,8 @@ public struct ModuleBlueprint {
         case reshape(sizes: [Int], batchMode: Bool?)
         case relu(inplace: Bool)
         case tanh, sigmoid, identity, softMax, logSoftMax
+        /// A type from a `ModuleTypeRegistry`, its spec, and the tensors its check reported.
+        case external(ExternalModuleType, ModuleSpec, [(name: String, shape: [Int], isParameter: Bool)])
     }
 
     let kind: Kind
@@ -151,6 +165,8 @@ public struct ModuleBlueprint {
         case let .batchNormalization(n, _, _, affine, _):
             return (affine ? [(prefix + "weight", [n], true), (prefix + "bias", [n], true)] : [])
                 + [(prefix + "running_mean", [n], false), (prefix + "running_var", [n], false)]
+        case let .external(_, _, tensors):
+            return tensors.map { (prefix + $0.name, $0.shape, $0.isParameter) }
         default:
             return []
         }
@@ -179,6 +195,7 @@ public struct ModuleBlueprint {
         case .identity: return Identity()
         case .softMax: return SoftMax()
         case .logSoftMax: return LogSoftMax()
+        case let .external(type, spec, _): return try type.build(spec)
         }
     }
 }

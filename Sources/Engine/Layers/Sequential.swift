@@ -50,7 +50,13 @@ public final class Sequential: Module {
         var x = input
         for (i, m) in modules.enumerated() {
             do { x = try m.forward(x) } catch let e as EngineError {
-                throw EngineError("layer \(i + 1) (\(m.description)): \(e.message)")
+                var message = "layer \(i + 1) (\(m.description)): \(e.message)"
+                // A module defined outside the Engine declares no output size: say where the
+                // input that did not fit came from.
+                if i > 0, let origin = modules[i - 1].spec.definedIn {
+                    message += " (its input, of size \(shapeString(x.shape)), is the output of layer \(i), \(modules[i - 1].description), a module defined in \(origin))"
+                }
+                throw EngineError(message)
             }
         }
         output = x

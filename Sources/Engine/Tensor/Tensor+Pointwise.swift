@@ -31,4 +31,28 @@ extension Tensor {
         let p = data
         for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], lo), hi) }
     }
+
+    /// self = eˢᵉˡᶠ
+    public func expInPlace() {
+        let p = data
+        for i in 0..<count { p[i] = Foundation.exp(p[i]) }
+    }
+
+    /// self = ln(self) (−inf at 0, NaN below)
+    public func logInPlace() {
+        let p = data
+        for i in 0..<count { p[i] = Foundation.log(p[i]) }
+    }
+
+    /// self = tanh(self), to float precision (not the layer's fast approximation)
+    public func tanhInPlace() {
+        let p = data
+        for i in 0..<count { p[i] = Foundation.tanh(p[i]) }
+    }
+
+    /// self = σ(self) = 1 / (1 + e⁻ˢᵉˡᶠ)
+    public func sigmoidInPlace() {
+        let p = data
+        for i in 0..<count { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
+    }
 }
