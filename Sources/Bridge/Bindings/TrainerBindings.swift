@@ -302,7 +302,7 @@ public enum TrainerBindings: LuaBindingArea {
         case "model": call.pushObject(t.trainer.model, className: ModuleBindings.className)
         case let key where hookNames.contains(key):
             guard let ref = t.hooks[key] else { return 0 }
-            ref.push()
+            ref.push(on: call.L)
         default: return 0
         }
         return 1
