@@ -193,4 +193,18 @@ final class TrainerBindingsTests: XCTestCase {
         }
         XCTAssertEqual(Bridge.liveObjects, baseline, "closing the runtime releases every trainer, optimiser and hook")
     }
+
+    /// Any criterion, not only the default's class (a generic once inferred CrossEntropy's).
+    func testTheTrainerTakesAnyCriterion() throws {
+        let lua = try LuaRuntime()
+        try lua.run(string: setup + """
+            net:add(nn.LogSoftMax())
+            t = wb.Trainer{model = net, optimizer = wb.SGD{lr = 0.1}, batchSize = 16, criterion = nn.ClassNLLCriterion()}
+            first = t:steps(train, 1)
+            for i = 1, 10 do last = t:steps(train, 1) end
+            ok = pcall(wb.Trainer, {model = net, optimizer = wb.SGD{}, criterion = nn.MSECriterion()})
+            """, chunkName: "criteria")
+        XCTAssertLessThan(try evaluate("last", lua).number ?? .nan, try evaluate("first", lua).number ?? .nan)
+        XCTAssertEqual(try evaluate("ok", lua).description, "true")
+    }
 }

@@ -52,8 +52,9 @@ public enum TrainerBindings: LuaBindingArea {
                 guard let sequential = model as? Sequential else { throw call.error("the model must be an nn.Sequential, got \(model.typeName)") }
                 let given: AnyObject? = try o.object("optimizer", optimizerClass, expected: "an optimiser (wb.SGD or wb.Adam)")
                 let optimizer = (given as? Optimizer) ?? SGD(learningRate: 0.01, momentum: 0.9)
-                let criterion: Criterion = try o.object("criterion", CriterionBindings.className, expected: "an nn criterion")
-                    ?? CrossEntropyCriterion()
+                // (Typed apart from the default, so that any criterion class is accepted.)
+                let chosen: Criterion? = try o.object("criterion", CriterionBindings.className, expected: "an nn criterion")
+                let criterion = chosen ?? CrossEntropyCriterion()
                 let trainer = Trainer(model: sequential, criterion: criterion, optimizer: optimizer,
                                       batchSize: try o.integer("batchSize", default: 128, atLeast: 1),
                                       seed: UInt64(truncatingIfNeeded: try o.integer("seed", default: 0, atLeast: 0)),
