@@ -10,7 +10,7 @@ final class CLIEdgePopupTests: XCTestCase {
     override func setUpWithError() throws { fx = try CLIFixture() }
     override func tearDown() { fx = nil }
 
-    func config(_ extra: String = "", conv: String = "SubnetConv", init: String = "signed_constant") throws -> String {
+    func config(_ extra: String = "", conv: String = "SubnetConv", initName: String = "signed_constant") throws -> String {
         try fx.write("""
         arch: FC
         set: MNIST
@@ -21,7 +21,7 @@ final class CLIEdgePopupTests: XCTestCase {
         conv_type: \(conv)
         freeze_weights: True
         prune_rate: 0.3
-        init: \(init)
+        init: \(initName)
         print_freq: 2
         \(extra)
         """, to: "fc_tiny.yml")
@@ -100,7 +100,7 @@ final class CLIEdgePopupTests: XCTestCase {
     }
 
     func testDenseBaselineTrainsTheWeights() throws {
-        let r = try run(["--config", try config(conv: "DenseConv", init: "kaiming_normal"), "--data", fx.path("data"), "--epochs", "2"])
+        let r = try run(["--config", try config(conv: "DenseConv", initName: "kaiming_normal"), "--data", fx.path("data"), "--epochs", "2"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.stdout.contains("dense baseline"))
         let dir = "runs/fc_tiny/tiny/prune_rate=0.3/checkpoints/"
@@ -135,7 +135,7 @@ final class CLIEdgePopupTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("Fatal"), r.stderr)
     }
 
-    /// Conv2 on a few synthetic 3x32x32 CIFAR-10 images: it trains, and each of its five
+    /// Conv2 on two synthetic 3x32x32 CIFAR-10 images (one step: the debug build is slow): it trains, and each of its five
     /// layers keeps exactly round(k·n).
     func testConv2OnTinyCIFAR() throws {
         let dir = fx.path("cifar")
@@ -151,7 +151,7 @@ final class CLIEdgePopupTests: XCTestCase {
         }
         for i in 1...5 { try batch(8).write(to: URL(fileURLWithPath: dir + "/data_batch_\(i).bin")) }
         try batch(8).write(to: URL(fileURLWithPath: dir + "/test_batch.bin"))
-        try fx.write("arch: Conv2\nset: CIFAR10\nname: c2\nprune_rate: 0.5\ninit: kaiming_normal\nepochs: 1\nbatch_size: 20\n", to: "conv2.yml")
+        try fx.write("arch: Conv2\nset: CIFAR10\nname: c2\nprune_rate: 0.5\ninit: kaiming_normal\nepochs: 1\nbatch_size: 2\ntrain_size: 2\ntest_size: 2\n", to: "conv2.yml")
         let r = try run(["--config", "conv2.yml", "--data", dir])
         XCTAssertEqual(r.status, 0, r.output)
         let last = try tensors("runs/conv2/c2/prune_rate=0.5/checkpoints/model_last.safetensors")

@@ -34,12 +34,12 @@ final class TensorBoardTests: XCTestCase {
 
     func testScalarEventBytesAsDocumented() {
         let e = EventProtobuf.scalar(tag: "a", value: 1, step: 3, wallTime: 0)
-        XCTAssertEqual(e, [0x09] + [UInt8](repeating: 0, count: 8) + [0x10, 0x03, 0x2A, 0x09, 0x0A, 0x07, 0x0A, 0x01, 0x61, 0x15, 0x00, 0x00, 0x80, 0x3F])
+        XCTAssertEqual(e, [0x09] + [UInt8](repeating: 0, count: 8) + [0x10, 0x03, 0x2A, 0x0A, 0x0A, 0x08, 0x0A, 0x01, 0x61, 0x15, 0x00, 0x00, 0x80, 0x3F])
         // A negative step is a 10-byte varint; a long tag a two-byte length.
         let negative = EventProtobuf.scalar(tag: "a", value: 0, step: -1, wallTime: 0)
         XCTAssertEqual(Array(negative[9..<21]), [0x10] + [UInt8](repeating: 0xFF, count: 9) + [0x01, 0x2A])
         let long = EventProtobuf.scalar(tag: String(repeating: "t", count: 200), value: 0, step: 0, wallTime: 0)
-        XCTAssertEqual(Array(long[11..<14]), [0x2A, 0xD2, 0x01])
+        XCTAssertEqual(Array(long[11..<14]), [0x2A, 0xD3, 0x01])
     }
 
     func testFileNameAndFirstEvent() throws {

@@ -18,8 +18,8 @@ final class EdgePopupConfigTests: XCTestCase {
     /// A file giving every key a value other than its default: each is read.
     func testEveryKeyIsRead() throws {
         let text = """
-        arch: FC
-        set: MNIST
+        arch: Conv4
+        set: CIFAR10
         data: somewhere
         name: run1
         log_dir: out/runs
@@ -32,7 +32,7 @@ final class EdgePopupConfigTests: XCTestCase {
         momentum: 0.5
         nesterov: True
         batch_size: 64
-        conv_type: SubnetConv
+        conv_type: DenseConv
         bn_type: AffineBatchNorm
         freeze_weights: False
         prune_rate: 0.3
@@ -51,10 +51,10 @@ final class EdgePopupConfigTests: XCTestCase {
         """
         let c = try parse(text)
         let expected: [String: ConfigValue] = [
-            "arch": .string("FC"), "set": .string("MNIST"), "data": .string("somewhere"), "name": .string("run1"),
+            "arch": .string("Conv4"), "set": .string("CIFAR10"), "data": .string("somewhere"), "name": .string("run1"),
             "log_dir": .string("out/runs"), "optimizer": .string("adam"), "lr": .double(0.05), "lr_policy": .string("constant_lr"),
             "warmup_length": .int(2), "epochs": .int(7), "weight_decay": .double(0.0005), "momentum": .double(0.5),
-            "nesterov": .bool(true), "batch_size": .int(64), "conv_type": .string("SubnetConv"), "bn_type": .string("AffineBatchNorm"),
+            "nesterov": .bool(true), "batch_size": .int(64), "conv_type": .string("DenseConv"), "bn_type": .string("AffineBatchNorm"),
             "freeze_weights": .bool(false), "prune_rate": .double(0.3), "init": .string("xavier_normal"), "scale_fan": .bool(true),
             "scale_fan_rule": .string("original"), "mode": .string("fan_out"), "nonlinearity": .string("linear"),
             "first_layer_dense": .bool(true), "seed": .int(42), "print_freq": .int(5), "save_every": .int(3), "workers": .int(2),
@@ -65,7 +65,8 @@ final class EdgePopupConfigTests: XCTestCase {
             XCTAssertEqual(c[key.name], expected[key.name], key.name)
             XCTAssertNotEqual(key.defaultValue, expected[key.name], "\(key.name): the test value differs from the default")
         }
-        XCTAssertEqual(c.keptFraction, 0.3)
+        XCTAssertEqual(c.keptFraction, 1, "dense: every weight kept")
+        XCTAssertEqual(c.double("prune_rate"), 0.3)
         XCTAssertTrue(c.settingsText.contains("prune_rate: 0.3    # c.yml:18"))
     }
 

@@ -62,11 +62,15 @@ def svg(rows, out):
 
 
 def table(rows):
-    ks = sorted({k for v in rows.values() for k in v})
-    print("| run | " + " | ".join(f"k = {k}" for k in ks) + " |")
-    print("|---|" + "---|" * len(ks))
+    """Final test Acc@1 per run and k; a dense run (one line, every weight kept) in its own column."""
+    ks = sorted({k for v in rows.values() if len(v) > 1 for k in v})
+    print("| run | " + " | ".join(f"k = {k}" for k in ks) + " | dense |")
+    print("|---|" + "---|" * (len(ks) + 1))
     for name, v in sorted(rows.items()):
-        print(f"| {name} | " + " | ".join(f"{v[k][0]:.2f}" if k in v else "" for k in ks) + " |")
+        if len(v) == 1:
+            print(f"| {name} | " + " | " * len(ks) + f"{list(v.values())[0][0]:.2f} |")
+        else:
+            print(f"| {name} | " + " | ".join(f"{v[k][0]:.2f}" if k in v else "" for k in ks) + " | |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
 /// (simple_value, little-endian IEEE float). So the keys are 0x09 wall_time, 0x10 step,
 /// 0x1A file_version, 0x2A summary; in Summary 0x0A value; in Value 0x0A tag, 0x15
 /// simple_value. E.g. the scalar ("a", 1.0) at step 3, wall time 0:
-/// `09 00×8  10 03  2A 09 0A 07 0A 01 61 15 00 00 80 3F`.
+/// `09 00×8  10 03  2A 0A  0A 08  0A 01 61  15 00 00 80 3F` (Event: wall_time, step,
+/// summary of 10 bytes; Summary: value of 8 bytes; Value: tag "a", simple_value 1.0f).
 public enum EventProtobuf {
     /// The first event of every file: `file_version = "brain.Event:2"`.
     public static func fileVersion(wallTime: Double) -> [UInt8] {
