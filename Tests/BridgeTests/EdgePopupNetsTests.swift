@@ -17,7 +17,8 @@ final class EdgePopupNetsTests: XCTestCase {
         ]
         let flat = ["Conv2": 64 * 16 * 16, "Conv4": 128 * 8 * 8, "Conv6": 256 * 4 * 4, "Conv8": 512 * 2 * 2]
         for (arch, layers) in convs {
-            let expected = layers.reduce(0) { $0 + $1.0 * $1.1 * 9 } + flat[arch]! * 256 + 256 * 256 + 256 * 10
+            let convWeights: Int = layers.map { $0.0 * $0.1 * 9 }.reduce(0, +)
+            let expected: Int = convWeights + flat[arch]! * 256 + 65_536 + 2_560
             let v = try runLua("""
             local nets = require 'lib.edgepopup.nets'
             local net = nets.build('\(arch)', 3, 32, 32)
@@ -32,11 +33,11 @@ final class EdgePopupNetsTests: XCTestCase {
         local net = nets.build('FC', 1, 28, 28)
         local y = net:forward(torch.rand(2, 1, 28, 28))
         return wb.weightCount(net), y:size(1), y:size(2)
-        """)), [784 * 300 + 300 * 100 + 100 * 10, 2, 10])
+        """)), [Double(266_200), 2.0, 10.0])
         XCTAssertEqual(numbers(try runLua("""
         local y = require('lib.edgepopup.nets').build('Conv2', 3, 32, 32):forward(torch.rand(1, 3, 32, 32))
         return y:size(1), y:size(2)
-        """)), [1, 10])
+        """)), [1.0, 10.0])
         let e = luaError("require('lib.edgepopup.nets').build('Conv4', 1, 28, 28)")
         XCTAssertTrue(e?.message.contains("Conv4 is a CIFAR-10 net: it needs 3x32x32 images, the data has 1x28x28") ?? false, "\(String(describing: e))")
     }

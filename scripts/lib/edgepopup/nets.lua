@@ -12,7 +12,7 @@ local nets = {}
 local convPairs = {Conv2 = {64}, Conv4 = {64, 128}, Conv6 = {64, 128, 256}, Conv8 = {64, 128, 256, 512}}
 
 local function head(net, features)
-  net:add(nn.View(features))
+  net:add(nn.View(features):setNumInputDims(3))
   net:add(nn.Linear(features, 256, false)):add(nn.ReLU())
   net:add(nn.Linear(256, 256, false)):add(nn.ReLU())
   net:add(nn.Linear(256, 10, false))
@@ -23,7 +23,7 @@ end
 function nets.build(arch, channels, height, width)
   if arch == 'FC' then
     local n = channels * height * width
-    return nn.Sequential():add(nn.View(n))
+    return nn.Sequential():add(nn.View(n):setNumInputDims(3))
       :add(nn.Linear(n, 300, false)):add(nn.ReLU())
       :add(nn.Linear(300, 100, false)):add(nn.ReLU())
       :add(nn.Linear(100, 10, false))
