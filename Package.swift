@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
@@ -28,12 +29,15 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "native"], .when(configuration: .release))]
         ),
         .target(name: "Bridge", dependencies: ["Engine", "CLua"]),
+        // YAML run configurations (edge-popup's configs): keys, values and their lines, checked.
+        .target(name: "RunConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "workbench",
-            dependencies: ["Engine", "Bridge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Engine", "Bridge", "RunConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "workbench"]),
+        .testTarget(name: "RunConfigTests", dependencies: ["RunConfig"]),
     ]
 )

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Set-up on a fresh Debian 12 machine with Swift: installs the system packages the workbench
 # builds on (Lua 5.4, OpenBLAS, zlib, pkg-config) and the Fashion-MNIST dataset, and fills
-# data/mnist/ with 5,000 real digits (scripts/setup/prepare-mnist.sh). Idempotent: what is
-# there already is left alone. Needs root (or sudo) only when packages are missing.
+# data/mnist/ with 5,000 real digits (scripts/setup/prepare-mnist.sh), and makes the project's
+# Python virtual environment .venv/ (ignored by git) with the `tensorboard` package from PyPI,
+# whose EventAccumulator the tests use to read the workbench's event files. Idempotent: what
+# is there already is left alone. Needs root (or sudo) only when packages are missing.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-packages=(liblua5.4-dev libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+# python3-venv: Debian's python3 makes a venv only with it (it brings ensurepip).
+packages=(liblua5.4-dev libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,4 +24,17 @@ if (( ${#missing[@]} > 0 )); then
 fi
 
 "$here/prepare-mnist.sh"
+
+# The project's Python: .venv/ at the repository's root, with tensorboard. A venv left half
+# made (no pip, or an import that fails) is made again.
+root="$(cd "$here/../.." && pwd)"
+venv="$root/.venv"
+if ! "$venv/bin/python" -c "import tensorboard" 2>/dev/null; then
+    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    fi
+    echo "installing tensorboard into .venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorboard
+fi
 echo "set-up done"

@@ -13,12 +13,12 @@ enum ModuleConstructors {
             try a.checkParameterCount(i, o)
             return Linear(i, o, bias: try a.boolean(3, default: true))
         },
-        // nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH [, dW = 1, dH = 1, padW = 0, padH = 0])
+        // nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH [, dW = 1, dH = 1, padW = 0, padH = 0, bias = true])
         "SpatialConvolution": { a in
             let nIn = try a.size(1), nOut = try a.size(2), kW = try a.size(3), kH = try a.size(4)
             try a.checkParameterCount(nIn, nOut, kW, kH)
             return SpatialConvolution(nIn, nOut, kW, kH, try a.optionalSize(5) ?? 1, try a.optionalSize(6) ?? 1,
-                                      try a.optionalPadding(7) ?? 0, try a.optionalPadding(8) ?? 0)
+                                      try a.optionalPadding(7) ?? 0, try a.optionalPadding(8) ?? 0, bias: try a.boolean(9, default: true))
         },
         // nn.SpatialMaxPooling(kW, kH [, dW = kW, dH = kH, padW = 0, padH = 0]); :ceil() / :floor()
         "SpatialMaxPooling": { a in

@@ -299,6 +299,10 @@ public enum TrainerBindings: LuaBindingArea {
         case "epochsDone": call.push(t.trainer.epochsDone)
         case "samplesSeen": call.push(t.trainer.samplesSeen)
         case "batchSize": call.push(t.trainer.batchSize)
+        case "batchTargets":   // the current batch's labels, 1-based (a copy), for hooks
+            let y = t.trainer.batchTargets.clone()
+            y.addScalar(1)
+            call.push(y)
         case "optimizer": call.pushObject(t.trainer.optimizer, className: optimizerClass)
         case "model": call.pushObject(t.trainer.model, className: ModuleBindings.className)
         case let key where hookNames.contains(key):

@@ -124,6 +124,16 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(Pruning.weightCount(try call.requireObject(1, ModuleBindings.className, expected: "nn module") as Module))
             return 1
         },
+        // wb.topkCorrect(scores, labels, k) -> how many rows of scores [n, classes] have their
+        // 1-based label among the k largest scores (ties to the lower class)
+        "topkCorrect": { call in
+            let scores = try call.tensor(1), labels = try call.tensor(2).clone()
+            labels.addScalar(-1)
+            do { call.push(try topKCorrect(scores, labels, k: try call.integer(3, atLeast: 1))) } catch let e as EngineError {
+                throw call.error(e.message)
+            }
+            return 1
+        },
         // wb.mkdir(path) : creates the folder and its parents if missing
         "mkdir": { call in
             let path = try call.string(1)

@@ -108,6 +108,7 @@ public enum LuaBindingAreas {
         LuaModuleBindings.self,
         CriterionBindings.self,
         DatasetBindings.self,
+        SummaryWriterBindings.self,
         WorkbenchBindings.self,
         PrunerBindings.self,
         TrainerBindings.self,

@@ -67,6 +67,9 @@ public final class Trainer {
     /// Examples trained on, over every call so far.
     private(set) public var samplesSeen = 0
     private let inputs = Tensor(), targets = Tensor()
+    /// The current batch's targets (0-based class labels), for hooks: valid from
+    /// `beforeForward` to `afterStep` of the step that drew them.
+    public var batchTargets: Tensor { targets }
     /// The running order of `steps` without replacement, and the next position in it.
     private var stepOrder: [Int] = [], stepCursor = 0
 

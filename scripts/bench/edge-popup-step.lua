@@ -1,0 +1,44 @@
+-- The edge-popup step against a dense step of the same net (FC 784-300-100-10, batch 128,
+-- Fashion-MNIST): an edge-popup step chooses every layer's top-k of |scores| (k = 0.5),
+-- runs forward and backward to the scores and steps them (weights frozen); a dense step
+-- trains the weights. Prints the median time per step of each over `rounds` rounds of `steps`
+-- steps, their ratio (target ≤ 1.3), and one 20-epoch run's time estimated from the epoch.
+-- workbench run -threads 2 scripts/bench/edge-popup-step.lua [steps=50] [rounds=5]
+local nets = require 'lib.edgepopup.nets'
+local steps, rounds = tonumber(arg[1]) or 50, tonumber(arg[2]) or 5
+local train = wb.loadData('fashion-mnist')
+
+local function trainer(subnet)
+  torch.manualSeed(0)
+  local net = nets.build('FC', 1, 28, 28)
+  for _, m in ipairs(nets.weightLayers(net)) do
+    if subnet then
+      m:setScores(m.weight:clone():uniform(-1, 1), 0.5)
+      m:freeze('weight')
+    end
+  end
+  local opt = wb.SGD{lr = 0.1, momentum = 0.9, weightDecay = 1e-4}
+  return wb.Trainer{model = net, optimizer = opt, batchSize = 128, seed = 1}
+end
+
+local function median(t) table.sort(t) return t[(#t + 1) // 2] end
+
+local result = {}
+for _, kind in ipairs{'dense', 'edge-popup'} do
+  local t = trainer(kind == 'edge-popup')
+  t:steps(train, 5)   -- warm-up
+  local times = {}
+  for r = 1, rounds do
+    local s = wb.clock()
+    t:steps(train, steps)
+    times[r] = (wb.clock() - s) / steps
+  end
+  result[kind] = median(times)
+  local e = wb.clock()
+  t:epoch(train)
+  result[kind .. ' epoch'] = wb.clock() - e
+  print(string.format('%-10s step %.3f ms (median of %d x %d steps); one epoch %.2f s', kind, 1000 * result[kind], rounds, steps,
+    result[kind .. ' epoch']))
+end
+print(string.format('edge-popup step / dense step = %.2f (target <= 1.3)', result['edge-popup'] / result.dense))
+print(string.format('20 epochs of edge-popup training (without evaluation): %.1f s (target <= 30 s)', 20 * result['edge-popup epoch']))
