@@ -110,6 +110,7 @@ public enum LuaBindingAreas {
         WorkbenchBindings.self,
         PrunerBindings.self,
         TrainerBindings.self,
+        FreezeOutBindings.self,
     ]
 }
 
