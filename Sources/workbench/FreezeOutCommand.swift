@@ -143,7 +143,7 @@ struct FreezeOutCommand: ParsableCommand {
     /// (as `freezeout.defaultName` in scripts/lib/freezeout.lua).
     var runName: String {
         if let name { return name }
-        let base = model.hasSuffix(".lua") ? String((model as NSString).lastPathComponent.dropLast(4)) : model
+        let base = model.hasSuffix(".lua") ? String((model.split(separator: "/").last ?? "model").dropLast(4)) : model
         return "\(base)_ice\(Int((100 * t0).rounded()))_\(howScale)\(scaleLR ? "Scaled" : "Unscaled")_seed\(seed)_epochs\(epochs)"
     }
 
@@ -173,7 +173,7 @@ struct FreezeOutCommand: ParsableCommand {
                 throw CLIError("cannot find the scripts/ folder (with scripts/freezeout.lua); run from the repository or set WORKBENCH_SCRIPTS")
             }
             try Self.checkModel(model, scripts: scripts)
-            let lock = try RunLock.acquire(folder: out, name: runName, what: (out as NSString).appendingPathComponent(runName + ".*"),
+            let lock = try RunLock.acquire(folder: out, name: runName, what: (out.isEmpty || out == "." ? "" : out + "/") + runName + ".*",
                                            flag: "--out", hint: "another --name or --out")
             defer { lock.release() }
             var o = options
