@@ -1,18 +1,18 @@
 -- The FreezeOut experiment of docs/freezeout.md: for each model, the baseline (t_0 = 1: no
--- freezing, every layer on the same cosine), then t_0 in {0.5, 0.8} x {linear, cubic} x
--- {scaled, unscaled}, then the baseline again (the machine may be shared: its time is the
--- mean of the two), all in this one process, same seed, data and threads. Then the cost of
--- the schedule per step. Prints a markdown table and writes the figures as a Lua table
+-- freezing, every layer on the same cosine; two copies, whose difference is the noise of the
+-- measurement) and t_0 in {0.5, 0.8} x {linear, cubic} x {scaled, unscaled}, trained side by
+-- side in this one process (one epoch each in turn), same seed, data and threads. Then the
+-- cost of the schedule per step. Prints a markdown table and writes the figures as a Lua table
 -- (for scripts/experiments/freezeout-plot.lua).
 --
 --   workbench run -threads 2 scripts/experiments/freezeout-grid.lua [RESULTS.lua] [key=value ...]
 --     models=lenet5,lenet300-100  epochs=10  lenet5_train=12000  train=0 (all)  test=0 (all)
---     out=out/freezeout-grid  seed=0  batch=50  lr=0.1
+--     seed=0  batch=50  lr=0.1
 local freezeout = require 'lib.freezeout'
 
 local resultsPath = 'docs/freezeout-results.lua'
 local cfg = {models = 'lenet5,lenet300-100', epochs = 10, lenet5_train = 12000, train = 0, test = 0,
-             out = 'out/freezeout-grid', seed = 0, batch = 50, lr = 0.1}
+             seed = 0, batch = 50, lr = 0.1}
 for _, a in ipairs(arg) do
   local k, v = a:match('^([%w_]+)=(.*)$')
   if k then
@@ -23,7 +23,8 @@ for _, a in ipairs(arg) do
   end
 end
 
-local settings = {{t_0 = 1, how_scale = 'linear', scale_lr = false, label = 'baseline'}}
+local settings = {{t_0 = 1, how_scale = 'linear', scale_lr = false, label = 'baseline'},
+                  {t_0 = 1, how_scale = 'linear', scale_lr = false, label = 'baseline (copy)'}}
 for _, t0 in ipairs{0.5, 0.8} do
   for _, how in ipairs{'linear', 'cubic'} do
     for _, scaled in ipairs{true, false} do
@@ -32,31 +33,52 @@ for _, t0 in ipairs{0.5, 0.8} do
     end
   end
 end
-settings[#settings + 1] = {t_0 = 1, how_scale = 'linear', scale_lr = false, label = 'baseline (again)'}
 
-local function runOne(model, s, train)
-  local r = freezeout.run{model = model, t_0 = s.t_0, how_scale = s.how_scale, scale_lr = s.scale_lr,
-                          epochs = cfg.epochs, train_size = train, test_size = cfg.test, batch_size = cfg.batch,
-                          lr = cfg.lr, seed = cfg.seed, threads = wb.threads(), out = cfg.out, quiet = true,
-                          name = string.format('%s_%s', model, s.label:gsub('[ ()]+', '_'))}
-  io.stderr:write(string.format('%-14s %-22s test error %6.2f%%  training %7.2f s  estimate %5.1f%%\n', model, s.label,
-    r.testError, r.trainSeconds, 100 * r.speedup))
-  r.label, r.t_0, r.how_scale, r.scale_lr = s.label, s.t_0, s.how_scale, s.scale_lr
-  return r
+-- One setting's model, optimiser and trainer, built as `workbench freezeout` builds them.
+local function setup(model, s, train)
+  local o = freezeout.options{model = model, t_0 = s.t_0, how_scale = s.how_scale, scale_lr = s.scale_lr,
+                              epochs = cfg.epochs, batch_size = cfg.batch, lr = cfg.lr, seed = cfg.seed}
+  torch.manualSeed(cfg.seed)
+  local net = freezeout.loadModel(model)
+  local plan = freezeout.plan(net, train, o, cfg.epochs)
+  local opt = freezeout.optimizer(plan, o)
+  local trainer = wb.Trainer{model = net, optimizer = opt, batchSize = cfg.batch, seed = cfg.seed}
+  freezeout.install(trainer, opt, plan)
+  return {net = net, trainer = trainer, trainSeconds = 0, speedup = plan.speedup, iterations = plan.J,
+          layers = #plan.layers, label = s.label, t_0 = s.t_0, how_scale = s.how_scale, scale_lr = s.scale_lr}
 end
 
+-- Every setting of a model trains side by side, one epoch each in turn (the order rotated
+-- every epoch), so that a change in the machine's load falls on all of them alike.
 local all = {}
 for model in cfg.models:gmatch('[^,]+') do
-  local train = model == 'lenet5' and cfg.lenet5_train or cfg.train
+  local trainSize = model == 'lenet5' and cfg.lenet5_train or cfg.train
+  local train, test = wb.loadData('fashion-mnist', {train = trainSize, test = cfg.test})
   local rows = {}
-  for _, s in ipairs(settings) do rows[#rows + 1] = runOne(model, s, train) end
-  local base = (rows[1].trainSeconds + rows[#rows].trainSeconds) / 2
+  for _, s in ipairs(settings) do rows[#rows + 1] = setup(model, s, train) end
+  for epoch = 1, cfg.epochs do
+    for k = 0, #rows - 1 do
+      local r = rows[(k + epoch - 1) % #rows + 1]
+      local t0 = wb.clock()
+      r.loss = r.trainer:epoch(train)
+      r.trainSeconds = r.trainSeconds + (wb.clock() - t0)
+    end
+    io.stderr:write(string.format('%s: epoch %d of %d done\n', model, epoch, cfg.epochs))
+  end
+  for _, r in ipairs(rows) do
+    r.testError = wb.test(r.net, test)
+    io.stderr:write(string.format('%-14s %-22s test error %6.2f%%  training %7.2f s  estimate %5.1f%%\n', model, r.label,
+      r.testError, r.trainSeconds, 100 * r.speedup))
+  end
+  local base = (rows[1].trainSeconds + rows[2].trainSeconds) / 2
   for _, r in ipairs(rows) do
     r.saving = 1 - r.trainSeconds / base
     r.ratio = r.speedup > 0 and r.saving / r.speedup or nil
+    r.net, r.trainer = nil, nil
   end
-  all[#all + 1] = {model = model, train = train, baseSeconds = base, rows = rows, iterations = rows[1].iterations,
+  all[#all + 1] = {model = model, train = #train, baseSeconds = base, rows = rows, iterations = rows[1].iterations,
                    stepSeconds = base / rows[1].iterations, layers = rows[1].layers}
+  collectgarbage()
 end
 
 -- The schedule's cost per step: a 5-layer net so small that a step is little but the
@@ -114,7 +136,7 @@ local function out(fmt, ...) lines[#lines + 1] = string.format(fmt, ...) end
 for _, m in ipairs(all) do
   out('')
   out('%s, %s training images, %d epochs of batch %d (J = %d), %d threads; baseline %.1f s of training (%.2f ms a step)',
-    m.model, m.train == 0 and 'all' or tostring(m.train), cfg.epochs, cfg.batch, m.iterations, wb.threads(),
+    m.model, tostring(m.train), cfg.epochs, cfg.batch, m.iterations, wb.threads(),
     m.baseSeconds, 1000 * m.stepSeconds)
   out('')
   out('| setting | test error | training s | measured saving | estimate | measured / estimate |')
