@@ -1,7 +1,7 @@
 -- The plot of docs/freezeout.md from the figures of freezeout-grid.lua: per model, measured
 -- wall-clock saving (filled dot) against test error, one point per setting, with the
--- formula's estimate (open circle, joined by a line) at the same error; the baseline as a
--- square at 0% saving. Plain SVG, no library.
+-- formula's estimate (open circle, joined by a dashed line) at the same error; the two
+-- baseline copies as squares near 0% saving. Plain SVG, no library.
 --
 --   workbench run scripts/experiments/freezeout-plot.lua [RESULTS.lua] [OUT.svg]
 local resultsPath = arg[1] or 'docs/freezeout-results.lua'
@@ -26,18 +26,20 @@ for p, m in ipairs(results.models) do
     savings[#savings + 1] = 100 * r.saving
     savings[#savings + 1] = 100 * r.speedup
   end
-  local x0, x1 = niceRange(math.min(table.unpack(errs)) - 0.2, math.max(table.unpack(errs)) + 0.2, 0.5)
+  local lo, hi = math.min(table.unpack(errs)) - 0.2, math.max(table.unpack(errs)) + 0.2
+  local xstep = hi - lo > 10 and 2 or hi - lo > 4 and 1 or 0.5
+  local x0, x1 = niceRange(lo, hi, xstep)
   local y0, y1 = niceRange(math.min(0, table.unpack(savings)) - 1, math.max(table.unpack(savings)) + 1, 5)
   local function X(e) return ox + left + (e - x0) / (x1 - x0) * (W - left - right) end
   local function Y(s) return top + (y1 - s) / (y1 - y0) * (H - top - bottom) end
   -- axes and grid
   add('<text x="%.1f" y="20" font-size="14" text-anchor="middle" font-weight="bold">%s (%s images, %d epochs)</text>',
-    ox + W / 2, m.model, m.train == 0 and '60k' or tostring(m.train), results.config.epochs)
+    ox + W / 2, m.model, tostring(m.train), results.config.epochs)
   for s = y0, y1, 5 do
     add('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>', X(x0), Y(s), X(x1), Y(s))
     add('<text x="%.1f" y="%.1f" font-size="11" text-anchor="end">%d%%</text>', X(x0) - 4, Y(s) + 4, s)
   end
-  for e = x0, x1 + 1e-9, 0.5 do
+  for e = x0, x1 + 1e-9, xstep do
     add('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>', X(e), Y(y0), X(e), Y(y1))
     add('<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle">%.1f</text>', X(e), Y(y0) + 15, e)
   end
@@ -60,10 +62,11 @@ for p, m in ipairs(results.models) do
     end
   end
 end
-local legendY = H + 8
-add('<text x="%d" y="%d" font-size="11">filled dot: measured saving (large: scaled, small: unscaled) · open circle: the formula\'s estimate · '
-  .. 'blue: linear, red: cubic · square: baseline · label sL0.5 = scaled linear t_0 0.5</text>', left, legendY)
+add('<text x="%d" y="%d" font-size="10">filled dot: measured wall-clock saving (large: scaled, small: unscaled); open circle, dashed: '
+  .. 'the formula\'s estimate for the same run</text>', left, H + 6)
+add('<text x="%d" y="%d" font-size="10">blue: linear, red: cubic; grey squares: the two baseline copies (t_0 = 1); '
+  .. 'label sL0.5 = scaled linear, t_0 = 0.5 (uC: unscaled cubic)</text>', left, H + 20)
 local svg = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif">\n'
-  .. '<rect width="100%%" height="100%%" fill="white"/>\n%s\n</svg>\n', W * #results.models, H + 16, table.concat(parts, '\n'))
+  .. '<rect width="100%%" height="100%%" fill="white"/>\n%s\n</svg>\n', math.max(W * #results.models, 700), H + 28, table.concat(parts, '\n'))
 wb.writeFile(svgPath, svg)
 print('plot written to ' .. svgPath)
