@@ -75,7 +75,10 @@ final class RunLock {
     private static func makeFolders(_ path: String) -> Int32 {
         var st = stat()
         if stat(path, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR ? 0 : ENOTDIR }
-        let parent = (path as NSString).deletingLastPathComponent
+        // The parent by hand: Foundation's deletingLastPathComponent crashes on a one-letter
+        // relative path ("o").
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        let parent = trimmed.lastIndex(of: "/").map { String(trimmed[..<$0]) } ?? ""
         if !parent.isEmpty, parent != path {
             let e = makeFolders(parent)
             if e != 0 { return e }

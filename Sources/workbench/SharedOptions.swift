@@ -5,7 +5,8 @@ import Foundation
 
 // The options that more than one command takes, each declared once and used through
 // `@OptionGroup`: the flow (`PruneCommand`) and `run` both take `-threads`, `-luaMemory` and
-// `-luaTimeout`. Their values are checked by the group's `check()`, with the checks of
+// `-luaTimeout`; `freezeout` takes `-threads` too (spelled `--threads` there). Their values
+// are checked by the group's `check()`, with the checks of
 // NumericFlags.swift, so every command gives the same message for the same bad value. The
 // commands call `check()` from their `validate()`: the groups have no `validate()` of their
 // own because ArgumentParser runs that while decoding, before it sets the parsed arguments
@@ -15,9 +16,10 @@ import Foundation
 /// Two threads by default (the machine the targets are set for), at most the cores present.
 let defaultThreads = max(1, min(2, ProcessInfo.processInfo.activeProcessorCount))
 
-/// `-threads N`: the engine's worker threads.
+/// `-threads N` (or `--threads N`, the spelling of the double-dash commands): the engine's
+/// worker threads.
 struct ThreadOptions: ParsableArguments {
-    @Option(name: .customLong("threads", withSingleDash: true), parsing: .unconditional,
+    @Option(name: [.customLong("threads", withSingleDash: true), .customLong("threads")], parsing: .unconditional,
             help: ArgumentHelp("Threads for the engine, \(Limits.threads.lowerBound)...\(Limits.threads.upperBound).", valueName: "threads"))
     var threadsText = NumberText(defaultThreads)
 

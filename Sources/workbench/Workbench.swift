@@ -2,14 +2,15 @@ import ArgumentParser
 
 /// `workbench`: the root command. Without a subcommand it runs the default one, the
 /// reference tool's flow with its single-dash flags (`PruneCommand`); `run` runs any Lua
-/// script, `bench` measures the engine, `fuzz` feeds the file loaders mutated files.
+/// script, `bench` measures the engine, `freezeout` trains with FreezeOut, `fuzz` feeds the
+/// file loaders mutated files.
 struct Workbench: ParsableCommand {
     static let abstract = "Prune, retrain, measure and compare neural networks on the CPU, scripted in Lua."
 
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: abstract,
-        subcommands: [PruneCommand.self, RunCommand.self, BenchCommand.self, FuzzCommand.self, EdgePopupCommand.self],
+        subcommands: [PruneCommand.self, RunCommand.self, BenchCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, FuzzCommand.self],
         defaultSubcommand: PruneCommand.self
     )
 

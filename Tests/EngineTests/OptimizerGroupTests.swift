@@ -52,8 +52,8 @@ final class OptimizerGroupTests: XCTestCase {
         let group = ParameterGroup([a.weightParameter, b.weightParameter], learningRate: 1)
         let sgd = SGD(groups: [group])
         a.weightParameter.value.zero(); b.weightParameter.value.zero()
+        b.isFrozen = true   // (freezing zeroes the gradient: the gradients are set after it)
         a.weightParameter.grad.fill(1); b.weightParameter.grad.fill(1)
-        b.isFrozen = true
         sgd.step(model)
         XCTAssertEqual(a.weightParameter.value.scalars, [-1, -1])
         XCTAssertEqual(b.weightParameter.value.scalars, [0, 0], "frozen: no update")

@@ -112,6 +112,7 @@ public enum LuaBindingAreas {
         WorkbenchBindings.self,
         PrunerBindings.self,
         TrainerBindings.self,
+        FreezeOutBindings.self,
     ]
 }
 

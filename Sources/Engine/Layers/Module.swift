@@ -34,8 +34,12 @@ open class Module {
     public internal(set) var isTraining = true
     /// Multiplies the optimiser's learning rate for this module's parameters.
     public var learningRateScale: Float = 1
-    /// A frozen module's parameters are not updated, and no gradient is computed for them.
-    public var isFrozen = false
+    /// A frozen module's parameters are not updated, and no gradient is computed for them:
+    /// freezing sets their gradients to 0 once, and training leaves them so (it zeroes only
+    /// the gradients of modules still trained, `zeroTrainedGradients`).
+    public var isFrozen = false {
+        didSet { if isFrozen && !oldValue { zeroGradParameters() } }
+    }
     /// Pinned to evaluation mode: `training()`, on this module or any container around it,
     /// leaves it (and, for a container, everything inside it) in evaluation mode (batch norm
     /// normalises with its running statistics and does not update them; dropout passes its
@@ -107,6 +111,13 @@ open class Module {
             p.grad.zero()
             p.scores?.grad.zero()
         }
+    }
+
+    /// Zeroes the gradients of every module here that is not frozen (what a training step's
+    /// backward accumulates into); a frozen module's gradients stay as freezing left them, 0,
+    /// with no work per step.
+    public func zeroTrainedGradients() {
+        for m in leafModules(self) where !m.isFrozen { m.zeroGradParameters() }
     }
 
     /// Parameters of this module and, for containers, of every descendant.

@@ -171,10 +171,12 @@ public final class Trainer {
         return loss
     }
 
-    /// Zeroes the gradients, then forward, loss, backward down to the lowest trained layer,
-    /// then the penalties: returns criterion loss + Σ penalty values.
+    /// Zeroes the gradients (of the modules still trained, and of the penalties' parameters:
+    /// a frozen module's stay 0 without work), then forward, loss, backward down to the lowest
+    /// trained layer, then the penalties: returns criterion loss + Σ penalty values.
     private func lossAndGradients(_ x: Tensor, _ y: Tensor) throws -> Float {
-        model.zeroGradParameters()
+        model.zeroTrainedGradients()
+        for p in penalties { for q in p.parameters { q.grad.zero() } }
         let out = try model.forward(x)
         var loss = try criterion.forward(out, y)
         try checkFinite(loss)

@@ -1,0 +1,298 @@
+-- Written by scripts/experiments/freezeout-grid.lua; plotted by freezeout-plot.lua.
+return {
+  config = {
+    batch = 50,
+    epochs = 10,
+    lenet5_train = 12000,
+    lr = 0.1,
+    models = "lenet5,lenet300-100",
+    seed = 0,
+    test = 0,
+    train = 0
+  },
+  models = {
+    {
+      baseSeconds = 145.4036886,
+      iterations = 2400,
+      layers = 5,
+      model = "lenet5",
+      rows = {
+        {
+          how_scale = "linear",
+          iterations = 2400,
+          label = "baseline",
+          loss = 0.112271525,
+          saving = -0.03606266454,
+          scale_lr = false,
+          speedup = 0,
+          t_0 = 1,
+          testError = 11.58,
+          trainSeconds = 150.647333
+        },
+        {
+          how_scale = "linear",
+          iterations = 2400,
+          label = "baseline (copy)",
+          loss = 0.112271525,
+          saving = 0.03606266454,
+          scale_lr = false,
+          speedup = 0,
+          t_0 = 1,
+          testError = 11.58,
+          trainSeconds = 140.1600441
+        },
+        {
+          how_scale = "linear",
+          iterations = 2400,
+          label = "scaled linear 0.5",
+          loss = 0.1834337413,
+          ratio = 1.439218037,
+          saving = 0.260929701,
+          scale_lr = true,
+          speedup = 0.1812996324,
+          t_0 = 0.5,
+          testError = 13.18,
+          trainSeconds = 107.4635476
+        },
+        {
+          how_scale = "linear",
+          iterations = 2400,
+          label = "unscaled linear 0.5",
+          loss = 0.1253991723,
+          ratio = 1.833478879,
+          saving = 0.3324090467,
+          scale_lr = false,
+          speedup = 0.1812996324,
+          t_0 = 0.5,
+          testError = 12.01,
+          trainSeconds = 97.07018708
+        },
+        {
+          how_scale = "cubic",
+          iterations = 2400,
+          label = "scaled cubic 0.5",
+          loss = 0.295221746,
+          ratio = 1.361405186,
+          saving = 0.4995387088,
+          scale_lr = true,
+          speedup = 0.3669287541,
+          t_0 = 0.5,
+          testError = 16.31,
+          trainSeconds = 72.76891774
+        },
+        {
+          how_scale = "cubic",
+          iterations = 2400,
+          label = "unscaled cubic 0.5",
+          loss = 0.2024574727,
+          ratio = 1.292642686,
+          saving = 0.4743077701,
+          scale_lr = false,
+          speedup = 0.3669287541,
+          t_0 = 0.5,
+          testError = 12.71,
+          trainSeconds = 76.43758929
+        },
+        {
+          how_scale = "linear",
+          iterations = 2400,
+          label = "scaled linear 0.8",
+          loss = 0.1411168128,
+          ratio = 2.278615937,
+          saving = 0.1652448927,
+          scale_lr = true,
+          speedup = 0.07251985294,
+          t_0 = 0.8,
+          testError = 12.39,
+          trainSeconds = 121.3764717
+        },
+        {
+          how_scale = "linear",
+          iterations = 2400,
+          label = "unscaled linear 0.8",
+          loss = 0.1116583645,
+          ratio = 2.527793971,
+          saving = 0.183315247,
+          scale_lr = false,
+          speedup = 0.07251985294,
+          t_0 = 0.8,
+          testError = 11.69,
+          trainSeconds = 118.7489755
+        },
+        {
+          how_scale = "cubic",
+          iterations = 2400,
+          label = "scaled cubic 0.8",
+          loss = 0.1879051328,
+          ratio = 1.496943291,
+          saving = 0.2795847614,
+          scale_lr = true,
+          speedup = 0.1867704429,
+          t_0 = 0.8,
+          testError = 13.25,
+          trainSeconds = 104.751033
+        },
+        {
+          how_scale = "cubic",
+          iterations = 2400,
+          label = "unscaled cubic 0.8",
+          loss = 0.1333142966,
+          ratio = 1.356212925,
+          saving = 0.2533004886,
+          scale_lr = false,
+          speedup = 0.1867704429,
+          t_0 = 0.8,
+          testError = 12.04,
+          trainSeconds = 108.5728632
+        }
+      },
+      stepSeconds = 0.06058487025,
+      train = 12000
+    },
+    {
+      baseSeconds = 134.5713099,
+      iterations = 12000,
+      layers = 3,
+      model = "lenet300-100",
+      rows = {
+        {
+          how_scale = "linear",
+          iterations = 12000,
+          label = "baseline",
+          loss = 0.2218403071,
+          saving = 0.02954690364,
+          scale_lr = false,
+          speedup = 0,
+          t_0 = 1,
+          testError = 11.24,
+          trainSeconds = 130.5951444
+        },
+        {
+          how_scale = "linear",
+          iterations = 12000,
+          label = "baseline (copy)",
+          loss = 0.2218403071,
+          saving = -0.02954690364,
+          scale_lr = false,
+          speedup = 0,
+          t_0 = 1,
+          testError = 11.24,
+          trainSeconds = 138.5474754
+        },
+        {
+          how_scale = "linear",
+          iterations = 12000,
+          label = "scaled linear 0.5",
+          loss = 0.2972928286,
+          ratio = 0.8937342111,
+          saving = 0.2099783449,
+          scale_lr = true,
+          speedup = 0.234944956,
+          t_0 = 0.5,
+          testError = 13.11,
+          trainSeconds = 106.314249
+        },
+        {
+          how_scale = "linear",
+          iterations = 12000,
+          label = "unscaled linear 0.5",
+          loss = 0.2356404364,
+          ratio = 1.153615875,
+          saving = 0.271036231,
+          scale_lr = false,
+          speedup = 0.234944956,
+          t_0 = 0.5,
+          testError = 11.7,
+          trainSeconds = 98.09760925
+        },
+        {
+          how_scale = "cubic",
+          iterations = 12000,
+          label = "scaled cubic 0.5",
+          loss = 0.5126526356,
+          ratio = 1.019217249,
+          saving = 0.4271458283,
+          scale_lr = true,
+          speedup = 0.4190920322,
+          t_0 = 0.5,
+          testError = 20.14,
+          trainSeconds = 77.08973627
+        },
+        {
+          how_scale = "cubic",
+          iterations = 12000,
+          label = "unscaled cubic 0.5",
+          loss = 0.2817507982,
+          ratio = 1.084066175,
+          saving = 0.4543234963,
+          scale_lr = false,
+          speedup = 0.4190920322,
+          t_0 = 0.5,
+          testError = 12.75,
+          trainSeconds = 73.43240187
+        },
+        {
+          how_scale = "linear",
+          iterations = 12000,
+          label = "scaled linear 0.8",
+          loss = 0.2362717092,
+          ratio = 1.576044658,
+          saving = 0.1481134971,
+          scale_lr = true,
+          speedup = 0.09397798241,
+          t_0 = 0.8,
+          testError = 11.68,
+          trainSeconds = 114.6394826
+        },
+        {
+          how_scale = "linear",
+          iterations = 12000,
+          label = "unscaled linear 0.8",
+          loss = 0.2261489332,
+          ratio = 1.483155287,
+          saving = 0.1393839415,
+          scale_lr = false,
+          speedup = 0.09397798241,
+          t_0 = 0.8,
+          testError = 11.59,
+          trainSeconds = 115.8142303
+        },
+        {
+          how_scale = "cubic",
+          iterations = 12000,
+          label = "scaled cubic 0.8",
+          loss = 0.2975402176,
+          ratio = 1.282257689,
+          saving = 0.2959841091,
+          scale_lr = true,
+          speedup = 0.230830442,
+          t_0 = 0.8,
+          testError = 13.13,
+          trainSeconds = 94.74034062
+        },
+        {
+          how_scale = "cubic",
+          iterations = 12000,
+          label = "unscaled cubic 0.8",
+          loss = 0.2371946871,
+          ratio = 1.180221613,
+          saving = 0.2724310767,
+          scale_lr = false,
+          speedup = 0.230830442,
+          t_0 = 0.8,
+          testError = 11.71,
+          trainSeconds = 97.90990304
+        }
+      },
+      stepSeconds = 0.01121427582,
+      train = 60000
+    }
+  },
+  schedule = {
+    hook = 4.9973585e-06,
+    none = 5.131730447e-05,
+    schedule = -3.6656417e-06,
+    stepSeconds = 0.06058487025
+  },
+  threads = 2
+}
