@@ -211,15 +211,17 @@ public final class Parameter {
         applyMask()
     }
 
-    /// Where the scores' mask is computed before it is installed (kept between passes).
+    /// Where the scores' mask is computed before it is installed, and the magnitudes the
+    /// selection rearranges (both kept between passes: a forward pass allocates nothing).
     private var chosenMask: Tensor?
+    private var magnitudes: [Float] = []
 
     /// M = top-k of |s| (ties to the lower index).
     private func chooseMaskFromScores() throws {
         guard let s = scores, let k = keptCount else { return }
         let chosen = chosenMask ?? Tensor(shape: value.shape)
         chosenMask = chosen
-        do { try s.value.largestMagnitudeMask(keeping: k, into: chosen) } catch let e as EngineError {
+        do { try s.value.largestMagnitudeMask(keeping: k, into: chosen, scratch: &magnitudes) } catch let e as EngineError {
             throw EngineError("the scores of this \(name): \(e.message)")
         }
         install(chosen)
