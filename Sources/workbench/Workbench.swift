@@ -9,7 +9,7 @@ struct Workbench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: abstract,
-        subcommands: [PruneCommand.self, RunCommand.self, BenchCommand.self, FuzzCommand.self],
+        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, BenchCommand.self, FuzzCommand.self],
         defaultSubcommand: PruneCommand.self
     )
 
