@@ -93,10 +93,10 @@ local function runMode(mode, base)
     log = records.openLog(base, '')
   end
 
-  local function connectivity()
+  local function connectivity(set)
     local c, each = math.huge, {}
     for i, info in ipairs(pruned) do
-      each[i] = masks.connected(info, layerMasks[info.index])
+      each[i] = masks.connected(info, (set or layerMasks)[info.index])
       c = math.min(c, each[i])
     end
     return c, each
@@ -104,16 +104,17 @@ local function runMode(mode, base)
 
   local nnconn, connected = connectivity()
   while nnconn > opt.stop_ratio and it < opt.max_iterations do
-    imp_resume = string.format('restart=T rest_it=%d%s', it, #opt.rewind > 1 and (' rewind=' .. mode .. ' prefix=' .. base:match('[^/]+$')) or '')
+    -- What continues the run after Ctrl-C (read by `workbench imp`); nothing to continue in iteration 0.
+    imp_resume = it > 0 and string.format('restart=T rest_it=%d%s', it,
+      #opt.rewind > 1 and (' rewind=' .. mode .. ' prefix=' .. base:match('[^/]+$')) or '') or nil
     local started = wb.clock()
     -- The weights this iteration starts from, under its masks.
     if it > 0 then
       if mode == 'step' then network.load(layers, rewindPoint)
       elseif mode == 'init' then network.load(layers, initPoint)
       elseif mode == 'random' then torch.manualSeed(iterationSeed(it, 1)); network.initialise(layers)
-      elseif mode == 'none' and startPoint then network.load(layers, startPoint)
+      elseif mode == 'none' then network.load(layers, startPoint)
       end
-      startPoint = nil
     end
     for l, info in ipairs(layers) do
       if info.linear then masks.install(info, layerMasks[l]) end
@@ -164,6 +165,15 @@ local function runMode(mode, base)
       keptAll, sizeAll = keptAll + d * masks.size(info), sizeAll + masks.size(info)
       if info.prune then keptPruned, sizePruned = keptPruned + d * masks.size(info), sizePruned + masks.size(info) end
     end
+    -- The next iteration's ratios and masks, from the final (or prune_step) weights.
+    local from = snapshots[opt.prune_step]
+    local nextRatios, nextMasks = {}, {}
+    for l, m in pairs(layerMasks) do nextMasks[l] = m end
+    for i, info in ipairs(pruned) do
+      nextRatios[i] = ratios[i] + opt.prune_ratio * (1 - ratios[i])
+      nextMasks[info.index] = masks.prune(info, from[info.index], layerMasks[info.index], nextRatios[i])
+    end
+    local nextConn, nextEach = connectivity(nextMasks)
     local layerInfo = {}
     for _, info in ipairs(layers) do
       layerInfo[#layerInfo + 1] = {index = info.index, kind = info.kind, prune = info.prune or false,
@@ -172,6 +182,7 @@ local function runMode(mode, base)
     local record = {
       iteration = it, rewind = mode, arch = arch, layers = layerInfo, seed = seed,
       ratios = ratios, connected = connected, nnconn = nnconn,
+      next_ratios = nextRatios, next_connected = nextEach, next_nnconn = nextConn,
       left = left, left_pruned = keptPruned / sizePruned, left_overall = keptAll / sizeAll,
       saved_steps = points, steps = steps, train_errors = trainErrors, val_steps = valSteps, val_errors = valErrors,
       best_val_error = emin, final_val_error = valErrors[#valErrors], seconds = wb.clock() - started,
@@ -195,14 +206,11 @@ local function runMode(mode, base)
       title = string.format('Incoming connections per unit, iteration %d (%.2f%% left)', it, 100 * record.left_overall),
       xlabel = 'incoming connections', ylabel = 'fraction of units', series = hist})
 
-    -- The next iteration's ratios and masks, from the final (or prune_step) weights.
     if it == 0 then initPoint, rewindPoint = snapshots[0], snapshots[opt.weights_step] end
-    local from = snapshots[opt.prune_step]
-    for i, info in ipairs(pruned) do
-      ratios[i] = ratios[i] + opt.prune_ratio * (1 - ratios[i])
-      layerMasks[info.index] = masks.prune(info, from[info.index], layerMasks[info.index], ratios[i])
-    end
-    nnconn, connected = connectivity()
+    -- No rewinding continues from the saved last step (the original trains one step more,
+    -- after its last save; that step is not kept).
+    startPoint = snapshots[opt.steps]
+    ratios, layerMasks, nnconn, connected = nextRatios, nextMasks, nextConn, nextEach
     it = it + 1
   end
   log:close()
