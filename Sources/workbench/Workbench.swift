@@ -2,7 +2,8 @@ import ArgumentParser
 
 /// `workbench`: the root command. Without a subcommand it runs the default one, the
 /// reference tool's flow with its single-dash flags (`PruneCommand`); `run` runs any Lua
-/// script, `bench` measures the engine, `fuzz` feeds the file loaders mutated files.
+/// script, `imp` runs iterative magnitude pruning from a .ini file, `bench` measures the
+/// engine, `fuzz` feeds the file loaders mutated files.
 struct Workbench: ParsableCommand {
     static let abstract = "Prune, retrain, measure and compare neural networks on the CPU, scripted in Lua."
 
