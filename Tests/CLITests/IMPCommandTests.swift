@@ -224,6 +224,22 @@ final class IMPCommandTests: XCTestCase {
         XCTAssertTrue(help.stdout.contains("Examples:") && help.stdout.contains("workbench imp inp/imp/lenet300.ini"), help.stdout)
     }
 
+    func testReclassMapsTheClasses() throws {
+        let modulo = try imp(["reclass=m,2", "max_iterations=1"])
+        XCTAssertEqual(modulo.status, 0, modulo.output)
+        var layers = try XCTUnwrap(try json("out/t_itdata_0.json")["layers"] as? [[String: Any]])
+        XCTAssertEqual(layers.last?["outputs"] as? Int, 2, "x has as many units as the new classes")
+        try fixture.write("0, 2, 1, 2, 0, 0, 0, 0, 0, 0\n", to: "super.txt")
+        let file = try imp(["reclass=f,3,super.txt", "max_iterations=1"])
+        XCTAssertEqual(file.status, 0, file.output)
+        layers = try XCTUnwrap(try json("out/t_itdata_0.json")["layers"] as? [[String: Any]])
+        XCTAssertEqual(layers.last?["outputs"] as? Int, 3)
+        try fixture.write("0, 1, 7\n", to: "bad.txt")
+        let bad = try imp(["reclass=f,3,bad.txt"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("the override 'reclass=f,3,bad.txt': reclass: bad.txt: entry 3 is '7'"), bad.stderr)
+    }
+
     func testCtrlCLeavesNoPartialFile() throws {
         try fixture.write(settings().replacingOccurrences(of: "steps = 40", with: "steps = 1000000"), to: "exp.ini")
         let r = try fixture.run(["imp", "-threads", "1", "exp.ini"], interruptAfter: 4)
