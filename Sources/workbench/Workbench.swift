@@ -2,15 +2,16 @@ import ArgumentParser
 
 /// `workbench`: the root command. Without a subcommand it runs the default one, the
 /// reference tool's flow with its single-dash flags (`PruneCommand`); `run` runs any Lua
-/// script, `bench` measures the engine, `freezeout` trains with FreezeOut, `fuzz` feeds the
-/// file loaders mutated files.
+/// script, `imp` runs iterative magnitude pruning from a .ini file, `freezeout` trains with
+/// FreezeOut, `edge-popup` finds a subnetwork of a random net, `bench` measures the engine,
+/// `fuzz` feeds the file loaders mutated files.
 struct Workbench: ParsableCommand {
     static let abstract = "Prune, retrain, measure and compare neural networks on the CPU, scripted in Lua."
 
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: abstract,
-        subcommands: [PruneCommand.self, RunCommand.self, BenchCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, FuzzCommand.self],
+        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, BenchCommand.self, FuzzCommand.self],
         defaultSubcommand: PruneCommand.self
     )
 

@@ -4,7 +4,8 @@ import Engine
 /// Datasets in Lua: `local train, test = wb.loadData('fashion-mnist', {train = 6000})`.
 /// A dataset is read-only: `#d` or `d:size()` images, `d.name`, `d.classes`,
 /// `d:subset(n, seed)` (seeded random subset), `d:head(n)` (the first n),
-/// `d:batch(i, j)` (images i..j as a [n, C, H, W] tensor and their 1-based labels).
+/// `d:batch(i, j)` (images i..j as a [n, C, H, W] tensor and their 1-based labels),
+/// `d:relabel(map, classes)` (labels mapped to other classes).
 public enum DatasetBindings: LuaBindingArea {
     public static let className = "wb.Dataset"
 
@@ -42,6 +43,19 @@ public enum DatasetBindings: LuaBindingArea {
         "head": { call in
             let d = try dataset(call, 1)
             call.pushObject(d.prefix(try call.integer(2, atLeast: 0)), className: className)
+            return 1
+        },
+        // d:relabel(map, classes): label c becomes map[c] (1-based, one entry per class), classes in all
+        "relabel": { call in
+            let d = try dataset(call, 1)
+            let map = try call.integerArray(2)
+            let classes = try call.integer(3, atLeast: 1)
+            if let k = map.firstIndex(where: { $0 < 1 || $0 > classes }) {
+                throw call.argumentError(2, "class \(k + 1) maps to \(map[k]), outside 1..\(classes)")
+            }
+            do { call.pushObject(try d.relabelled(map.map { $0 - 1 }, classes: classes), className: className) } catch let e as EngineError {
+                throw call.error(e.message)
+            }
             return 1
         },
         "batch": { call in

@@ -46,8 +46,8 @@ public enum ModuleBindings: LuaBindingArea {
     }
 
     /// The module's parameter named `name` ('weight' or 'bias'), or a clear error.
-    static func parameter(_ call: LuaCall, _ m: Module, _ name: String) throws -> Parameter {
-        guard name == "weight" || name == "bias" else { throw call.argumentError(2, "expected 'weight' or 'bias', got '\(name)'") }
+    static func parameter(_ call: LuaCall, _ m: Module, _ name: String, argument: Int = 2) throws -> Parameter {
+        guard name == "weight" || name == "bias" else { throw call.argumentError(argument, "expected 'weight' or 'bias', got '\(name)'") }
         guard let p = name == "weight" ? m.weight : m.bias else { throw call.error("\(m.description) has no \(name)") }
         return p
     }
@@ -183,8 +183,20 @@ public enum ModuleBindings: LuaBindingArea {
             try call.pushArray(ps) { call.push($0.grad) }
             return 2
         },
-        "setMask": returningSelf { call, m in try weight(call, m).setMask(try call.tensor(2)) },
-        "removeMask": returningSelf { call, m in try weight(call, m).removeMask() },
+        // m:setMask(mask [, 'weight' | 'bias']), m:removeMask(['weight' | 'bias']): the weight's by default
+        "setMask": returningSelf { call, m in
+            let p = call.isNoneOrNil(3) ? try weight(call, m) : try parameter(call, m, try call.string(3), argument: 3)
+            try p.setMask(try call.tensor(2))
+        },
+        "removeMask": returningSelf { call, m in
+            let p = call.isNoneOrNil(2) ? try weight(call, m) : try parameter(call, m, try call.string(2))
+            p.removeMask()
+        },
+        // bn:restartRunningAverage(): running statistics 0 and 1; the next training batch's replace them
+        "restartRunningAverage": returningSelf { call, m in
+            guard let b = m as? BatchNormalization else { throw call.error("\(m.typeName) has no running averages (a batch normalisation has)") }
+            b.restartRunningAverage()
+        },
         // m:setScores(s, fraction): the scores choose the mask (top |s|, the fraction kept)
         "setScores": returningSelf { call, m in
             let fraction = try call.number(3)
@@ -248,6 +260,10 @@ public enum ModuleBindings: LuaBindingArea {
         case "gradBias": call.push(m.bias?.grad)
         case "mask": call.push(m.weight?.mask)
         case "weightOrig": call.push(m.weight?.weights())
+        case "biasMask": call.push(m.bias?.mask)
+        case "biasOrig": call.push(m.bias?.weights())
+        case "runningMean": call.push((m as? BatchNormalization)?.runningMean)
+        case "runningVar": call.push((m as? BatchNormalization)?.runningVar)
         case "scores": call.push(m.weight?.scores?.value)
         case "gradScores": call.push(m.weight?.scores?.grad)
         case "keptFraction":
@@ -322,9 +338,9 @@ public enum ModuleBindings: LuaBindingArea {
             guard let w = m.weight, w.scores != nil else { throw LuaArgumentError("\(m.description) has no scores (use setScores)") }
             do { try w.setKeptFraction(try call.number(3)) } catch let e as EngineError { throw LuaArgumentError(e.message) }
             return 1
-        case "weightOrig", "scores", "gradScores":
+        case "weightOrig", "biasOrig", "scores", "gradScores":
             throw LuaArgumentError("'\(key)' of \(m.description) cannot be replaced (assign m.weight = t to set the stored weights, m:setScores(s, fraction) for scores)")
-        case "gradWeight", "gradBias", "mask", "output", "gradInput", "modules", "__typename":
+        case "gradWeight", "gradBias", "mask", "biasMask", "runningMean", "runningVar", "output", "gradInput", "modules", "__typename":
             throw LuaArgumentError("'\(key)' of \(m.description) cannot be replaced (write into it, or use setMask)")
         default:
             return 0

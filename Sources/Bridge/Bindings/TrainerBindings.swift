@@ -348,8 +348,11 @@ final class LuaTrainer {
     }
 
     /// What a hook receives: epoch, batch, batches, loss, examples as `wb.train`'s callbacks,
-    /// plus `step` (this step's number, from 1) and `samples` (examples trained on before it).
+    /// plus `step` (this step's number, from 1), `samples` (examples trained on before it) and,
+    /// after the forward pass, `wrong` (the batch's misclassified examples).
     private static func progressTable(_ p: TrainProgress) -> [String: LuaValue] {
-        WorkbenchBindings.progressTable(p).merging(["step": .number(Double(p.step + 1)), "samples": .number(Double(p.samples))]) { a, _ in a }
+        var t = WorkbenchBindings.progressTable(p).merging(["step": .number(Double(p.step + 1)), "samples": .number(Double(p.samples))]) { a, _ in a }
+        if let w = p.wrong { t["wrong"] = .number(Double(w)) }
+        return t
     }
 }

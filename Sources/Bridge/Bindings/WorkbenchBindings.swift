@@ -149,6 +149,58 @@ public enum WorkbenchBindings: LuaBindingArea {
             try AtomicFile.write(Array(try call.string(2).utf8), to: try call.string(1))
             return 0
         },
+        // wb.saveTensors(path, {{name, tensor}, ...} [, {key = 'value'}]) : a safetensors file of
+        // those tensors in that order (float32, finite), written atomically
+        "saveTensors": { call in
+            let path = try call.string(1)
+            guard call.isTable(2) else { throw call.argumentError(2, "expected a list of {name, tensor} pairs") }
+            let L = call.L
+            var tensors = [(name: String, tensor: Tensor)]()
+            for k in stride(from: 1, through: Int(lua_rawlen(L, 2)), by: 1) {
+                lua_rawgeti(L, 2, lua_Integer(k))
+                defer { wb_pop(L, 1) }
+                let pair = lua_gettop(L)
+                guard lua_type(L, pair) == LUA_TTABLE else { throw call.argumentError(2, "entry \(k) is not a {name, tensor} pair") }
+                lua_rawgeti(L, pair, 1)
+                lua_rawgeti(L, pair, 2)
+                defer { wb_pop(L, 2) }
+                guard lua_type(L, -2) == LUA_TSTRING, let t: Tensor = call.object(Int(lua_gettop(L)), TensorBindings.className) else {
+                    throw call.argumentError(2, "entry \(k) is not a {name, tensor} pair")
+                }
+                let name = String(cString: wb_tostring(L, -2)!)
+                guard !tensors.contains(where: { $0.name == name }) else { throw call.argumentError(2, "tensor name '\(name)' given twice") }
+                if let i = (0..<t.count).first(where: { !t.data[$0].isFinite }) {
+                    throw call.error("cannot save \(path): tensor '\(name)' holds \(t.data[i]) at index \(i + 1)")
+                }
+                tensors.append((name, t))
+            }
+            var meta: [String: String] = [:]
+            if call.isTable(3) {
+                lua_pushnil(L)
+                while lua_next(L, 3) != 0 {
+                    defer { wb_pop(L, 1) }
+                    guard lua_type(L, -2) == LUA_TSTRING, lua_type(L, -1) == LUA_TSTRING else {
+                        wb_pop(L, 1)
+                        throw call.argumentError(3, "metadata must map strings to strings")
+                    }
+                    meta[String(cString: wb_tostring(L, -2)!)] = String(cString: wb_tostring(L, -1)!)
+                }
+            }
+            try AtomicFile.write(try SafetensorsFile.encode(tensors, metadata: meta), to: path)
+            return 0
+        },
+        // wb.loadTensors(path) -> {name = tensor, ...}, {key = 'value'} : every tensor of a safetensors file
+        "loadTensors": { call in
+            let file = try SafetensorsFile(contentsOf: try call.string(1))
+            var out: [String: LuaValue] = [:]
+            for e in file.entries {
+                guard let t = file.tensor(e.name) else { throw call.error("\(file.file): tensor '\(e.name)' is not float32") }
+                out[e.name] = .tensor(t)
+            }
+            LuaValue.record(out).push(call.L)
+            LuaValue.record(file.metadata.mapValues { .string($0) }).push(call.L)
+            return 2
+        },
         // wb.scriptsDirectory() -> the repository's scripts/ folder
         "scriptsDirectory": { call in
             guard let dir = call.context.scriptsDirectory else { throw call.error("the scripts/ folder was not found") }

@@ -9,6 +9,9 @@ public struct TrainProgress {
     public var examples: Int       // seen so far in this epoch (or `steps` call)
     public var step: Int = 0       // optimiser steps taken before this one (all calls), from 0
     public var samples: Int = 0    // examples trained on before this batch (all calls)
+    /// Examples of this batch whose highest score is not their class (nil before the forward
+    /// pass, and for targets that are not one class per example).
+    public var wrong: Int? = nil
 }
 
 /// Result of an evaluation: classification error in percent and mean loss per example.
@@ -70,6 +73,8 @@ public final class Trainer {
     /// The current batch's targets (0-based class labels), for hooks: valid from
     /// `beforeForward` to `afterStep` of the step that drew them.
     public var batchTargets: Tensor { targets }
+    /// Misclassified examples of the last batch trained on (nil unless one class per example).
+    private var lastBatchWrong: Int?
     /// The running order of `steps` without replacement, and the next position in it.
     private var stepOrder: [Int] = [], stepCursor = 0
 
@@ -154,6 +159,7 @@ public final class Trainer {
         try beforeForward?(progress)
         let loss = try lossAndGradients(inputs, targets)
         progress.loss = loss
+        progress.wrong = lastBatchWrong
         try afterBackward?(progress)
         optimizer.step(model)
         stepsDone += 1
@@ -179,6 +185,7 @@ public final class Trainer {
         for p in penalties { for q in p.parameters { q.grad.zero() } }
         let out = try model.forward(x)
         var loss = try criterion.forward(out, y)
+        lastBatchWrong = out.dim == 2 && y.count == out.shape[0] && y.count > 0 ? misclassified(out, y) : nil
         try checkFinite(loss)
         try model.backwardParametersOnly(x, try criterion.backward(out, y))
         if !penalties.isEmpty {
