@@ -1,3 +1,5 @@
+import Kernels
+
 /// A learnable tensor and its gradient, with the one reparametrisation point of every weight
 /// (as PyTorch's `torch.nn.utils.prune`): stored weights W, an optional 0/1 mask M, and
 /// optional scores s that choose M.
@@ -171,13 +173,9 @@ public final class Parameter {
     /// scores). Set, not accumulated, so it always matches `grad`.
     public func propagateGradientToScores() {
         guard let s = scores else { return }
-        let g = grad.data, x = value.data, sv = s.value.data, sg = s.grad.data
-        let m = mask?.data, kept = maskedValues?.data
-        for i in 0..<value.count {
-            let w = (m == nil || m![i] != 0) ? x[i] : kept![i]
-            let sign: Float = sv[i] > 0 ? 1 : (sv[i] < 0 ? -1 : 0)
-            sg[i] = g[i] * w * sign
-        }
+        TopMagnitudes.straightThroughGradient(gradient: grad.data, effective: value.data, mask: mask?.data,
+                                              stored: maskedValues?.data, scores: s.value.data, into: s.grad.data,
+                                              count: value.count)
     }
 
     // MARK: private
@@ -199,29 +197,28 @@ public final class Parameter {
         let kept = maskedValues ?? Tensor(shape: value.shape)
         let x = value.data, n = new.data, k = kept.data
         if let old = mask?.data {
-            for i in 0..<value.count {
-                if old[i] != 0 { if n[i] == 0 { k[i] = x[i] } } else if n[i] != 0 { x[i] = k[i] }
+            for i in 0..<value.count where old[i] != n[i] {
+                if n[i] == 0 { k[i] = x[i] } else { x[i] = k[i] }
+                old[i] = n[i]
             }
         } else {
             for i in 0..<value.count where n[i] == 0 { k[i] = x[i] }
+            mask = Tensor(shape: value.shape)
+            mask!.copy(from: new)
         }
         maskedValues = kept
-        if mask == nil { mask = Tensor(shape: value.shape) }
-        mask!.copy(from: new)
         applyMask()
     }
 
-    /// Where the scores' mask is computed before it is installed, and the magnitudes the
-    /// selection rearranges (both kept between passes: a forward pass allocates nothing).
+    /// Where the scores' mask is computed before it is installed (kept between passes).
     private var chosenMask: Tensor?
-    private var magnitudes: [Float] = []
 
     /// M = top-k of |s| (ties to the lower index).
     private func chooseMaskFromScores() throws {
         guard let s = scores, let k = keptCount else { return }
         let chosen = chosenMask ?? Tensor(shape: value.shape)
         chosenMask = chosen
-        do { try s.value.largestMagnitudeMask(keeping: k, into: chosen, scratch: &magnitudes) } catch let e as EngineError {
+        do { try s.value.largestMagnitudeMask(keeping: k, into: chosen) } catch let e as EngineError {
             throw EngineError("the scores of this \(name): \(e.message)")
         }
         install(chosen)

@@ -1,3 +1,4 @@
+import Kernels
 import Foundation
 
 /// Sorting and selection along one dimension: `sort`, `kthvalue`, `topk` (Torch7 semantics).
@@ -101,55 +102,17 @@ extension Tensor {
 
 extension Tensor {
     /// Writes into `out` (shaped like this tensor) 1 at the `k` entries of largest |x| and 0
-    /// elsewhere; equal magnitudes go to the lower index. By selection, not a full sort: the
-    /// k-th largest magnitude t is found by quickselect over the magnitudes alone (O(n)); then
-    /// every |x| > t is kept, and the entries with |x| = t in index order until k are kept.
-    /// `scratch` (resized as needed) holds the magnitudes, so repeated calls allocate nothing.
-    /// A NaN entry is an error.
-    public func largestMagnitudeMask(keeping k: Int, into out: Tensor, scratch: inout [Float]) throws {
+    /// elsewhere; equal magnitudes go to the lower index. By selection, not a sort: a radix
+    /// select over the magnitudes' bit patterns (`Kernels.TopMagnitudes`, three passes, no
+    /// copy). A NaN entry is an error.
+    public func largestMagnitudeMask(keeping k: Int, into out: Tensor) throws {
         guard out.count == count else { throw EngineError("a mask of \(out.count) entries for \(count) values") }
         guard k >= 0 && k <= count else { throw EngineError("cannot keep \(k) of \(count) entries") }
-        let x = data, o = out.data, n = count
-        if scratch.count != n { scratch = [Float](repeating: 0, count: n) }
-        for i in 0..<n {
-            guard !x[i].isNaN else { throw EngineError("score \(i + 1) is NaN") }
-            scratch[i] = Swift.abs(x[i])
-        }
-        if k == 0 { out.zero(); return }
-        if k == n { out.fill(1); return }
-        let t = scratch.withUnsafeMutableBufferPointer { Tensor.select(descendingRank: k - 1, in: $0) }
-        var above = 0
-        for i in 0..<n { if Swift.abs(x[i]) > t { above += 1 } }
-        var ties = k - above
-        for i in 0..<n {
-            let m = Swift.abs(x[i])
-            if m > t { o[i] = 1 } else if m == t && ties > 0 { o[i] = 1; ties -= 1 } else { o[i] = 0 }
-        }
-    }
-
-    /// The element of rank `r` (0-based) in descending order of `a`, rearranging `a`
-    /// (Hoare's select with a median-of-three pivot; `a` holds no NaN).
-    static func select(descendingRank r: Int, in a: UnsafeMutableBufferPointer<Float>) -> Float {
-        var lo = 0, hi = a.count - 1
-        while hi > lo {
-            let mid = lo + (hi - lo) / 2
-            if a[mid] > a[lo] { a.swapAt(mid, lo) }
-            if a[hi] > a[lo] { a.swapAt(hi, lo) }
-            if a[hi] > a[mid] { a.swapAt(hi, mid) }
-            let pivot = a[mid]
-            var i = lo, j = hi
-            while i <= j {
-                while a[i] > pivot { i += 1 }
-                while pivot > a[j] { j -= 1 }
-                if i <= j {
-                    a.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if r <= j { hi = j } else if r >= i { lo = i } else { break }
-        }
-        return a[r]
+        let x = data
+        var nan = false
+        for i in 0..<count { nan = nan || x[i].isNaN }
+        if nan, let i = (0..<count).first(where: { x[$0].isNaN }) { throw EngineError("score \(i + 1) is NaN") }
+        TopMagnitudes.mask(x, count: count, keep: k, into: out.data)
     }
 }
 
