@@ -162,14 +162,14 @@ public enum ModuleBindings: LuaBindingArea {
         "freeze": returningSelf { call, m in
             if call.isString(2) { return try parameter(call, m, try call.string(2)).isFrozen = true }
             let pin = try LuaOptions(call, 2, allowed: ["evaluate"]).boolean("evaluate")
-            for x in [m] + leafModules(m) {
+            for x in allModules(m) {
                 x.isFrozen = true
                 if let pin { x.isEvaluationPinned = pin }
             }
         },
         "unfreeze": returningSelf { call, m in
             if call.isString(2) { return try parameter(call, m, try call.string(2)).isFrozen = false }
-            for x in [m] + leafModules(m) { x.isFrozen = false; x.isEvaluationPinned = false }
+            for x in allModules(m) { x.isFrozen = false; x.isEvaluationPinned = false }
         },
         "training": returningSelf { _, m in m.training() },
         "evaluate": returningSelf { _, m in m.evaluate() },
@@ -325,14 +325,14 @@ public enum ModuleBindings: LuaBindingArea {
                 throw LuaArgumentError("isEvaluationPinned of \(m.description) must be set to true or false, got \(call.typeName(3))")
             }
             let pin = lua_toboolean(call.L, 3) != 0
-            for y in [m] + leafModules(m) { y.isEvaluationPinned = pin }
+            for y in allModules(m) { y.isEvaluationPinned = pin }
             return 1
         case "learningRateScale":
             let x = try call.number(3)
             guard x.isFinite && x >= 0 else {
                 throw LuaArgumentError("learningRateScale of \(m.description) must be a finite number >= 0, got \(x)")
             }
-            for y in [m] + leafModules(m) { y.learningRateScale = Float(x) }
+            for y in allModules(m) { y.learningRateScale = Float(x) }
             return 1
         case "keptFraction":
             guard let w = m.weight, w.scores != nil else { throw LuaArgumentError("\(m.description) has no scores (use setScores)") }

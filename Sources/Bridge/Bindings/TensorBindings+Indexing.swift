@@ -25,30 +25,22 @@ extension TensorBindings {
         return x
     }
 
-    static let index: LuaFunction = { call in
+    /// The sub-tensor `t[i]` or `t[{i, j, ...}]` names (key at 2), or nil for another key.
+    static func indexed(_ call: LuaCall) throws -> Tensor? {
         let t = try call.tensor(1)
-        let x: Tensor
-        if call.isNumber(2) {
-            x = try subTensor(call, t, try integerKey(call))
-        } else if call.isTable(2) {
-            x = try walk(call, t, try call.integerArray(2))
-        } else {
-            return 0
-        }
+        if call.isNumber(2) { return try subTensor(call, t, try integerKey(call)) }
+        if call.isTable(2) { return try walk(call, t, try call.integerArray(2)) }
+        return nil
+    }
+
+    static let index: LuaFunction = { call in
+        guard let x = try indexed(call) else { return 0 }
         if x.dim == 0 { call.push(x[0]) } else { call.push(x) }
         return 1
     }
 
     static let newIndex: LuaFunction = { call in
-        let t = try call.tensor(1)
-        let x: Tensor
-        if call.isNumber(2) {
-            x = try subTensor(call, t, try integerKey(call))
-        } else if call.isTable(2) {
-            x = try walk(call, t, try call.integerArray(2))
-        } else {
-            return 0
-        }
+        guard let x = try indexed(call) else { return 0 }
         if call.isNumber(3) {
             x.fill(try call.float(3))
         } else if let src: Tensor = call.object(3, className) {

@@ -4,7 +4,7 @@ extension Module {
     /// per-batch state. `types` builds module types defined outside the Engine (e.g. in Lua).
     public func deepCopy(types: ModuleTypeRegistry? = nil) throws -> Module {
         let copy = try ModuleFactory.make(spec, types: types)
-        for (a, b) in zip([self] + leafModules(self), [copy] + leafModules(copy)) {
+        for (a, b) in zip(allModules(self), allModules(copy)) {
             b.isFrozen = a.isFrozen
             b.learningRateScale = a.learningRateScale
             for (x, y) in zip(a.buffers, b.buffers) where x.value.count == y.value.count { y.value.copy(from: x.value) }

@@ -172,3 +172,9 @@ public func leafModules(_ m: Module) -> [Module] {
     if let s = m as? Sequential { return s.modules.flatMap(leafModules) }
     return [m]
 }
+
+/// `m` and every module inside it, containers included, depth first (each once).
+public func allModules(_ m: Module) -> [Module] {
+    if let s = m as? Sequential { return [m] + s.modules.flatMap(allModules) }
+    return [m]
+}

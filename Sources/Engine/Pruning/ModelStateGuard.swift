@@ -22,12 +22,6 @@ struct ModelStateGuard {
     }
 }
 
-/// The module and every descendant (containers included), in order.
-func allModules(_ m: Module) -> [Module] {
-    if let s = m as? Sequential { return [m] + s.modules.flatMap(allModules) }
-    return [m]
-}
-
 /// Runs `body` over `data` in consecutive batches of at most `batchSize` images, with the
 /// batch's inputs [b, C, H, W], 0-based class targets [b], and the range of image indices.
 func forEachBatch(_ data: Dataset, batchSize: Int, _ body: (Tensor, Tensor, Range<Int>) throws -> Void) throws {
