@@ -4,70 +4,164 @@
 /// A float's magnitude orders as its bit pattern with the sign bit cleared (an unsigned
 /// integer, for every non-NaN value), so the k-th largest magnitude t is found by a radix
 /// select over those patterns: a histogram of the top 11 bits finds the bucket that holds
-/// rank k, then the next 11 bits within that bucket, then the last 10: three passes over the
-/// data, no sort, no copy. The mask keeps every |x| > t and the entries with |x| = t in index
-/// order until k are kept.
+/// rank k; one more pass copies that bucket's patterns aside, and the last 20 bits are
+/// resolved on the copy (11, then 9). Two passes over the data, no sort. The mask keeps every
+/// |x| ≥ t, then drops the entries with |x| = t from the highest index down until k are kept.
+/// The passes over the data are free of branches (they vectorise).
 public enum TopMagnitudes {
-    /// Writes 1 into `mask` at the k entries of `x` (n values, no NaN) of largest magnitude,
-    /// 0 elsewhere. 0 ≤ k ≤ n.
-    public static func mask(_ x: UnsafePointer<Float>, count n: Int, keep k: Int, into mask: UnsafeMutablePointer<Float>) {
-        if k <= 0 { mask.update(repeating: 0, count: n); return }
-        if k >= n { mask.update(repeating: 1, count: n); return }
-        let bits = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
-        let t = kthLargest(bits, count: n, rank: k)
-        var above = 0
+    /// Writes 1 into `mask` at the k entries of `x` (n values) of largest magnitude, 0
+    /// elsewhere. 0 ≤ k ≤ n. Returns false, writing nothing, when a value is NaN.
+    public static func mask(_ x: UnsafePointer<Float>, count n: Int, keep k: Int, into mask: UnsafeMutablePointer<Float>) -> Bool {
+        guard let t = threshold(x, count: n, keep: k) else { return false }
+        let bits = patterns(x), out = patterns(mask)
+        var kept: UInt32 = 0
         for i in 0..<n {
-            let keep = bits[i] & 0x7FFF_FFFF > t
-            mask[i] = keep ? 1 : 0
-            above &+= keep ? 1 : 0
+            let keep = lanes(ifAtLeast: t, bits[i])
+            out[i] = keep & one
+            kept &+= keep & 1
         }
-        var ties = k - above, i = 0
-        while ties > 0 && i < n {
-            if bits[i] & 0x7FFF_FFFF == t { mask[i] = 1; ties -= 1 }
-            i += 1
+        dropTies(bits, count: n, threshold: t, excess: Int(kept) - k) { mask[$0] = 0 }
+        return true
+    }
+
+    /// Chooses the mask anew from scores s and applies it, in one pass: M = top-k of |s|,
+    /// W_eff = W ⊙ M, where W is the effective value where the old mask was 1 and `stored`
+    /// where it was 0. Afterwards `stored` holds W everywhere (so it still holds W under the
+    /// new mask). Returns false, changing nothing, when a score is NaN.
+    public static func reselect(
+        scores s: UnsafePointer<Float>, count n: Int, keep k: Int,
+        mask m: UnsafeMutablePointer<Float>, effective x: UnsafeMutablePointer<Float>, stored w: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        guard let t = threshold(s, count: n, keep: k) else { return false }
+        let scores = patterns(s), mask = patterns(m), effective = patterns(x), stored = patterns(w)
+        var kept: UInt32 = 0
+        for i in 0..<n {
+            let keep = lanes(ifAtLeast: t, scores[i])
+            let open = lanes(ifNonzero: mask[i])
+            let weight = (effective[i] & open) | (stored[i] & ~open)
+            stored[i] = weight
+            effective[i] = weight & keep
+            mask[i] = keep & one
+            kept &+= keep & 1
         }
+        dropTies(scores, count: n, threshold: t, excess: Int(kept) - k) { m[$0] = 0; x[$0] = 0 }
+        return true
     }
 
     /// The straight-through gradient of scores s that choose a mask M over weights W:
     /// ∂L/∂s_i = ∂L/∂W_eff,i · W_i · sign(s_i), with W_i = W_eff,i where M_i = 1 and the stored
-    /// value where M_i = 0 (`mask`/`stored` nil: W = W_eff).
+    /// value where M_i = 0 (`mask`/`stored` nil: W = W_eff). The sign is applied to the product
+    /// by its bit (exactly a multiplication by ±1), and sign(±0) = 0.
     public static func straightThroughGradient(
         gradient g: UnsafePointer<Float>, effective x: UnsafePointer<Float>, mask m: UnsafePointer<Float>?,
         stored kept: UnsafePointer<Float>?, scores s: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int
     ) {
+        let scores = patterns(s), effective = patterns(x), result = patterns(out)
+        @inline(__always) func signed(_ product: Float, _ score: UInt32) -> UInt32 {
+            (product.bitPattern ^ (score & 0x8000_0000)) & lanes(ifNonzero: score)
+        }
         if let m, let kept {
+            let mask = patterns(m), stored = patterns(kept)
             for i in 0..<n {
-                let w = m[i] != 0 ? x[i] : kept[i]
-                let sign: Float = s[i] == 0 ? 0 : Float(signOf: s[i], magnitudeOf: 1)
-                out[i] = g[i] * w * sign
+                let open = lanes(ifNonzero: mask[i])
+                let weight = Float(bitPattern: (effective[i] & open) | (stored[i] & ~open))
+                result[i] = signed(g[i] * weight, scores[i])
             }
         } else {
-            for i in 0..<n {
-                let sign: Float = s[i] == 0 ? 0 : Float(signOf: s[i], magnitudeOf: 1)
-                out[i] = g[i] * x[i] * sign
-            }
+            for i in 0..<n { result[i] = signed(g[i] * x[i], scores[i]) }
         }
     }
 
-    /// The magnitude pattern of rank `rank` (1-based) from the top, by radix select.
-    static func kthLargest(_ bits: UnsafePointer<UInt32>, count n: Int, rank: Int) -> UInt32 {
-        var prefix: UInt32 = 0, remaining = rank
-        var histogram = [Int](repeating: 0, count: 2048)
-        // (shift of the digit, its width) from the top of the 31 magnitude bits.
-        for (shift, width) in [(UInt32(20), UInt32(11)), (UInt32(9), UInt32(11)), (UInt32(0), UInt32(9))] {
-            for b in 0..<histogram.count { histogram[b] = 0 }
-            let digitMask = (UInt32(1) << width) - 1
-            let high = shift + width            // bits above the digit must equal the prefix
-            histogram.withUnsafeMutableBufferPointer { h in
-                for i in 0..<n {
-                    let m = bits[i] & 0x7FFF_FFFF
-                    if high >= 31 || (m >> high) == (prefix >> high) { h[Int((m >> shift) & digitMask)] += 1 }
-                }
+    // MARK: the selection
+
+    /// The pattern every kept entry's magnitude reaches (|x| ≥ t keeps at least k, |x| > t
+    /// fewer than k): the magnitude of rank k, 0 (all) for k ≥ n, above every magnitude for
+    /// k ≤ 0. nil when a value is NaN.
+    static func threshold(_ x: UnsafePointer<Float>, count n: Int, keep k: Int) -> UInt32? {
+        if k <= 0 || k >= n { return hasNaN(x, count: n) ? nil : (k <= 0 ? 0x8000_0000 : 0) }
+        return kthLargest(x, count: n, rank: k)
+    }
+
+    /// The magnitude pattern of rank `rank` (1-based, 1 ≤ rank ≤ n) from the top, by radix
+    /// select; nil when a value is NaN (patterns above 0x7F80_0000, all in the top buckets).
+    static func kthLargest(_ x: UnsafePointer<Float>, count n: Int, rank: Int) -> UInt32? {
+        let bits = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
+        // Digit 1: the top 11 of the 31 magnitude bits. Four interleaved histograms, so that
+        // runs of equal digits do not wait on each other's increments.
+        var histogram = [UInt32](repeating: 0, count: 4 * 2048)
+        histogram.withUnsafeMutableBufferPointer { h in
+            var i = 0
+            while i + 4 <= n {
+                h[Int((bits[i] & 0x7FFF_FFFF) >> 20)] &+= 1
+                h[2048 + Int((bits[i + 1] & 0x7FFF_FFFF) >> 20)] &+= 1
+                h[4096 + Int((bits[i + 2] & 0x7FFF_FFFF) >> 20)] &+= 1
+                h[6144 + Int((bits[i + 3] & 0x7FFF_FFFF) >> 20)] &+= 1
+                i += 4
             }
-            var digit = Int(digitMask)
-            while histogram[digit] < remaining { remaining -= histogram[digit]; digit -= 1 }
-            prefix |= UInt32(digit) << shift
+            while i < n { h[Int((bits[i] & 0x7FFF_FFFF) >> 20)] &+= 1; i += 1 }
+            for b in 0..<2048 { h[b] = h[b] &+ h[2048 + b] &+ h[4096 + b] &+ h[6144 + b] }
+        }
+        if (0x7F8..<0x800).contains(where: { histogram[$0] != 0 }) && hasNaN(x, count: n) { return nil }
+        var remaining = rank, digit = 2047
+        while Int(histogram[digit]) < remaining { remaining -= Int(histogram[digit]); digit -= 1 }
+        let top = UInt32(digit)
+        // The bucket's patterns, copied aside; digits 2 (11 bits) and 3 (9 bits) on the copy.
+        var bucket = [UInt32]()
+        bucket.reserveCapacity(Int(histogram[digit]))
+        for i in 0..<n where (bits[i] & 0x7FFF_FFFF) >> 20 == top { bucket.append(bits[i] & 0x7FFF_FFFF) }
+        var prefix = top << 20
+        for (shift, width) in [(UInt32(9), UInt32(11)), (UInt32(0), UInt32(9))] {
+            let digitMask = (UInt32(1) << width) - 1, high = shift + width
+            for b in 0..<2048 { histogram[b] = 0 }
+            for p in bucket where p >> high == prefix >> high { histogram[Int((p >> shift) & digitMask)] += 1 }
+            var d = Int(digitMask)
+            while Int(histogram[d]) < remaining { remaining -= Int(histogram[d]); d -= 1 }
+            prefix |= UInt32(d) << shift
         }
         return prefix
+    }
+
+    /// Whether a value is NaN (a magnitude pattern above infinity's).
+    static func hasNaN(_ x: UnsafePointer<Float>, count n: Int) -> Bool {
+        let bits = patterns(x)
+        var above: UInt32 = 0
+        for i in 0..<n { above |= lanes(ifAtLeast: 0x7F80_0001, bits[i]) }
+        return above != 0
+    }
+
+    /// Undoes the keeping of the `excess` entries with |x| = t of highest index (`drop(i)`).
+    @inline(__always)
+    static func dropTies(_ bits: UnsafePointer<UInt32>, count n: Int, threshold t: UInt32, excess: Int, drop: (Int) -> Void) {
+        var excess = excess, i = n - 1
+        while excess > 0 && i >= 0 {
+            if bits[i] & 0x7FFF_FFFF == t { drop(i); excess -= 1 }
+            i -= 1
+        }
+    }
+
+    // MARK: branch-free lanes
+    //
+    // The passes compute on bit patterns with integer arithmetic only (no comparisons, no
+    // selects), so that the compiler turns every loop into vector code.
+
+    /// 1.0's bit pattern.
+    static let one: UInt32 = 0x3F80_0000
+
+    /// All ones when |x| ≥ t (x's pattern, t ≤ 2³¹), else 0: |x| − t is below 2³¹ in magnitude,
+    /// so its top bit is the sign of the difference.
+    @inline(__always) static func lanes(ifAtLeast t: UInt32, _ x: UInt32) -> UInt32 {
+        (((x & 0x7FFF_FFFF) &- t) >> 31) &- 1
+    }
+
+    /// All ones when the float of pattern x is not ±0, else 0.
+    @inline(__always) static func lanes(ifNonzero x: UInt32) -> UInt32 {
+        0 &- ((0 &- (x & 0x7FFF_FFFF)) >> 31)
+    }
+
+    @inline(__always) static func patterns(_ p: UnsafePointer<Float>) -> UnsafePointer<UInt32> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: UInt32.self)
+    }
+    @inline(__always) static func patterns(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt32> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt32.self)
     }
 }

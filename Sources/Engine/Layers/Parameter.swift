@@ -84,7 +84,7 @@ public final class Parameter {
     /// Prepares W_eff for a forward pass: in training, scores choose the mask anew; then the
     /// mask is applied (a hook may have written under it).
     @inline(__always) public func prepareForward(training: Bool) throws {
-        if training, scores != nil { try chooseMaskFromScores() }
+        if training, scores != nil { try chooseMaskFromScores(); return }   // it applies the mask
         applyMask()
     }
 
@@ -216,6 +216,14 @@ public final class Parameter {
     /// M = top-k of |s| (ties to the lower index).
     private func chooseMaskFromScores() throws {
         guard let s = scores, let k = keptCount else { return }
+        if let m = mask, let stored = maskedValues {
+            // One pass: the new mask, the stored values under it, W_eff = W ⊙ M.
+            guard TopMagnitudes.reselect(scores: s.value.data, count: value.count, keep: k, mask: m.data,
+                                         effective: value.data, stored: stored.data) else {
+                throw EngineError("the scores of this \(name): \(s.value.firstNaN().message)")
+            }
+            return
+        }
         let chosen = chosenMask ?? Tensor(shape: value.shape)
         chosenMask = chosen
         do { try s.value.largestMagnitudeMask(keeping: k, into: chosen) } catch let e as EngineError {

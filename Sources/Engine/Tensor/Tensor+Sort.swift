@@ -103,16 +103,18 @@ extension Tensor {
 extension Tensor {
     /// Writes into `out` (shaped like this tensor) 1 at the `k` entries of largest |x| and 0
     /// elsewhere; equal magnitudes go to the lower index. By selection, not a sort: a radix
-    /// select over the magnitudes' bit patterns (`Kernels.TopMagnitudes`, three passes, no
-    /// copy). A NaN entry is an error.
+    /// select over the magnitudes' bit patterns (`Kernels.TopMagnitudes`, two passes over
+    /// the data). A NaN entry is an error.
     public func largestMagnitudeMask(keeping k: Int, into out: Tensor) throws {
         guard out.count == count else { throw EngineError("a mask of \(out.count) entries for \(count) values") }
         guard k >= 0 && k <= count else { throw EngineError("cannot keep \(k) of \(count) entries") }
-        let x = data
-        var nan = false
-        for i in 0..<count { nan = nan || x[i].isNaN }
-        if nan, let i = (0..<count).first(where: { x[$0].isNaN }) { throw EngineError("score \(i + 1) is NaN") }
-        TopMagnitudes.mask(x, count: count, keep: k, into: out.data)
+        guard TopMagnitudes.mask(data, count: count, keep: k, into: out.data) else { throw firstNaN() }
+    }
+
+    /// The error naming the first NaN entry (1-based), for a tensor known to hold one.
+    func firstNaN() -> EngineError {
+        let i = (0..<count).first(where: { data[$0].isNaN }) ?? 0
+        return EngineError("score \(i + 1) is NaN")
     }
 }
 
