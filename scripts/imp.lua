@@ -14,6 +14,7 @@ local masks = require 'lib.imp.masks'
 local data = require 'lib.imp.data'
 local records = require 'lib.imp.records'
 local svg = require 'lib.svg'
+local tensorboard = require 'lib.tensorboard'
 
 local function fail(key, msg) error(string.format('%s: %s', opt.place[key], msg), 0) end
 
@@ -50,6 +51,8 @@ local function pickStep(record, which, key)
 end
 
 local function runMode(mode, base)
+  -- --tensorboard DIR: DIR/<mode> has the per-iteration figures, DIR/<mode>/iteration_<it> the steps' errors.
+  local tb = tensorboard.open(opt.tensorboard and (opt.tensorboard .. '/' .. mode))
   torch.manualSeed(seed)
   local net, layers = network.build(opt.layers, shape, opt.batch_norm_beta, opt.place.arch)
   network.initialise(layers)
@@ -129,6 +132,7 @@ local function runMode(mode, base)
     for _, st in ipairs(points) do isSaved[st] = true end
     local snapshots, steps, trainErrors, valSteps, valErrors = {}, {}, {}, {}, {}
     local ve
+    local itb = tb:run(string.format('iteration_%d', it))
     trainer.beforeForward = function(s)
       local st = s.step - 1
       if isSaved[st] then snapshots[st] = network.snapshot(layers) end
@@ -146,10 +150,13 @@ local function runMode(mode, base)
         valSteps[#valSteps + 1] = st
         valErrors[#valErrors + 1] = ve
         log:line(string.format('Step: %7d, TE: %5.3f, VE: %5.3f', st, te, ve))
+        itb:scalar('train/error', te, st)
+        itb:scalar('val/error', ve, st)
       end
     end
     io.write(string.format('Iteration %d (%s)\n', it, mode))
     trainer:steps(train, opt.steps + 1, {replacement = true})
+    itb:close()
 
     local emin = math.huge
     for _, e in ipairs(valErrors) do emin = math.min(emin, e) end
@@ -194,6 +201,10 @@ local function runMode(mode, base)
     records.saveIteration(base, it, record, snapshots, points, layerMasks, layers)
     rows[#rows + 1] = records.findataRow(record)
     records.writeFindata(base, header, rows)
+    tb:scalar('imp/best_val_error', emin, it)
+    tb:scalar('imp/final_val_error', record.final_val_error, it)
+    tb:scalar('imp/left_pruned_percent', 100 * record.left_pruned, it)
+    tb:scalar('imp/left_overall_percent', 100 * record.left_overall, it)
     print(string.format('Iteration %d -- Ratio: %.6f; left %.2f%% of the pruned layers (%.2f%% overall); Emin: %.4f; %.1f s',
       it, ratios[1] or 0, 100 * record.left_pruned, 100 * record.left_overall, emin, record.seconds))
 
@@ -214,6 +225,7 @@ local function runMode(mode, base)
     it = it + 1
   end
   log:close()
+  tb:close()
   imp_resume = nil
   print(string.format('Stopped after iteration %d: %s', it - 1,
     nnconn <= opt.stop_ratio and string.format('a pruned layer keeps %.4g of its units connected (stop_ratio %g)', nnconn, opt.stop_ratio)

@@ -8,8 +8,13 @@
 --      if the error exceeds init_err + acctradeoff, undo the step and stop pruning l;
 --      with -reLoad start the next step from the original model (sensitivity data)
 --   3. print "Total Compression: <fraction of all weights that are zero>", save the model
+-- With -tensorboard DIR the same figures go to TensorBoard event files in DIR, by pruning step
+-- (0 = the model as loaded): test/error (after retraining, with -reTrain), prune/error_after_pruning,
+-- prune/layer<l>_retained_percent, prune/compression (before an undo or -reLoad); retraining adds
+-- train/loss by epoch (counted over the whole run).
 
 local flow = require 'lib.flow'
+local tensorboard = require 'lib.tensorboard'
 
 assert(opt, 'scripts/main.lua is run by the workbench command, which sets the global `opt`')
 wb.threads(opt.threads)
@@ -29,11 +34,15 @@ local train, test = flow.loadData(opt)
 local scoring = flow.scoringSet(opt, train, test)
 
 local log = flow.openLogs(opt)
+local tb = tensorboard.open(opt.tensorboard)
 print(string.format('Model %s: %d layers, %d weights; data %s: %d training, %d test images',
   modelPath, #model, wb.weightCount(model), opt.data, #train, #test))
 
 local initErr = flow.test(model, test, opt)
 local stopped = {}
+local step, epochs = 0, 0
+tb:scalar('test/error', initErr, 0)
+tb:scalar('prune/compression', wb.compression(model), 0)
 
 for i = 1, opt.iPruning do
   for k, l in ipairs(layers) do
@@ -44,11 +53,19 @@ for i = 1, opt.iPruning do
                                                    batchSize = opt.batchsize, options = prunerOptions})
       print(string.format('Layer%d: %.4g%% retained', l, retained * 100))
       local err = flow.test(model, test, opt)
+      step = step + 1
+      tb:scalar('prune/error_after_pruning', err, step)
+      tb:scalar(string.format('prune/layer%d_retained_percent', l), retained * 100, step)
       if opt.reTrain and opt.nEpochs > 0 then
-        flow.retrain(model, train, opt)
+        flow.retrain(model, train, opt, function(e)
+          epochs = epochs + 1
+          tb:scalar('train/loss', e.loss, epochs)
+        end)
         flow.checkFinite(model, opt, string.format('layer %d, step %d, after retraining', l, i))
         err = flow.test(model, test, opt)
       end
+      tb:scalar('test/error', err, step)
+      tb:scalar('prune/compression', wb.compression(model), step)
       if err > initErr + opt.acctradeoff then
         print(string.format('Layer%d: error %.4f exceeds %.4f + %g: step undone, layer %d stops here',
           l, err, initErr, opt.acctradeoff, l))
@@ -69,3 +86,4 @@ flow.ensureFolder(opt.out)
 wb.saveModel(model, outPath, {source = modelPath, pruner = opt.pruner})
 print('Pruned model written to ' .. outPath)
 log.close()
+tb:close()

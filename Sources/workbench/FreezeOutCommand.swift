@@ -90,6 +90,7 @@ struct FreezeOutCommand: ParsableCommand {
     @Option(name: .customLong("out"), help: ArgumentHelp("Output folder: <out>/logs/<name>_log.jsonl and <out>/<name>.safetensors.", valueName: "DIR"))
     var out: String = "out/freezeout"
     @OptionGroup var engine: ThreadOptions
+    @OptionGroup var tensorBoard: TensorBoardOptions
 
     static let epochs = 1...10_000
 
@@ -124,11 +125,12 @@ struct FreezeOutCommand: ParsableCommand {
         }
         if model.isEmpty { throw ValidationError("--model must name a model of scripts/models/ or a .lua file") }
         try engine.check()
+        try tensorBoard.check()
     }
 
     /// The options as the Lua flow sees them (`opt.t_0`, `opt.scale_lr`, ...); `run()` adds `name`.
     var options: [String: LuaValue] {
-        let o: [String: LuaValue] = [
+        var o: [String: LuaValue] = [
             "t_0": .number(t0), "how_scale": .string(howScale), "scale_lr": .boolean(scaleLR), "const_time": .boolean(constTime),
             "epochs": .number(Double(epochs)), "model": .string(model), "data": .string(data),
             "batch_size": .number(Double(batchSize)), "lr": .number(lr), "momentum": .number(momentum),
@@ -136,6 +138,7 @@ struct FreezeOutCommand: ParsableCommand {
             "train_size": .number(Double(trainSize)), "test_size": .number(Double(testSize)),
             "out": .string(out), "threads": .number(Double(engine.threads)),
         ]
+        tensorBoard.add(to: &o)
         return o
     }
 

@@ -40,6 +40,7 @@ struct ImpCommand: ParsableCommand {
 
     @OptionGroup var engine: ThreadOptions
     @OptionGroup var luaLimits: LuaLimitOptions
+    @OptionGroup var tensorBoard: TensorBoardOptions
 
     @Argument(help: "The experiment's .ini file.")
     var file: String
@@ -50,6 +51,7 @@ struct ImpCommand: ParsableCommand {
     func validate() throws {
         try engine.check()
         try luaLimits.check()
+        try tensorBoard.check()
     }
 
     func run() throws {
@@ -65,7 +67,9 @@ struct ImpCommand: ParsableCommand {
             guard let scripts = lua.context.scriptsDirectory else {
                 throw CLIError("cannot find the scripts/ folder (with scripts/imp.lua); run from the repository or set WORKBENCH_SCRIPTS")
             }
-            lua.setGlobal("opt", .record(Self.options(settings, threads: engine.threads)))
+            var options = Self.options(settings, threads: engine.threads)
+            tensorBoard.add(to: &options)
+            lua.setGlobal("opt", .record(options))
             do { try lua.run(file: scripts + "/imp.lua") } catch where isInterruption(error) {
                 // The script keeps in `imp_resume` the overrides that continue the run.
                 if case .string(let resume) = lua.global("imp_resume") {

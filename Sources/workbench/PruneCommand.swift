@@ -147,6 +147,7 @@ struct PruneCommand: ParsableCommand {
     @Option(name: .customLong("out", withSingleDash: true), help: "Folder the pruned model is written to.")
     var out: String = "out"
     @OptionGroup var luaLimits: LuaLimitOptions
+    @OptionGroup var tensorBoard: TensorBoardOptions
 
     // The numeric flags' values: validate() has checked that these succeed.
     var l: Int { (try? lText.integer("-l", in: Limits.layer)) ?? 0 }
@@ -182,6 +183,7 @@ struct PruneCommand: ParsableCommand {
         _ = try testSizeText.integer("-testSize", in: Limits.subsetSize, note: " (0: all)")
         if jobID.isEmpty || jobID.contains("/") { throw ValidationError("-jobID must be a non-empty name without '/', got '\(jobID)'") }
         try luaLimits.check()
+        try tensorBoard.check()
         if test && train { throw ValidationError("-test and -train exclude each other") }
     }
 
@@ -201,6 +203,7 @@ struct PruneCommand: ParsableCommand {
             "luaMemory": .number(Double(luaLimits.memoryMB)), "luaTimeout": .number(luaLimits.timeout),
         ]
         if let prunerFile { o["prunerFile"] = .string(prunerFile) }
+        tensorBoard.add(to: &o)
         return o
     }
 

@@ -65,3 +65,25 @@ struct LuaLimitOptions: ParsableArguments {
         lua.setTimeLimit(seconds: timeout > 0 ? timeout : nil)
     }
 }
+
+/// `-tensorboard DIR` (or `--tensorboard DIR`): TensorBoard event files of the run's scalars
+/// (losses, errors, what was pruned) in DIR, through `wb.SummaryWriter`; the scripts get it as
+/// `opt.tensorboard` (absent without the flag) and open it with scripts/lib/tensorboard.lua.
+struct TensorBoardOptions: ParsableArguments {
+    @Option(name: [.customLong("tensorboard", withSingleDash: true), .customLong("tensorboard")],
+            help: ArgumentHelp("Also write TensorBoard event files of the run's scalars into DIR (view: tensorboard --logdir DIR).",
+                               valueName: "DIR"))
+    var tensorboard: String?
+
+    /// Throws a `ValidationError` for an empty folder name.
+    func check() throws {
+        if let dir = tensorboard, dir.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("-tensorboard needs a folder name")
+        }
+    }
+
+    /// Adds `tensorboard = DIR` to the script's options when the flag was given.
+    func add(to options: inout [String: LuaValue]) {
+        if let dir = tensorboard { options["tensorboard"] = .string(dir) }
+    }
+}

@@ -160,9 +160,10 @@ function flow.test(model, test, opt)
   return err
 end
 
-function flow.retrain(model, train, opt)
+-- onEpoch(e) (optional) after each epoch: e.epoch, e.loss (wb.train's table).
+function flow.retrain(model, train, opt, onEpoch)
   wb.train(model, train, {epochs = opt.nEpochs, lr = opt.LR, momentum = opt.momentum, batchSize = opt.batchsize,
-                          seed = opt.manualSeed, verbose = opt.verbose})
+                          seed = opt.manualSeed, verbose = opt.verbose, onEpoch = onEpoch})
 end
 
 -- -train: build scripts/models/<model>.lua, train it -nEpochs epochs, write inp/<model>.safetensors.
@@ -170,6 +171,7 @@ function flow.trainFromScratch(opt)
   local definition = flow.path(wb.scriptsDirectory(), 'models/' .. opt.model .. '.lua')
   local model = dofile(definition)
   local train, test = flow.loadData(opt)
+  local tb = require('lib.tensorboard').open(opt.tensorboard)
   print(string.format('Training %s (%s) on %s: %d epochs, lr %g, momentum %g, batch %d, seed %d',
     opt.model, definition, opt.data, opt.nEpochs, opt.LR, opt.momentum, opt.batchsize, opt.manualSeed))
   print(model)
@@ -179,6 +181,8 @@ function flow.trainFromScratch(opt)
                           onEpoch = function(e)
                             err = flow.test(model, test, opt)
                             print(string.format('epoch %d: train loss %.4f, test error %.2f%%', e.epoch, e.loss, err))
+                            tb:scalar('train/loss', e.loss, e.epoch)
+                            tb:scalar('test/error', err, e.epoch)
                             model:training()
                           end})
   local path = flow.path(opt.inp, opt.model .. '.safetensors')
@@ -188,6 +192,7 @@ function flow.trainFromScratch(opt)
                              momentum = tostring(opt.momentum), seed = tostring(opt.manualSeed),
                              test_error = err and string.format('%.2f', err) or 'not tested'})
   print('Model written to ' .. path)
+  tb:close()
 end
 
 -- -test: total compression and error of the pruned model in out/.

@@ -8,6 +8,7 @@
 --   a_i(j) = 1/2 a_i(0) (1 + cos(pi j / (t_i J))), a_i(0) = lr / t_i (scaled) or lr
 --   layer i is frozen before iteration j (from 0) once j >= t_i J (where a_i has reached 0)
 local flow = require 'lib.flow'
+local tensorboard = require 'lib.tensorboard'
 
 local freezeout = {}
 
@@ -157,6 +158,8 @@ function freezeout.run(opt)
   flow.ensureFolder(logs)
   local logPath = flow.path(logs, o.name .. '_log.jsonl')
   local log = assert(io.open(logPath, 'w'))
+  -- opt.tensorboard: event files in <tensorboard>/<name>, by epoch (the jsonl's figures).
+  local tb = tensorboard.open(o.tensorboard and flow.path(o.tensorboard, o.name))
   local trainSeconds, evalSeconds, err = 0, 0, nil
   for epoch = 1, plan.epochs do
     local t0 = wb.clock()
@@ -167,10 +170,15 @@ function freezeout.run(opt)
     trainSeconds, evalSeconds, err = trainSeconds + (t1 - t0), evalSeconds + (t2 - t1), e
     log:write(jsonLine{epoch = epoch, train_loss = loss, val_loss = valLoss, val_err = e})
     log:flush()
+    tb:scalar('train/loss', loss, epoch)
+    tb:scalar('val/loss', valLoss, epoch)
+    tb:scalar('val/error', e, epoch)
+    tb:scalar('train/seconds', t1 - t0, epoch)
     say(o, 'epoch %d/%d: training loss %.4f, validation loss %.4f, validation error %.2f%%, %.1f s training',
       epoch, plan.epochs, loss, valLoss, e, t1 - t0)
   end
   log:close()
+  tb:close()
   flow.ensureFolder(o.out)
   local modelPath = flow.path(o.out, o.name .. '.safetensors')
   net:evaluate()
