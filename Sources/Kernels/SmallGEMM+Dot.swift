@@ -10,6 +10,18 @@ extension SmallGEMM {
         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         var j = 0
+        if !wideVectors {   // 3 × 2 tiles: 12 registers of accumulators with 8-lane registers
+            while j + 2 <= n {
+                dotRows(GEMMCount2.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
+                        beta: beta, c: c + j, ldc: ldc)
+                j += 2
+            }
+            if n - j >= 1 {
+                dotRows(GEMMCount1.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
+                        beta: beta, c: c + j, ldc: ldc)
+            }
+            return
+        }
         while j + 4 <= n {
             dotRows(GEMMCount4.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
                     beta: beta, c: c + j, ldc: ldc)
@@ -31,6 +43,13 @@ extension SmallGEMM {
         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         var i = 0
+        if !wideVectors {
+            while i + 3 <= m {
+                dotTile(GEMMCount3.self, Columns.self, k: k, alpha: alpha, a: a + i * lda, lda: lda,
+                        b: b, ldb: ldb, beta: beta, c: c + i * ldc, ldc: ldc)
+                i += 3
+            }
+        }
         while i + 6 <= m {
             dotTile(GEMMCount6.self, Columns.self, k: k, alpha: alpha, a: a + i * lda, lda: lda,
                     b: b, ldb: ldb, beta: beta, c: c + i * ldc, ldc: ldc)

@@ -14,14 +14,31 @@ extension SmallGEMM {
     }
 
     /// For one panel of op(B) (k rows of `width` = 64, 32, 16 or 8 contiguous floats, row
-    /// stride `ldb`), all m rows of C: blocks of 8 rows (6 for width 64), then one block of
-    /// the remaining rows. `columns` (≤ width) of each row of C are written.
+    /// stride `ldb`), all m rows of C: blocks of 8 rows (6 for width 64, and for width 16
+    /// without wide vectors), then one block of the remaining rows. `columns` (≤ width) of each row of C are written.
     static func sweepRows(
         transA: Bool, width: Int, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
         columns: Int, alpha: Float, beta: Float
     ) {
         // Type arguments so that each call below is a separate specialisation.
+        if !wideVectors {   // 8-lane accumulators: panels of 16 (6-row blocks) or 8 columns
+            switch (transA, width) {
+            case (false, 16):
+                rowBlocks(GEMMNo.self, Vec8.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+            case (false, _):
+                rowBlocks(GEMMNo.self, Vec8.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+            case (true, 16):
+                rowBlocks(GEMMYes.self, Vec8.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+            case (true, _):
+                rowBlocks(GEMMYes.self, Vec8.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+            }
+            return
+        }
         switch (transA, width) {
         case (false, 64):
             rowBlocks(GEMMNo.self, Vec.self, GEMMCount4.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
@@ -64,7 +81,8 @@ extension SmallGEMM {
                         alpha: alpha, beta: beta)
         }
         var i = 0
-        if Vectors.value > 2 {   // 64-column panels: blocks of at most 6 rows
+        // 64-column panels, and 16-column ones of 8-lane vectors: blocks of at most 6 rows
+        if Vectors.value > 2 || (V.scalarCount == 8 && Vectors.value == 2) {
             while m - i >= 6 { block(GEMMCount6.self, at: i); i += 6 }
         } else {
             // Blocks of 8 rows; the last 9-11 rows become 5 + 4, 5 + 5 or 6 + 5, so that no

@@ -104,10 +104,11 @@ public enum SmallGEMM {
     /// while more than 24 columns are left, then 16 or 8 zero-padded; panels read in place
     /// take the widest full width (64 only when C has at most 6 rows, so that the kernel
     /// still keeps 24 accumulators), and only the last < 8 columns are packed, zero-padded
-    /// to 8. Either way a ragged end costs at most one 16-lane or one 8-lane vector per row
+    /// to 8. Without wide vectors (`wideVectors`), panels are 16 columns, then 8. Either way a ragged end costs at most one 16-lane or one 8-lane vector per row
     /// and k.
     @inline(__always)
     static func panelWidth(columnsLeft left: Int, packed: Bool, rows: Int) -> Int {
+        if !wideVectors { return left > 8 && (packed || left >= 16) ? 16 : 8 }
         if packed { return left > 24 ? 32 : left > 8 ? 16 : 8 }
         if rows <= 6 && left >= 64 { return 64 }
         return left >= 32 ? 32 : left >= 16 ? 16 : 8
@@ -126,7 +127,8 @@ public enum SmallGEMM {
     }
 
     /// Whether the dot-product form beats packing Bᵀ for C = A·Bᵀ, from a cost model per
-    /// element of C in FMA-cycles, fitted to measurements on Zen 4:
+    /// element of C in FMA-cycles, fitted to measurements on Zen 4 (and the dot form's cost
+    /// refitted for the narrow shapes of `wideVectors` = false on Zen 3):
     /// - dot: k/16 vector FMAs, the k mod 16 scalar products, ~9 to reduce and store;
     /// - outer: k/16 · (padded width / n) vector FMAs, plus packing Bᵀ (~0.45 per element
     ///   of B) shared by the m rows of C.
@@ -139,7 +141,9 @@ public enum SmallGEMM {
             left -= Swift.min(width, left)
         }
         let vectors = Float(k) / 16
-        let dot = vectors * 1.04 + 1.1 * Float(k % 16) + 9
+        // Without wide vectors the dot tiles are 3 × 2 (load-bound): measured on Zen 3, twice
+        // the outer form's cost per vector of k (LeNet-300-100's and LeNet-5's Linear shapes).
+        let dot = vectors * (wideVectors ? 1.04 : 2.1) + 1.1 * Float(k % 16) + 9
         let outer = vectors * 1.05 * Float(padded) / Float(n) + 0.45 * Float(k) / Float(m) + 0.6
         return dot < outer
     }

@@ -35,6 +35,8 @@ struct BenchCommand: ParsableCommand {
     var one: String?
     @Flag(help: "Time the expensive pruners instead: emp on layer 8 and on every layer (1,000 scoring images), and the taylor2 Hessian of the whole net over 10,000 images against one training pass over them.")
     var pruners = false
+    @Flag(help: "Time the matrix products of the fully connected layers' training steps, one thread: the engine's SmallGEMM against OpenBLAS, in GFLOP/s, and which one the routing picks.")
+    var gemm = false
     @Option(help: "Model for --pruners.")
     var model: String = "inp/lenet5.safetensors"
 
@@ -71,6 +73,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if pruners { return try runPruners() }
+        if gemm { return runGEMM() }
         if let net = one {
             // Child process: one measurement, as JSON on stdout.
             let r = try measure(net: net, threads: threads.first ?? 1)
@@ -95,6 +98,27 @@ struct BenchCommand: ParsableCommand {
             print(String(data: try enc.encode(results), encoding: .utf8)!)
         } else {
             print(table(results))
+        }
+    }
+
+    private func runGEMM() {
+        BLAS.setThreads(1)
+        let results = GEMMBenchmark.run()
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(data: try! enc.encode(results), encoding: .utf8)!)
+            return
+        }
+        print("CPU: \(BLAS.coreName) (OpenBLAS core); SmallGEMM's \(GEMMBenchmark.kernelShapes) shapes; "
+              + "one thread; GFLOP/s, best of 5")
+        print("product".padding(toLength: 32, withPad: " ", startingAt: 0) + "     m     n     k  op      SmallGEMM  OpenBLAS  routed to")
+        for r in results {
+            let s = r.shape
+            let op = (s.transA ? "Aᵀ" : "A") + (s.transB ? "·Bᵀ" : "·B")
+            print(s.name.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: " %5d %5d %5d  %@ %9.1f %9.1f  %@", s.m, s.n, s.k,
+                         op.padding(toLength: 6, withPad: " ", startingAt: 0) as NSString,
+                         r.smallGFLOPS, r.openBLASGFLOPS, (r.routedToSmallGEMM ? "SmallGEMM" : "OpenBLAS") as NSString))
         }
     }
 

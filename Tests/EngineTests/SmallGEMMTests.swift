@@ -38,48 +38,62 @@ final class SmallGEMMTests: XCTestCase {
         let a = matrix(aRows, aCols, lda), b = matrix(bRows, bCols, ldb)
         var c0 = [Float](repeating: -7, count: Swift.max(1, t.m * ldc))   // -7 marks padding
         for i in 0..<t.m { for j in 0..<t.n { c0[i * ldc + j] = t.beta == 0 ? .nan : rng.uniform(-1, 1) } }
-        var mine = c0, blas = c0
+        var blas = c0
         if t.beta == 0 {   // BLAS is the reference: give it a clean C
             for i in 0..<t.m { for j in 0..<t.n { blas[i * ldc + j] = 0 } }
-        }
-        mine.withUnsafeMutableBufferPointer { c in
-            switch path {
-            case .automatic:
-                SmallGEMM.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                               a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
-            case .dotProducts:
-                precondition(!t.transA && t.transB, "the dot-product form computes A·Bᵀ")
-                SmallGEMM.dotProductGEMM(m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: a, lda: lda, b: b,
-                                         ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
-            case .outerProducts:
-                SmallGEMM.outerProductGEMM(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k,
-                                           alpha: t.alpha, a: a, lda: lda, b: b, ldb: ldb, beta: t.beta,
-                                           c: c.baseAddress!, ldc: ldc)
-            }
         }
         blas.withUnsafeMutableBufferPointer { c in
             BLAS.openBLAS(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
                           a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
         }
-        var failures = 0
-        for i in 0..<t.m {
-            for j in 0..<ldc {
-                let index = i * ldc + j
-                if j >= t.n {
-                    if mine[index] != -7 { failures += 1 }
-                    continue
+        // Both kernel shapes (`SmallGEMM.wideVectors`) on this machine; within one form they
+        // give the same bits.
+        let detected = SmallGEMM.wideVectors
+        defer { SmallGEMM.wideVectors = detected }
+        var results: [[Float]] = []
+        for wide in [true, false] {
+            SmallGEMM.wideVectors = wide
+            var mine = c0
+            mine.withUnsafeMutableBufferPointer { c in
+                switch path {
+                case .automatic:
+                    SmallGEMM.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                   a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
+                case .dotProducts:
+                    precondition(!t.transA && t.transB, "the dot-product form computes A·Bᵀ")
+                    SmallGEMM.dotProductGEMM(m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: a, lda: lda, b: b,
+                                             ldb: ldb, beta: t.beta, c: c.baseAddress!, ldc: ldc)
+                case .outerProducts:
+                    SmallGEMM.outerProductGEMM(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k,
+                                               alpha: t.alpha, a: a, lda: lda, b: b, ldb: ldb, beta: t.beta,
+                                               c: c.baseAddress!, ldc: ldc)
                 }
-                var magnitude = t.beta == 0 ? 0 : Double(abs(t.beta * c0[index]))
-                for p in 0..<t.k {
-                    let x = t.transA ? a[p * lda + i] : a[i * lda + p]
-                    let y = t.transB ? b[j * ldb + p] : b[p * ldb + j]
-                    magnitude += Double(abs(t.alpha * x * y))
-                }
-                let error = Double(abs(mine[index] - blas[index]))
-                if !(error <= 1e-4 * magnitude + 1e-30) { failures += 1 }
             }
+            var failures = 0
+            for i in 0..<t.m {
+                for j in 0..<ldc {
+                    let index = i * ldc + j
+                    if j >= t.n {
+                        if mine[index] != -7 { failures += 1 }
+                        continue
+                    }
+                    var magnitude = t.beta == 0 ? 0 : Double(abs(t.beta * c0[index]))
+                    for p in 0..<t.k {
+                        let x = t.transA ? a[p * lda + i] : a[i * lda + p]
+                        let y = t.transB ? b[j * ldb + p] : b[p * ldb + j]
+                        magnitude += Double(abs(t.alpha * x * y))
+                    }
+                    let error = Double(abs(mine[index] - blas[index]))
+                    if !(error <= 1e-4 * magnitude + 1e-30) { failures += 1 }
+                }
+            }
+            XCTAssertEqual(failures, 0, "\(t) \(path) \(wide ? "wide" : "narrow"): \(failures) elements differ from BLAS", file: file, line: line)
+            results.append(mine)
         }
-        XCTAssertEqual(failures, 0, "\(t) \(path): \(failures) elements differ from BLAS", file: file, line: line)
+        if path != .automatic {
+            XCTAssertEqual(results[0].map(\.bitPattern), results[1].map(\.bitPattern), "\(t) \(path): wide and narrow shapes differ",
+                           file: file, line: line)
+        }
     }
 
     private let transposes = [(false, false), (false, true), (true, false), (true, true)]
@@ -142,10 +156,18 @@ final class SmallGEMMTests: XCTestCase {
                 check(Case(transB: true, m: m, n: n, k: k, alpha: -0.5, beta: 1, padA: 3, padB: 1, padC: 4), path: path)
             }
         }
+        let detected = SmallGEMM.wideVectors
+        defer { SmallGEMM.wideVectors = detected }
+        SmallGEMM.wideVectors = true
         XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 6, n: 25, k: 896))
         XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 64, n: 120, k: 2400))
         XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 96, n: 150, k: 100))
         XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 512, n: 512, k: 512))
+        // The narrow shapes' 3 × 2 dot tiles win only for few rows of C.
+        SmallGEMM.wideVectors = false
+        XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 6, n: 25, k: 896))
+        XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 64, n: 120, k: 2400))
+        XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 100, n: 300, k: 784))
     }
 
     func testEmptyAndDegenerateShapes() {

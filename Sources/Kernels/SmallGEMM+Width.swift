@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which register width `SmallGEMM`'s kernels are shaped for on this CPU. The kernels are
+/// written with 16-lane vectors; with AVX-512 each is one register (32 of them), with AVX2
+/// two (16 of them), so the blocks of the wide shapes (16 or 24 vector accumulators) would
+/// spill on an AVX2 machine. There the narrow shapes run instead: 6 rows × 16 columns of 8-lane
+/// accumulators (12 registers) in the outer-product form, 3 × 2 tiles in the dot-product form.
+/// Within a form every element of C is summed in the same order either way (the outer form
+/// runs along k per element; the dot form keeps 16 partial sums per element whatever the
+/// tile), but the narrow shapes' cost model picks the outer form for more A·Bᵀ products, so
+/// those can differ in the last bits between the two kinds of machine.
+extension SmallGEMM {
+    /// Whether the kernels take the wide shapes: the CPU has 512-bit vectors (AVX-512F, read
+    /// from /proc/cpuinfo; false when it cannot be read). `WORKBENCH_GEMM_WIDTH=256` or `512`
+    /// overrides it (for measuring); tests set it to run both shapes on one machine (never
+    /// while products run on other threads).
+    nonisolated(unsafe) public static var wideVectors: Bool = detectedWideVectors
+
+    /// What /proc/cpuinfo (or `WORKBENCH_GEMM_WIDTH`) says, read once.
+    public static let detectedWideVectors: Bool = {
+        if let forced = getenv("WORKBENCH_GEMM_WIDTH").map({ String(cString: $0) }) {
+            if forced == "512" { return true }
+            if forced == "256" { return false }
+        }
+        return cpuFlags().contains("avx512f")
+    }()
+
+    /// The flags of the first processor in /proc/cpuinfo (empty if unreadable).
+    static func cpuFlags() -> Set<Substring> {
+        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line)
+            if text.hasPrefix("flags") {
+                return Set(text.split(separator: ":", maxSplits: 1).last?.split(whereSeparator: { $0 == " " || $0 == "\n" }) ?? [])
+            }
+        }
+        return []
+    }
+}
