@@ -4,38 +4,99 @@
 /// A float's magnitude orders as its bit pattern with the sign bit cleared (an unsigned
 /// integer, for every non-NaN value), so the k-th largest magnitude t is found by a radix
 /// select over those patterns: a histogram of the top 11 bits finds the bucket that holds
-/// rank k; one more pass copies that bucket's patterns aside, and the last 20 bits are
-/// resolved on the copy (11, then 9). Two passes over the data, no sort. The mask keeps every
+/// rank k (counted in chunks that can run on several threads); one more pass copies that
+/// bucket's patterns aside, and the last 20 bits are resolved on the copy (11, then 9). Two
+/// passes over the data, no sort. The mask keeps every
 /// |x| ≥ t, then drops the entries with |x| = t from the highest index down until k are kept.
 /// The passes over the data are free of branches (they vectorise).
 public enum TopMagnitudes {
+    /// Entries of a histogram of the top 11 magnitude bits (`countTopDigits`).
+    public static let digitCount = 2048
+
     /// Writes 1 into `mask` at the k entries of `x` (n values) of largest magnitude, 0
     /// elsewhere. 0 ≤ k ≤ n. Returns false, writing nothing, when a value is NaN.
     public static func mask(_ x: UnsafePointer<Float>, count n: Int, keep k: Int, into mask: UnsafeMutablePointer<Float>) -> Bool {
-        guard let t = threshold(x, count: n, keep: k) else { return false }
-        let bits = patterns(x), out = patterns(mask)
-        var kept: UInt32 = 0
-        for i in 0..<n {
-            let keep = lanes(ifAtLeast: t, bits[i])
-            out[i] = keep & one
-            kept &+= keep & 1
-        }
-        dropTies(bits, count: n, threshold: t, excess: Int(kept) - k) { mask[$0] = 0 }
+        var counts = [UInt32](repeating: 0, count: digitCount)
+        countTopDigits(x, 0..<n, into: &counts)
+        guard let t = threshold(x, count: n, keep: k, topDigits: counts) else { return false }
+        let kept = writeMask(x, 0..<n, threshold: t, into: mask)
+        dropTies(x, count: n, threshold: t, excess: kept - k) { mask[$0] = 0 }
         return true
     }
 
-    /// Chooses the mask anew from scores s and applies it, in one pass: M = top-k of |s|,
-    /// W_eff = W ⊙ M, where W is the effective value where the old mask was 1 and `stored`
-    /// where it was 0. Afterwards `stored` holds W everywhere (so it still holds W under the
-    /// new mask). Returns false, changing nothing, when a score is NaN.
+    /// Chooses the mask anew from scores s and applies it: M = top-k of |s|, W_eff = W ⊙ M,
+    /// where W is the effective value where the old mask was 1 and `stored` where it was 0.
+    /// Afterwards `stored` holds W everywhere (so it still holds W under the new mask).
+    /// Returns false, changing nothing, when a score is NaN. (In one piece; the Engine runs
+    /// the same steps split across its threads: `countTopDigits` per chunk, `threshold`,
+    /// `reselect(_:_:threshold:…)` per chunk, `dropTies`.)
     public static func reselect(
         scores s: UnsafePointer<Float>, count n: Int, keep k: Int,
         mask m: UnsafeMutablePointer<Float>, effective x: UnsafeMutablePointer<Float>, stored w: UnsafeMutablePointer<Float>
     ) -> Bool {
-        guard let t = threshold(s, count: n, keep: k) else { return false }
+        var counts = [UInt32](repeating: 0, count: digitCount)
+        countTopDigits(s, 0..<n, into: &counts)
+        guard let t = threshold(s, count: n, keep: k, topDigits: counts) else { return false }
+        let kept = reselect(s, 0..<n, threshold: t, mask: m, effective: x, stored: w)
+        dropTies(s, count: n, threshold: t, excess: kept - k) { m[$0] = 0; x[$0] = 0 }
+        return true
+    }
+
+    // MARK: the steps, each over a range of entries
+
+    /// Adds to counts[d] (`digitCount` entries) the number of entries of x[range] whose
+    /// magnitude's top 11 bits are d. Four interleaved histograms, so that runs of equal
+    /// digits do not wait on each other's increments.
+    public static func countTopDigits(_ x: UnsafePointer<Float>, _ range: Range<Int>, into counts: UnsafeMutablePointer<UInt32>) {
+        let bits = patterns(x)
+        var h = [UInt32](repeating: 0, count: 4 * digitCount)
+        h.withUnsafeMutableBufferPointer { h in
+            var i = range.lowerBound
+            while i + 4 <= range.upperBound {
+                h[Int((bits[i] & 0x7FFF_FFFF) >> 20)] &+= 1
+                h[2048 + Int((bits[i + 1] & 0x7FFF_FFFF) >> 20)] &+= 1
+                h[4096 + Int((bits[i + 2] & 0x7FFF_FFFF) >> 20)] &+= 1
+                h[6144 + Int((bits[i + 3] & 0x7FFF_FFFF) >> 20)] &+= 1
+                i += 4
+            }
+            while i < range.upperBound { h[Int((bits[i] & 0x7FFF_FFFF) >> 20)] &+= 1; i += 1 }
+            for b in 0..<2048 { counts[b] = counts[b] &+ h[b] &+ h[2048 + b] &+ h[4096 + b] &+ h[6144 + b] }
+        }
+    }
+
+    /// The pattern every kept entry's magnitude reaches (|x| ≥ t keeps at least k, |x| > t
+    /// fewer than k): the magnitude of rank k, 0 (all) for k ≥ n, above every magnitude for
+    /// k ≤ 0; `counts` = `countTopDigits` of all n entries. nil when a value is NaN.
+    public static func threshold(_ x: UnsafePointer<Float>, count n: Int, keep k: Int, topDigits counts: UnsafePointer<UInt32>) -> UInt32? {
+        // NaN patterns (above 0x7F80_0000) all have top digits 0x7F8...0x7FF.
+        if (0x7F8..<0x800).contains(where: { counts[$0] != 0 }) && hasNaN(x, count: n) { return nil }
+        if k <= 0 { return 0x8000_0000 }
+        if k >= n { return 0 }
+        return kthLargest(x, count: n, rank: k, topDigits: counts)
+    }
+
+    /// mask[i] = 1 where |x_i| ≥ t, else 0, for i in range; returns how many are 1.
+    public static func writeMask(_ x: UnsafePointer<Float>, _ range: Range<Int>, threshold t: UInt32,
+                                 into mask: UnsafeMutablePointer<Float>) -> Int {
+        let bits = patterns(x), out = patterns(mask)
+        var kept: UInt32 = 0
+        for i in range {
+            let keep = lanes(ifAtLeast: t, bits[i])
+            out[i] = keep & one
+            kept &+= keep & 1
+        }
+        return Int(kept)
+    }
+
+    /// `reselect`'s one pass over range with threshold t (M = |s| ≥ t; the stored W, W ⊙ M);
+    /// returns how many entries M keeps there.
+    public static func reselect(
+        _ s: UnsafePointer<Float>, _ range: Range<Int>, threshold t: UInt32,
+        mask m: UnsafeMutablePointer<Float>, effective x: UnsafeMutablePointer<Float>, stored w: UnsafeMutablePointer<Float>
+    ) -> Int {
         let scores = patterns(s), mask = patterns(m), effective = patterns(x), stored = patterns(w)
         var kept: UInt32 = 0
-        for i in 0..<n {
+        for i in range {
             let keep = lanes(ifAtLeast: t, scores[i])
             let open = lanes(ifNonzero: mask[i])
             let weight = (effective[i] & open) | (stored[i] & ~open)
@@ -44,8 +105,7 @@ public enum TopMagnitudes {
             mask[i] = keep & one
             kept &+= keep & 1
         }
-        dropTies(scores, count: n, threshold: t, excess: Int(kept) - k) { m[$0] = 0; x[$0] = 0 }
-        return true
+        return Int(kept)
     }
 
     /// The straight-through gradient of scores s that choose a mask M over weights W:
@@ -74,40 +134,17 @@ public enum TopMagnitudes {
 
     // MARK: the selection
 
-    /// The pattern every kept entry's magnitude reaches (|x| ≥ t keeps at least k, |x| > t
-    /// fewer than k): the magnitude of rank k, 0 (all) for k ≥ n, above every magnitude for
-    /// k ≤ 0. nil when a value is NaN.
-    static func threshold(_ x: UnsafePointer<Float>, count n: Int, keep k: Int) -> UInt32? {
-        if k <= 0 || k >= n { return hasNaN(x, count: n) ? nil : (k <= 0 ? 0x8000_0000 : 0) }
-        return kthLargest(x, count: n, rank: k)
-    }
-
     /// The magnitude pattern of rank `rank` (1-based, 1 ≤ rank ≤ n) from the top, by radix
-    /// select; nil when a value is NaN (patterns above 0x7F80_0000, all in the top buckets).
-    static func kthLargest(_ x: UnsafePointer<Float>, count n: Int, rank: Int) -> UInt32? {
-        let bits = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
-        // Digit 1: the top 11 of the 31 magnitude bits. Four interleaved histograms, so that
-        // runs of equal digits do not wait on each other's increments.
-        var histogram = [UInt32](repeating: 0, count: 4 * 2048)
-        histogram.withUnsafeMutableBufferPointer { h in
-            var i = 0
-            while i + 4 <= n {
-                h[Int((bits[i] & 0x7FFF_FFFF) >> 20)] &+= 1
-                h[2048 + Int((bits[i + 1] & 0x7FFF_FFFF) >> 20)] &+= 1
-                h[4096 + Int((bits[i + 2] & 0x7FFF_FFFF) >> 20)] &+= 1
-                h[6144 + Int((bits[i + 3] & 0x7FFF_FFFF) >> 20)] &+= 1
-                i += 4
-            }
-            while i < n { h[Int((bits[i] & 0x7FFF_FFFF) >> 20)] &+= 1; i += 1 }
-            for b in 0..<2048 { h[b] = h[b] &+ h[2048 + b] &+ h[4096 + b] &+ h[6144 + b] }
-        }
-        if (0x7F8..<0x800).contains(where: { histogram[$0] != 0 }) && hasNaN(x, count: n) { return nil }
+    /// select, given the counts of the top 11 bits (`countTopDigits`).
+    static func kthLargest(_ x: UnsafePointer<Float>, count n: Int, rank: Int, topDigits counts: UnsafePointer<UInt32>) -> UInt32 {
+        let bits = patterns(x)
+        var histogram = [UInt32](repeating: 0, count: digitCount)
         var remaining = rank, digit = 2047
-        while Int(histogram[digit]) < remaining { remaining -= Int(histogram[digit]); digit -= 1 }
+        while Int(counts[digit]) < remaining { remaining -= Int(counts[digit]); digit -= 1 }
         let top = UInt32(digit)
         // The bucket's patterns, copied aside; digits 2 (11 bits) and 3 (9 bits) on the copy.
         var bucket = [UInt32]()
-        bucket.reserveCapacity(Int(histogram[digit]))
+        bucket.reserveCapacity(Int(counts[digit]))
         for i in 0..<n where (bits[i] & 0x7FFF_FFFF) >> 20 == top { bucket.append(bits[i] & 0x7FFF_FFFF) }
         var prefix = top << 20
         for (shift, width) in [(UInt32(9), UInt32(11)), (UInt32(0), UInt32(9))] {
@@ -129,9 +166,11 @@ public enum TopMagnitudes {
         return above != 0
     }
 
-    /// Undoes the keeping of the `excess` entries with |x| = t of highest index (`drop(i)`).
+    /// Undoes the keeping of the `excess` entries with |x| = t of highest index (`drop(i)`):
+    /// after a pass that kept every |x| ≥ t, the ties go to the lower index.
     @inline(__always)
-    static func dropTies(_ bits: UnsafePointer<UInt32>, count n: Int, threshold t: UInt32, excess: Int, drop: (Int) -> Void) {
+    public static func dropTies(_ x: UnsafePointer<Float>, count n: Int, threshold t: UInt32, excess: Int, drop: (Int) -> Void) {
+        let bits = patterns(x)
         var excess = excess, i = n - 1
         while excess > 0 && i >= 0 {
             if bits[i] & 0x7FFF_FFFF == t { drop(i); excess -= 1 }

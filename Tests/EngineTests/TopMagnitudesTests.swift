@@ -77,6 +77,28 @@ final class TopMagnitudesTests: XCTestCase {
         }
     }
 
+    /// The Engine's split of the reselection across threads (a parameter large enough to be
+    /// split) keeps the same entries as the definition, ties included, and every stored weight.
+    func testTheThreadedReselectionOfAParameterMatchesTheDefinition() throws {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        Parallel.setThreads(2)
+        let n = 40_003
+        let p = Parameter(name: "weight", shape: [n])
+        var rng = RandomGenerator(seed: 21)
+        let w = (0..<n).map { _ in rng.uniform(-1, 1) }
+        try p.setWeights(Tensor(shape: [n], values: w))
+        for round in 0..<3 {
+            let scores = tied(n, seed: UInt64(round + 70))
+            try p.setScores(Tensor(shape: [n], values: scores), keeping: [0.3, 0.5, 0.77][round])
+            try p.prepareForward(training: true)   // the reselection with a mask in place
+            let k = p.keptCount!
+            let expected = expectedKept(scores, k)
+            XCTAssertEqual(Set((0..<n).filter { p.mask![$0] == 1 }), expected, "round \(round)")
+            XCTAssertEqual(p.weights().scalars, w, "round \(round): W kept")
+        }
+    }
+
     func testANaNScoreChangesNothing() {
         var mask: [Float] = [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]
         var effective: [Float] = [1, 0, 3, 0, 5, 0, 7, 0, 9, 0]

@@ -173,9 +173,12 @@ public final class Parameter {
     /// scores). Set, not accumulated, so it always matches `grad`.
     public func propagateGradientToScores() {
         guard let s = scores else { return }
-        TopMagnitudes.straightThroughGradient(gradient: grad.data, effective: value.data, mask: mask?.data,
-                                              stored: maskedValues?.data, scores: s.value.data, into: s.grad.data,
-                                              count: value.count)
+        let g = grad.data, x = value.data, m = mask?.data, w = maskedValues?.data, sv = s.value.data, out = s.grad.data
+        Parallel.forChunks(value.count, costPerItem: 4) { r in
+            let i = r.lowerBound
+            TopMagnitudes.straightThroughGradient(gradient: g + i, effective: x + i, mask: m.map { $0 + i },
+                                                  stored: w.map { $0 + i }, scores: sv + i, into: out + i, count: r.count)
+        }
     }
 
     // MARK: private
@@ -210,6 +213,35 @@ public final class Parameter {
         applyMask()
     }
 
+    /// M = top-k of |s|, the stored values and W_eff = W ⊙ M, split across the engine's
+    /// threads (`Kernels.TopMagnitudes`' steps): each chunk counts its top digits, the counts
+    /// give the threshold, each chunk makes its part of the mask, and the ties are settled from
+    /// the top index down. The counts are integers, so the result is the same for any split.
+    private func reselect(_ s: Tensor, keep k: Int, mask m: Tensor, stored: Tensor) throws {
+        let n = value.count, x = s.data
+        let chunks = Parallel.chunkCount(n, costPerItem: 4)
+        var counts = [UInt32](repeating: 0, count: chunks * TopMagnitudes.digitCount)
+        counts.withUnsafeMutableBufferPointer { c in
+            Parallel.forChunksIndexed(n, costPerItem: 4) { chunk, range in
+                TopMagnitudes.countTopDigits(x, range, into: c.baseAddress! + chunk * TopMagnitudes.digitCount)
+            }
+            for chunk in 1..<max(chunks, 1) {
+                for d in 0..<TopMagnitudes.digitCount { c[d] &+= c[chunk * TopMagnitudes.digitCount + d] }
+            }
+        }
+        guard let t = TopMagnitudes.threshold(x, count: n, keep: k, topDigits: counts) else {
+            throw EngineError("the scores of this \(name): \(s.firstNaN().message)")
+        }
+        var kept = [Int](repeating: 0, count: chunks)
+        let mp = m.data, xp = value.data, wp = stored.data
+        kept.withUnsafeMutableBufferPointer { kc in
+            Parallel.forChunksIndexed(n, costPerItem: 4) { chunk, range in
+                kc[chunk] = TopMagnitudes.reselect(x, range, threshold: t, mask: mp, effective: xp, stored: wp)
+            }
+        }
+        TopMagnitudes.dropTies(x, count: n, threshold: t, excess: kept.reduce(0, +) - k) { mp[$0] = 0; xp[$0] = 0 }
+    }
+
     /// Where the scores' mask is computed before it is installed (kept between passes).
     private var chosenMask: Tensor?
 
@@ -217,11 +249,7 @@ public final class Parameter {
     private func chooseMaskFromScores() throws {
         guard let s = scores, let k = keptCount else { return }
         if let m = mask, let stored = maskedValues {
-            // One pass: the new mask, the stored values under it, W_eff = W ⊙ M.
-            guard TopMagnitudes.reselect(scores: s.value.data, count: value.count, keep: k, mask: m.data,
-                                         effective: value.data, stored: stored.data) else {
-                throw EngineError("the scores of this \(name): \(s.value.firstNaN().message)")
-            }
+            try reselect(s.value, keep: k, mask: m, stored: stored)
             return
         }
         let chosen = chosenMask ?? Tensor(shape: value.shape)
