@@ -142,10 +142,27 @@ public enum TopMagnitudes {
         var remaining = rank, digit = 2047
         while Int(counts[digit]) < remaining { remaining -= Int(counts[digit]); digit -= 1 }
         let top = UInt32(digit)
-        // The bucket's patterns, copied aside; digits 2 (11 bits) and 3 (9 bits) on the copy.
-        var bucket = [UInt32]()
-        bucket.reserveCapacity(Int(counts[digit]))
-        for i in 0..<n where (bits[i] & 0x7FFF_FFFF) >> 20 == top { bucket.append(bits[i] & 0x7FFF_FFFF) }
+        // The bucket's patterns, copied aside without branches: each pattern is written at the
+        // end of the copy, which grows by one when it is in the bucket. Blocks of 64 with 64
+        // slots of slack, so that the end is checked against the count the caller gave once
+        // per block (not per pattern: that would make a chain of dependent steps). Digits 2
+        // (11 bits) and 3 (9 bits) are then resolved on the copy.
+        let size = Int(counts[digit]), block = 64
+        var bucket = [UInt32](repeating: 0, count: size + block)
+        let found = bucket.withUnsafeMutableBufferPointer { b in
+            var end = 0, i = 0
+            while i < n && end <= size {
+                let stop = Swift.min(i + block, n)
+                for j in i..<stop {
+                    let p = bits[j] & 0x7FFF_FFFF
+                    b[end] = p
+                    end &+= Int(((p >> 20 ^ top) &- 1) >> 31)   // 1 in the bucket (digits < 2¹¹), else 0
+                }
+                i = stop
+            }
+            return Swift.min(end, size)
+        }
+        bucket.removeLast(bucket.count - found)
         var prefix = top << 20
         for (shift, width) in [(UInt32(9), UInt32(11)), (UInt32(0), UInt32(9))] {
             let digitMask = (UInt32(1) << width) - 1, high = shift + width

@@ -2,7 +2,8 @@
 -- Fashion-MNIST): an edge-popup step chooses every layer's top-k of |scores| (k = 0.5),
 -- runs forward and backward to the scores and steps them (weights frozen); a dense step
 -- trains the weights. Prints the median time per step of each over `rounds` rounds of `steps`
--- steps, their ratio (target ≤ 1.3), and one 20-epoch run's time estimated from the epoch.
+-- steps (and the process CPU time per step, steady under load with -threads 1), their ratio
+-- (target ≤ 1.3), and one 20-epoch run's time estimated from the epoch.
 -- workbench run -threads 2 scripts/bench/edge-popup-step.lua [steps=50] [rounds=5]
 local nets = require 'lib.edgepopup.nets'
 local steps, rounds = tonumber(arg[1]) or 50, tonumber(arg[2]) or 5
@@ -27,18 +28,20 @@ local result = {}
 for _, kind in ipairs{'dense', 'edge-popup'} do
   local t = trainer(kind == 'edge-popup')
   t:steps(train, 5)   -- warm-up
-  local times = {}
+  local times, cpu = {}, {}
   for r = 1, rounds do
-    local s = wb.clock()
+    local s, c = wb.clock(), os.clock()
     t:steps(train, steps)
-    times[r] = (wb.clock() - s) / steps
+    times[r], cpu[r] = (wb.clock() - s) / steps, (os.clock() - c) / steps
   end
-  result[kind] = median(times)
+  result[kind], result[kind .. ' cpu'] = median(times), median(cpu)
   local e = wb.clock()
   t:epoch(train)
   result[kind .. ' epoch'] = wb.clock() - e
-  print(string.format('%-10s step %.3f ms (median of %d x %d steps); one epoch %.2f s', kind, 1000 * result[kind], rounds, steps,
-    result[kind .. ' epoch']))
+  print(string.format('%-10s step %.3f ms (median of %d x %d steps; %.3f ms of process CPU time); one epoch %.2f s', kind,
+    1000 * result[kind], rounds, steps, 1000 * result[kind .. ' cpu'], result[kind .. ' epoch']))
 end
 print(string.format('edge-popup step / dense step = %.2f (target <= 1.3)', result['edge-popup'] / result.dense))
+-- On a shared machine the wall times move with the load; with -threads 1 the CPU times do not.
+print(string.format('  in process CPU time: %.2f', result['edge-popup cpu'] / result['dense cpu']))
 print(string.format('20 epochs of edge-popup training (without evaluation): %.1f s (target <= 30 s)', 20 * result['edge-popup epoch']))
