@@ -1,29 +1,38 @@
 import Foundation
 import Synchronization
 
-/// The engine's worker threads. A parallel region hands chunk 0 to the calling thread and
-/// chunk w + 1 to worker w, then waits for all of them.
+/// The engine's worker threads. A parallel region's chunks are claimed one at a time by
+/// whoever is free, the calling thread first: the caller runs chunk 0, then claims the next
+/// chunk no worker has started, and so on; it waits only for chunks a worker is running.
 ///
 /// Why not `DispatchQueue.concurrentPerform`: a training step of a small net has dozens of
 /// regions of ~100 µs each, and waking a sleeping thread costs tens of microseconds on a
 /// virtual machine. Workers here spin for a while (~100 µs) after each region before they
 /// block, so back-to-back regions start at once; idle workers still end up asleep.
 ///
+/// Why claiming: on a busy machine a worker may not get a core for a whole time slice; with
+/// fixed chunk owners the caller would wait for it (a 2-thread step then costs more than a
+/// 1-thread one). Now the caller runs the chunks nobody has started, and while it waits for
+/// a running one it yields its core every few thousand spins.
+///
 /// A region started while another runs (nested, or from another thread) runs its chunks in
-/// order on the calling thread. Chunk boundaries never depend on scheduling, so results are
-/// the same either way.
+/// order on the calling thread. Chunk boundaries never depend on scheduling and each chunk
+/// runs exactly once, so results are the same whoever runs which chunk.
 final class WorkerPool: @unchecked Sendable {
     private let workers: Int
-    private let generation = Atomic<Int>(0)
+    /// The current region's number (high bits) and its next unclaimed chunk (low 16 bits):
+    /// one atomic, so a claim can only take a chunk of the region its claimer saw start.
+    private let state = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     private let sleeping: [Flag]
     private let wakeups: [DispatchSemaphore]
-    /// The current region's body and chunk count (written before `generation` moves on).
+    /// The current region's body and chunk count (written before `state` moves on).
     nonisolated(unsafe) private var job: ((Int) -> Void)?
     nonisolated(unsafe) private var chunks = 0
 
     private static let spinIterations = 200_000
+    private static let chunkBits = 16
 
     init(workers: Int) {
         self.workers = workers
@@ -46,13 +55,21 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             chunks = used
-            remaining.store(used - 1, ordering: .sequentiallyConsistent)
-            generation.add(1, ordering: .sequentiallyConsistent)
+            remaining.store(used, ordering: .sequentiallyConsistent)
+            let region = (state.load(ordering: .sequentiallyConsistent) >> Self.chunkBits) + 1
+            state.store(region << Self.chunkBits, ordering: .sequentiallyConsistent)
             for w in 0..<(used - 1) where sleeping[w].value.exchange(false, ordering: .sequentiallyConsistent) {
                 wakeups[w].signal()
             }
-            escapable(0)
-            while remaining.load(ordering: .sequentiallyConsistent) > 0 {}
+            while let c = claim(region) {
+                escapable(c)
+                remaining.subtract(1, ordering: .sequentiallyConsistent)
+            }
+            var spins = 0
+            while remaining.load(ordering: .sequentiallyConsistent) > 0 {
+                spins += 1
+                if spins % 4096 == 0 { sched_yield() }   // let a preempted worker finish
+            }
             job = nil
         }
         // Chunks beyond the pool's size (count > workers + 1) run here.
@@ -60,35 +77,47 @@ final class WorkerPool: @unchecked Sendable {
         busy.store(false, ordering: .releasing)
     }
 
-    /// Runs one chunk of the current region. A function of its own, so that the worker's
+    /// The next unclaimed chunk of `region`, or nil when that region has none left (or is over).
+    private func claim(_ region: Int) -> Int? {
+        while true {
+            let s = state.load(ordering: .sequentiallyConsistent)
+            guard s >> Self.chunkBits == region else { return nil }
+            let c = s & ((1 << Self.chunkBits) - 1)
+            guard c < chunks else { return nil }
+            if state.compareExchange(expected: s, desired: s + 1, ordering: .sequentiallyConsistent).exchanged { return c }
+        }
+    }
+
+    /// Runs the chunks of `region` that are left. A function of its own, so that the worker's
     /// reference to the region's body is gone when it returns: the caller may only leave
     /// `withoutActuallyEscaping` once no thread holds the body.
     @inline(never)
-    private func runChunk(_ c: Int) {
-        job?(c)
+    private func runChunks(of region: Int) {
+        while let c = claim(region) {
+            job?(c)
+            remaining.subtract(1, ordering: .sequentiallyConsistent)
+        }
     }
 
     private func workerLoop(_ w: Int) {
-        // Generation 0 is the one before any region: a region started before this thread
-        // runs its first line must still be seen as new.
+        // Region 0 is the one before any region: a region started before this thread runs
+        // its first line must still be seen as new.
         var seen = 0
+        func current() -> Int { state.load(ordering: .sequentiallyConsistent) >> Self.chunkBits }
         while true {
             var spins = 0
-            while generation.load(ordering: .sequentiallyConsistent) == seen && spins < Self.spinIterations { spins += 1 }
-            if generation.load(ordering: .sequentiallyConsistent) == seen {
+            while current() == seen && spins < Self.spinIterations { spins += 1 }
+            if current() == seen {
                 sleeping[w].value.store(true, ordering: .sequentiallyConsistent)
-                if generation.load(ordering: .sequentiallyConsistent) == seen {
+                if current() == seen {
                     wakeups[w].wait()
                 } else if !sleeping[w].value.exchange(false, ordering: .sequentiallyConsistent) {
                     wakeups[w].wait()  // the caller took the flag: consume its signal
                 }
                 continue
             }
-            seen = generation.load(ordering: .sequentiallyConsistent)
-            if w + 1 < chunks {
-                runChunk(w + 1)
-                remaining.subtract(1, ordering: .sequentiallyConsistent)
-            }
+            seen = current()
+            runChunks(of: seen)
         }
     }
 }
