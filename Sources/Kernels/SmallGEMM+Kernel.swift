@@ -15,55 +15,33 @@ extension SmallGEMM {
 
     /// For one panel of op(B) (k rows of `width` = 64, 32, 16 or 8 contiguous floats, row
     /// stride `ldb`), all m rows of C: blocks of 8 rows (6 for width 64, and for width 16
-    /// without wide vectors), then one block of the remaining rows. `columns` (≤ width) of each row of C are written.
+    /// without wide vectors), then one block of the remaining rows. `columns` (≤ width) of
+    /// each row of C are written.
     static func sweepRows(
         transA: Bool, width: Int, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
         columns: Int, alpha: Float, beta: Float
     ) {
         // Type arguments so that each call below is a separate specialisation.
-        if !wideVectors {   // 8-lane accumulators: panels of 16 (6-row blocks) or 8 columns
-            switch (transA, width) {
-            case (false, 16):
-                rowBlocks(GEMMNo.self, Vec8.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+        @inline(__always)
+        func sweep<V: SIMD, Vectors: GEMMCount>(_: V.Type, _: Vectors.Type) where V.Scalar == Float {
+            if transA {
+                rowBlocks(GEMMYes.self, V.self, Vectors.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
                           c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-            case (false, _):
-                rowBlocks(GEMMNo.self, Vec8.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-            case (true, 16):
-                rowBlocks(GEMMYes.self, Vec8.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-            case (true, _):
-                rowBlocks(GEMMYes.self, Vec8.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
+            } else {
+                rowBlocks(GEMMNo.self, V.self, Vectors.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
                           c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
             }
+        }
+        if !wideVectors {   // 8-lane accumulators: panels of 16 (6-row blocks) or 8 columns
+            if width == 16 { sweep(Vec8.self, GEMMCount2.self) } else { sweep(Vec8.self, GEMMCount1.self) }
             return
         }
-        switch (transA, width) {
-        case (false, 64):
-            rowBlocks(GEMMNo.self, Vec.self, GEMMCount4.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-        case (false, 32):
-            rowBlocks(GEMMNo.self, Vec.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-        case (false, 16):
-            rowBlocks(GEMMNo.self, Vec.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-        case (false, _):
-            rowBlocks(GEMMNo.self, Vec8.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-        case (true, 64):
-            rowBlocks(GEMMYes.self, Vec.self, GEMMCount4.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-        case (true, 32):
-            rowBlocks(GEMMYes.self, Vec.self, GEMMCount2.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-        case (true, 16):
-            rowBlocks(GEMMYes.self, Vec.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
-        case (true, _):
-            rowBlocks(GEMMYes.self, Vec8.self, GEMMCount1.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                      c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+        switch width {
+        case 64: sweep(Vec.self, GEMMCount4.self)
+        case 32: sweep(Vec.self, GEMMCount2.self)
+        case 16: sweep(Vec.self, GEMMCount1.self)
+        default: sweep(Vec8.self, GEMMCount1.self)
         }
     }
 
