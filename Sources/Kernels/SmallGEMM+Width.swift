@@ -7,10 +7,11 @@ import Glibc
 /// two (16 of them), so the blocks of the wide shapes (16 or 24 vector accumulators) would
 /// spill on an AVX2 machine. There the narrow shapes run instead: 6 rows × 16 columns of 8-lane
 /// accumulators (12 registers) in the outer-product form, 3 × 2 tiles in the dot-product form.
-/// Within a form every element of C is summed in the same order either way (the outer form
-/// runs along k per element; the dot form keeps 16 partial sums per element whatever the
-/// tile), but the narrow shapes' cost model picks the outer form for more A·Bᵀ products, so
-/// those can differ in the last bits between the two kinds of machine.
+/// The tests check that, within a form, both shapes give the same bits on their products (the
+/// outer form runs along k per element; the dot form keeps 16 partial sums per element
+/// whatever the tile), but the narrow shapes' cost model picks the outer form for more A·Bᵀ
+/// products, and whole runs do differ in the last bits between the two kinds of machine
+/// (LeNet-5's main job: 8.23% instead of 8.22% after retraining); each is deterministic.
 extension SmallGEMM {
     /// Whether the kernels take the wide shapes: the CPU has 512-bit vectors (AVX-512F, read
     /// from /proc/cpuinfo; false when it cannot be read). `WORKBENCH_GEMM_WIDTH=256` or `512`
