@@ -118,6 +118,7 @@ final class FuzzTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("unknown format 'png'"), r.stderr)
         let help = try fuzz(["--help"])
         XCTAssertFalse(help.stdout.contains("--worker"), "the worker flag is hidden")
-        XCTAssertTrue(help.stdout.contains("safetensors-compressed"), "planned formats are listed")
+        XCTAssertTrue(help.stdout.contains(".ini configuration files"), "planned formats are listed")
+        XCTAssertTrue(help.stdout.contains("compressed"), "the compressed model format is fuzzed")
     }
 }

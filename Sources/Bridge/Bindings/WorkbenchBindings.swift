@@ -38,9 +38,10 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(try ModelFile.load(try call.string(1), types: call.context.moduleTypes) as Module)
             return 1
         },
-        // wb.saveModel(model, path [, {key = 'value'}] [, {originals = true, format = 'compressed',
-        // shareBits = B, convBits = B, linearBits = B}]) : atomic write; originals: also the
-        // stored weights under each mask ("N.weight_orig"); format 'standard' (default) or
+        // wb.saveModel(model, path [, {key = 'value'}] [, {originals = true, floatMasks = true,
+        // format = 'compressed', shareBits = B, convBits = B, linearBits = B}]) : atomic write;
+        // originals: also the stored weights under each mask ("N.weight_orig"); floatMasks:
+        // masks as float tensors "N.weight_mask" (else compact, in the metadata); format 'standard' (default) or
         // 'compressed' (docs/model-files.md), whose weights of convolutions (convBits) and
         // linear layers (linearBits; shareBits sets both) share 2^B values found by k-means
         "saveModel": { call in
@@ -61,8 +62,9 @@ public enum WorkbenchBindings: LuaBindingArea {
                 }
             }
             try LuaModules.checkRebuildable(m, for: "save")
-            let o = try LuaOptions(call, 4, allowed: ["originals", "format", "shareBits", "convBits", "linearBits"])
+            let o = try LuaOptions(call, 4, allowed: ["originals", "floatMasks", "format", "shareBits", "convBits", "linearBits"])
             let originals = try o.boolean("originals", default: false)
+            let floatMasks = try o.boolean("floatMasks", default: false)
             func bits(_ key: String, _ fallback: Int?) throws -> Int? {
                 guard let b = try o.number(key) else { return fallback }
                 guard let i = Int(exactly: b), Codebook.bitRange.contains(i) else {
@@ -80,7 +82,7 @@ public enum WorkbenchBindings: LuaBindingArea {
             case "compressed": format = .compressed(sharing: ModelFile.sharingPlan(m, convolution: conv, linear: linear))
             case let other: throw call.error("unknown format '\(other)' (standard or compressed)")
             }
-            try ModelFile.save(m, to: path, metadata: meta, originals: originals, format: format)
+            try ModelFile.save(m, to: path, metadata: meta, originals: originals, floatMasks: floatMasks, format: format)
             return 0
         },
         // wb.train(model, data, {epochs=1, lr=0.01, momentum=0.9, batchSize=128, seed=0, ...}) -> mean loss

@@ -45,10 +45,12 @@ public enum ModelFile {
     /// and "workbench.compressed" are reserved. With `originals` (standard format only), each
     /// masked parameter's stored values W are saved too ("N.weight_orig"); without, a pruned
     /// file holds what PyTorch needs (masked weights, and masks in the metadata) and no more.
+    /// With `floatMasks` (standard format), masks are written as float tensors "N.weight_mask"
+    /// as PyTorch's pruning holds them (and as files were before compact masks).
     /// Returns how each tensor was stored (compressed format; empty for the standard one).
     @discardableResult
     public static func save(_ model: Sequential, to path: String, metadata extra: [String: String] = [:],
-                            originals: Bool = false, format: Format = .standard) throws -> [CompressedModelFile.Stored] {
+                            originals: Bool = false, floatMasks: Bool = false, format: Format = .standard) throws -> [CompressedModelFile.Stored] {
         for key in [formatKey, architectureKey, CompactMasks.metadataKey, CompressedModelFile.layoutKey] where extra[key] != nil {
             throw EngineError("cannot save \(path): metadata key '\(key)' is reserved for the model file itself")
         }
@@ -78,7 +80,7 @@ public enum ModelFile {
         case .standard:
             var tensors = [(name: String, tensor: Tensor)](), masks = [String: [[Int]]]()
             for t in named {
-                if t.isCompanion, t.name.hasSuffix(maskSuffix), let p = t.parameter,
+                if !floatMasks, t.isCompanion, t.name.hasSuffix(maskSuffix), let p = t.parameter,
                    let runs = CompactMasks.exceptions(value: p.value, mask: t.tensor) {
                     masks[String(t.name.dropLast(maskSuffix.count))] = runs
                     continue
@@ -224,6 +226,19 @@ public enum ModelFile {
     public static func loadWeights(into model: Sequential, from path: String) throws {
         let shapes = Dictionary(try stateDict(model).filter { !$0.isCompanion }.map { ($0.name, $0.tensor.shape) }) { a, _ in a }
         try copyTensors(from: try standardLayout(try rawFile(path), shapes: shapes), into: model)
+    }
+
+    /// The tensors of the model file at `path` (standard or compressed) in the standard
+    /// layout: every mask a float tensor "<name>_mask", a compressed file decoded. For reading
+    /// a file's tensors by name; `load` is what checks them against the architecture.
+    public static func standardTensors(_ path: String) throws -> SafetensorsFile {
+        let raw = try rawFile(path)
+        var shapes = [String: [Int]]()
+        if let json = raw.metadata[architectureKey], let spec = try? JSONDecoder().decode(ModuleSpec.self, from: Data(json.utf8)),
+           let blueprint = try? ModuleFactory.blueprint(spec, types: nil) {
+            for t in blueprint.tensors() { shapes[t.name] = t.shape }
+        }
+        return try standardLayout(raw, shapes: shapes)
     }
 
     /// The file's `__metadata__` (of a standard or compressed file).
