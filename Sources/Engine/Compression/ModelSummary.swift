@@ -77,7 +77,10 @@ public struct ModelSummary {
             }
         }
         model.evaluate()
-        for s in candidates where (try? model.forward(Tensor(shape: [1] + s))) != nil { return true }
+        // One image in, one row out (a View that folds a larger image into several rows does not count).
+        for s in candidates {
+            if let y = try? model.forward(Tensor(shape: [1] + s)), y.dim >= 1, y.shape[0] == 1 || y.dim == 1 { return true }
+        }
         model.training()
         return false
     }
