@@ -1,0 +1,135 @@
+/// A matrix A [rows × columns] in compressed sparse rows: row r's nonzero entries are
+/// `values[rowStart[r]..<rowStart[r+1]]` at columns `columnIndex[...]` (increasing). Built
+/// from a dense row-major matrix, keeping the entries that are not 0 (±0 are dropped: a product
+/// with them only adds a zero; NaN is kept).
+///
+/// Two products, each summing a row's nonzeros in column order (so the result equals the dense
+/// product up to float rounding, not bit for bit):
+/// - `multiplyTransposed`: C[s, r] (+)= Σ_k A[r, k] · X[s, k] (a linear layer, y = x Aᵀ): per
+///   block of 32 samples, X's block is transposed so that each nonzero A[r, k] scales one
+///   contiguous 32-vector X[·, k]; a single sample is a gather dot product per row;
+/// - `multiply`: C[r, j] (+)= Σ_k A[r, k] · B[k, j] (a convolution on the unfolded input,
+///   Y = W · columns): each nonzero scales row k of B into row r of C.
+public struct SparseRows {
+    public let rows: Int, columns: Int
+    public private(set) var rowStart: [Int32]
+    public private(set) var columnIndex: [Int32]
+    public private(set) var values: [Float]
+    public var nonzeros: Int { values.count }
+
+    /// The samples of one block of `multiplyTransposed`.
+    public static let block = 32
+
+    /// Two passes over A: the nonzeros of each row counted, then written into arrays of
+    /// exactly that size.
+    public init(dense a: UnsafePointer<Float>, rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        var total = 0
+        let start = [Int32](unsafeUninitializedCapacity: rows + 1) { buffer, count in
+            buffer[0] = 0
+            // Counted on the bit patterns without the sign (0 for ±0), which vectorises.
+            let bits = UnsafeRawPointer(a).assumingMemoryBound(to: UInt32.self)
+            for r in 0..<rows {
+                let row = bits + r * columns
+                var n = 0
+                for k in 0..<columns { n &+= row[k] & 0x7fff_ffff != 0 ? 1 : 0 }
+                total += n
+                buffer[r + 1] = Int32(total)
+            }
+            count = rows + 1
+        }
+        // Written without branches: every entry is written at the next slot, which advances
+        // only past a nonzero (one spare slot at the end).
+        var index = [Int32](repeating: 0, count: total + 1), value = [Float](repeating: 0, count: total + 1)
+        index.withUnsafeMutableBufferPointer { ix in
+            value.withUnsafeMutableBufferPointer { vx in
+                var p = 0
+                let bits = UnsafeRawPointer(a).assumingMemoryBound(to: UInt32.self)
+                for r in 0..<rows {
+                    let row = a + r * columns, rowBits = bits + r * columns
+                    for k in 0..<columns {
+                        ix[p] = Int32(truncatingIfNeeded: k)
+                        vx[p] = row[k]
+                        p &+= rowBits[k] & 0x7fff_ffff != 0 ? 1 : 0
+                    }
+                }
+            }
+        }
+        index.removeLast()
+        value.removeLast()
+        rowStart = start
+        columnIndex = index
+        values = value
+    }
+
+    /// C[s, r] = (accumulate ? C[s, r] : 0) + Σ_k A[r, k] · X[s, k] for the samples `samples`
+    /// (rows of X, stride `ldx`; rows of C, stride `ldc`). `scratch` holds `block · (columns + 1)` floats.
+    public func multiplyTransposed(x: UnsafePointer<Float>, ldx: Int, samples: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                   accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
+        rowStart.withUnsafeBufferPointer { start in
+        columnIndex.withUnsafeBufferPointer { index in
+        values.withUnsafeBufferPointer { value in
+            if samples.count < 4 {
+                for s in samples {
+                    let xs = x + s * ldx, cs = c + s * ldc
+                    for r in 0..<rows {
+                        var sum: Float = 0
+                        for k in Int(start[r])..<Int(start[r + 1]) { sum += value[k] * xs[Int(index[k])] }
+                        cs[r] = accumulate ? cs[r] + sum : sum
+                    }
+                }
+                return
+            }
+            let b = Self.block
+            var s0 = samples.lowerBound
+            while s0 < samples.upperBound {
+                let n = Swift.min(b, samples.upperBound - s0)
+                // scratch[k·32 + j] = X[s0 + j, k], zero for j ≥ n
+                for j in 0..<b {
+                    if j < n {
+                        let xs = x + (s0 + j) * ldx
+                        for k in 0..<columns { scratch[k * b + j] = xs[k] }
+                    } else {
+                        for k in 0..<columns { scratch[k * b + j] = 0 }
+                    }
+                }
+                let raw = UnsafeRawPointer(scratch)
+                for r in 0..<rows {
+                    // four 8-lane accumulators (AVX registers) for the block's 32 samples
+                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                    for k in Int(start[r])..<Int(start[r + 1]) {
+                        let v = SIMD8<Float>(repeating: value[k]), o = Int(index[k]) * b * 4
+                        a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                        a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                        a2 += v * raw.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
+                        a3 += v * raw.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
+                    }
+                    for j in 0..<n {
+                        let sum = j < 8 ? a0[j] : j < 16 ? a1[j - 8] : j < 24 ? a2[j - 16] : a3[j - 24]
+                        let p = c + (s0 + j) * ldc + r
+                        p.pointee = accumulate ? p.pointee + sum : sum
+                    }
+                }
+                s0 += n
+            }
+        }}}
+    }
+
+    /// C[r, j] = (accumulate ? C[r, j] : 0) + Σ_k A[r, k] · B[k, j], j < n (B's rows stride
+    /// `ldb`, C's `ldc`).
+    public func multiply(b: UnsafePointer<Float>, ldb: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        rowStart.withUnsafeBufferPointer { start in
+        columnIndex.withUnsafeBufferPointer { index in
+        values.withUnsafeBufferPointer { value in
+            for r in 0..<rows {
+                let cr = c + r * ldc
+                if !accumulate { cr.update(repeating: 0, count: n) }
+                for k in Int(start[r])..<Int(start[r + 1]) {
+                    let v = value[k], br = b + Int(index[k]) * ldb
+                    for j in 0..<n { cr[j] += v * br[j] }
+                }
+            }
+        }}}
+    }
+}
