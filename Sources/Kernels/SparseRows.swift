@@ -122,12 +122,43 @@ public struct SparseRows {
         rowStart.withUnsafeBufferPointer { start in
         columnIndex.withUnsafeBufferPointer { index in
         values.withUnsafeBufferPointer { value in
-            for r in 0..<rows {
+            // 32 columns at a time (the 32 columns of B in L1 across all rows of C), each in
+            // four 8-lane accumulators (registers); then the rest of the columns one by one.
+            let tiles = n / 32
+            for t in 0..<tiles {
+                let j0 = t * 32
+                for r in 0..<rows {
+                    let cr = c + r * ldc
+                    let rowRange = Int(start[r])..<Int(start[r + 1])
+                    let craw = UnsafeMutableRawPointer(cr + j0)
+                    var a0 = accumulate ? craw.loadUnaligned(as: SIMD8<Float>.self) : SIMD8<Float>()
+                    var a1 = accumulate ? craw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) : SIMD8<Float>()
+                    var a2 = accumulate ? craw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) : SIMD8<Float>()
+                    var a3 = accumulate ? craw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) : SIMD8<Float>()
+                    for k in rowRange {
+                        let v = SIMD8<Float>(repeating: value[k])
+                        let braw = UnsafeRawPointer(b + Int(index[k]) * ldb + j0)
+                        a0 += v * braw.loadUnaligned(as: SIMD8<Float>.self)
+                        a1 += v * braw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                        a2 += v * braw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                        a3 += v * braw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+                    }
+                    craw.storeBytes(of: a0, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+                }
+            }
+            let rest = tiles * 32
+            for r in 0..<rows where rest < n {
                 let cr = c + r * ldc
-                if !accumulate { cr.update(repeating: 0, count: n) }
-                for k in Int(start[r])..<Int(start[r + 1]) {
-                    let v = value[k], br = b + Int(index[k]) * ldb
-                    for j in 0..<n { cr[j] += v * br[j] }
+                let rowRange = Int(start[r])..<Int(start[r + 1])
+                do {
+                    if !accumulate { (cr + rest).update(repeating: 0, count: n - rest) }
+                    for k in rowRange {
+                        let v = value[k], br = b + Int(index[k]) * ldb
+                        for j in rest..<n { cr[j] += v * br[j] }
+                    }
                 }
             }
         }}}

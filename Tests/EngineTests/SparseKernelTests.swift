@@ -7,6 +7,7 @@ import Kernels
 /// never changes a result beyond float rounding, and never uses stale weights.
 final class SparseKernelTests: XCTestCase {
     override func tearDown() { SparseChoice.forced = nil }
+    override func setUp() { SparseChoice.forced = nil }
 
     /// A [rows × columns] matrix with about `density` of its entries nonzero (uniform in [-1, 1]).
     private func matrix(_ rows: Int, _ columns: Int, density: Double, _ rng: inout RandomGenerator) -> [Float] {

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// When the layers run their weights as sparse rows (`Kernels.SparseRows`) instead of a dense
@@ -9,16 +10,25 @@ import Kernels
 /// The rule, from `workbench bench --sparse` on this project's machine (docs/sparse.md): the
 /// sparse product wins below these densities (nonzeros / entries).
 public enum SparseChoice {
-    /// A linear layer (`multiplyTransposed`): below 30%, from a batch of 16 (below it, the
-    /// pass that builds the sparse rows costs more than the dense product it saves).
-    public static let linearDensity = 0.3
+    /// A linear layer (`multiplyTransposed`): up to 25% (at 30% it gains 1.1-1.2x only), from
+    /// a batch of 16 (below it, the pass that builds the sparse rows costs more than the dense
+    /// product it saves).
+    public static let linearDensity = 0.25
     public static let linearMinimumBatch = 16
-    /// A convolution on its unfolded input (`multiply`): below 40%.
+    /// A convolution on its unfolded input (`multiply`): up to 40% (1.3-1.6x at 30%; at 50%
+    /// it loses at batch 1).
     public static let convolutionDensity = 0.4
 
     /// Tests and benchmarks force a path: nil follows the rule, true always sparse (in
-    /// evaluation), false always dense.
-    nonisolated(unsafe) public static var forced: Bool?
+    /// evaluation), false always dense. The environment variable WORKBENCH_SPARSE=dense (or
+    /// =sparse) sets it for a whole run.
+    nonisolated(unsafe) public static var forced: Bool? = {
+        switch ProcessInfo.processInfo.environment["WORKBENCH_SPARSE"] {
+        case "dense": return false
+        case "sparse": return true
+        default: return nil
+        }
+    }()
 
     public enum Kind { case linear, convolution }
 
