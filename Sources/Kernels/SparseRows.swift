@@ -85,14 +85,12 @@ public struct SparseRows {
             var s0 = samples.lowerBound
             while s0 < samples.upperBound {
                 let n = Swift.min(b, samples.upperBound - s0)
-                // scratch[k·32 + j] = X[s0 + j, k], zero for j ≥ n
-                for j in 0..<b {
-                    if j < n {
-                        let xs = x + (s0 + j) * ldx
-                        for k in 0..<columns { scratch[k * b + j] = xs[k] }
-                    } else {
-                        for k in 0..<columns { scratch[k * b + j] = 0 }
-                    }
+                // scratch[k·32 + j] = X[s0 + j, k], zero for j ≥ n: written in order, read from
+                // the block's rows side by side.
+                for k in 0..<columns {
+                    let dst = scratch + k * b, src = x + s0 * ldx + k
+                    for j in 0..<n { dst[j] = src[j * ldx] }
+                    for j in n..<b { dst[j] = 0 }
                 }
                 let raw = UnsafeRawPointer(scratch)
                 for r in 0..<rows {
@@ -153,11 +151,33 @@ public struct SparseRows {
             for r in 0..<rows where rest < n {
                 let cr = c + r * ldc
                 let rowRange = Int(start[r])..<Int(start[r + 1])
-                do {
-                    if !accumulate { (cr + rest).update(repeating: 0, count: n - rest) }
+                var j0 = rest
+                // 8 and then 4 columns at a time in one register, the last 0-3 one by one
+                for width in [8, 4] {
+                    while n - j0 >= width {
+                        if width == 8 {
+                            let craw = UnsafeMutableRawPointer(cr + j0)
+                            var a = accumulate ? craw.loadUnaligned(as: SIMD8<Float>.self) : SIMD8<Float>()
+                            for k in rowRange {
+                                a += SIMD8<Float>(repeating: value[k]) * UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD8<Float>.self)
+                            }
+                            craw.storeBytes(of: a, as: SIMD8<Float>.self)
+                        } else {
+                            let craw = UnsafeMutableRawPointer(cr + j0)
+                            var a = accumulate ? craw.loadUnaligned(as: SIMD4<Float>.self) : SIMD4<Float>()
+                            for k in rowRange {
+                                a += SIMD4<Float>(repeating: value[k]) * UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD4<Float>.self)
+                            }
+                            craw.storeBytes(of: a, as: SIMD4<Float>.self)
+                        }
+                        j0 += width
+                    }
+                }
+                if j0 < n {
+                    if !accumulate { (cr + j0).update(repeating: 0, count: n - j0) }
                     for k in rowRange {
                         let v = value[k], br = b + Int(index[k]) * ldb
-                        for j in rest..<n { cr[j] += v * br[j] }
+                        for j in j0..<n { cr[j] += v * br[j] }
                     }
                 }
             }
