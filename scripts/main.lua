@@ -27,7 +27,7 @@ if opt.prunerFile then dofile(opt.prunerFile) end
 flow.checkPruner(opt.pruner)
 local prunerOptions = flow.parseOptions(opt.prunerOptions)
 
-local modelPath = flow.path(opt.inp, opt.model .. '.safetensors')
+local modelPath = flow.modelFile(opt.inp, opt.model)
 local model = wb.loadModel(modelPath)
 local layers, fractions = flow.layersAndFractions(opt, model)
 local train, test = flow.loadData(opt)

@@ -20,6 +20,8 @@ struct BenchCommand: ParsableCommand {
           workbench bench --json
           workbench bench --nets lenet5 --threads 2
           workbench bench --pruners          emp and taylor2 timings on inp/lenet5.safetensors (issue targets)
+          workbench bench --sparse --model out/lenet5.safetensors --compressed out/lenet5.wbz
+                                             sparse against dense kernels, and the pruned model dense vs sparse
         """
     )
 
@@ -37,8 +39,12 @@ struct BenchCommand: ParsableCommand {
     var pruners = false
     @Flag(help: "Time the matrix products of the fully connected layers' training steps, one thread: the engine's SmallGEMM against OpenBLAS, in GFLOP/s, and which one the routing picks.")
     var gemm = false
-    @Option(help: "Model for --pruners.")
-    var model: String = "inp/lenet5.safetensors"
+    @Option(help: "Model for --pruners (default inp/lenet5.safetensors) and --sparse (default out/lenet5.safetensors).")
+    var model: String?
+    @Flag(help: "Time the sparse kernels against the dense ones (Linear(2400, 120) and LeNet-5's second convolution at 50/70/90/95/98% sparsity, batch 1 and 1000), then the pruned --model over the 10k test images dense and as the rule chooses, and the loading of --compressed.")
+    var sparse = false
+    @Option(help: "Compressed model file whose loading --sparse times (e.g. out/lenet5.wbz).")
+    var compressed: String?
 
     /// `--threads 1 -2` as `--threads=1 --threads=-2`: the numbers after `--threads`, negative
     /// ones included (which the parser would take for flags), so that they reach validate().
@@ -74,6 +80,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if pruners { return try runPruners() }
         if gemm { return runGEMM() }
+        if sparse { return try runSparse() }
         if let net = one {
             // Child process: one measurement, as JSON on stdout.
             let r = try measure(net: net, threads: threads.first ?? 1)
@@ -101,6 +108,37 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    private func runSparse() throws {
+        try runReportingErrors {
+            Parallel.setThreads(threads.last ?? 2)
+            let modelPath = self.model ?? "out/lenet5.safetensors"
+            if !json { FileHandle.standardError.write("timing the sparse kernels on \(Parallel.threads) thread(s)...\n".data(using: .utf8)!) }
+            let kernels = try SparseBenchmark.kernels()
+            let test = try Datasets.load("fashion-mnist").test
+            if !json { FileHandle.standardError.write("timing \(modelPath) over \(test.count) test images...\n".data(using: .utf8)!) }
+            let whole = try SparseBenchmark.model(modelPath, compressed: compressed, test: test)
+            if json {
+                struct Out: Codable { var threads: Int; var kernels: [SparseBenchmark.KernelRow]; var model: SparseBenchmark.ModelRow }
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(data: try enc.encode(Out(threads: Parallel.threads, kernels: kernels, model: whole)), encoding: .utf8)!)
+                return
+            }
+            print("| layer (evaluation) | sparsity | batch | dense ms | sparse ms | sparse speed-up | max rel. difference | rule picks |")
+            print("|---|---:|---:|---:|---:|---:|---:|---|")
+            for r in kernels {
+                print(String(format: "| %@ | %.0f%% | %d | %.3f | %.3f | %.2fx | %.1e | %@ |", r.layer as NSString, 100 * r.sparsity, r.batch,
+                             r.denseMilliseconds, r.sparseMilliseconds, r.speedup, r.relativeDifference, r.chosen as NSString))
+            }
+            print("")
+            print(String(format: "%@, %d test images at batch 1000 (best of 3): dense %.3f s (error %.2f), as the rule chooses %.3f s (error %.2f): %.2fx",
+                         whole.model as NSString, whole.images, whole.denseSeconds, whole.denseError, whole.chosenSeconds, whole.chosenError, whole.speedup))
+            if let c = whole.compressedFile, let ms = whole.loadMilliseconds {
+                print(String(format: "loading %@ (best of 20): %.2f ms", c as NSString, ms))
+            }
+        }
+    }
+
     private func runGEMM() {
         BLAS.setThreads(1)
         let results = GEMMBenchmark.run()
@@ -123,10 +161,11 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func runPruners() throws {
-        let model = try ModelFile.load(self.model)
+        let modelPath = self.model ?? "inp/lenet5.safetensors"
+        let model = try ModelFile.load(modelPath)
         let train = try Datasets.load("fashion-mnist").train
         let t = threads.last ?? 2
-        if !json { FileHandle.standardError.write("timing emp and taylor2 on \(self.model), \(t) thread(s)...\n".data(using: .utf8)!) }
+        if !json { FileHandle.standardError.write("timing emp and taylor2 on \(modelPath), \(t) thread(s)...\n".data(using: .utf8)!) }
         let r = try PrunerBenchmark.run(model: model, train: train, threads: t)
         if json {
             let enc = JSONEncoder()

@@ -32,7 +32,8 @@ final class CLIEdgePopupTests: XCTestCase {
         try fx.run(["edge-popup"] + args + ["-threads", "1"])
     }
 
-    func tensors(_ p: String) throws -> SafetensorsFile { try SafetensorsFile(contentsOf: fx.path(p)) }
+    /// The file's tensors, masks as float tensors (standard files hold them compactly).
+    func tensors(_ p: String) throws -> SafetensorsFile { try ModelFile.standardTensors(fx.path(p)) }
 
     func values(_ f: SafetensorsFile, _ name: String) throws -> [Float] {
         let t = try XCTUnwrap(f.tensor(name), name)

@@ -54,7 +54,7 @@ final class FuzzTests: XCTestCase {
         let r = try fuzz(["--format", "all", "--count", "300", "--seed", "1", "--time-limit", "2", "--json", "--save-crashes", crashes])
         let seconds = Date().timeIntervalSince(t0)
         let report = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8))
-        XCTAssertEqual(report.formats.map(\.format), ["safetensors", "idx", "idx-gz", "cifar", "conf"])
+        XCTAssertEqual(report.formats.map(\.format), ["safetensors", "compressed", "idx", "idx-gz", "cifar", "conf"])
         var table = "format | runs | accepted | wrong | clean errors | errors not naming the file | crashes | hangs | runaway | peak MB | s | slowest input s\n"
         for s in report.formats {
             table += "\(s.format) | \(s.runs) | \(s.accepted) | \(s.wrong) | \(s.cleanErrors) | \(s.unnamedErrors) | \(s.crashes) | \(s.hangs) | \(s.runaway) | "
@@ -118,6 +118,7 @@ final class FuzzTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("unknown format 'png'"), r.stderr)
         let help = try fuzz(["--help"])
         XCTAssertFalse(help.stdout.contains("--worker"), "the worker flag is hidden")
-        XCTAssertTrue(help.stdout.contains("safetensors-compressed"), "planned formats are listed")
+        XCTAssertTrue(help.stdout.contains("ini (") && help.stdout.contains("yaml ("), "planned formats are listed")
+        XCTAssertTrue(help.stdout.contains("compressed"), "the compressed model format is fuzzed")
     }
 }

@@ -180,7 +180,9 @@ final class ParameterReparametrisationTests: XCTestCase {
         try ModelFile.save(model, to: plain)
         try ModelFile.save(model, to: full, originals: true)
         let names = try SafetensorsFile(contentsOf: plain).entries.map(\.name)
-        XCTAssertEqual(Set(names), ["0.weight", "0.bias", "0.weight_mask", "2.weight", "2.bias", "2.weight_mask"])
+        XCTAssertEqual(Set(names), ["0.weight", "0.bias", "2.weight", "2.bias"])
+        // The masks are compact: in the metadata, as (weight != 0) with no exceptions.
+        XCTAssertEqual(try ModelFile.metadata(plain)[CompactMasks.metadataKey], #"{"0.weight":[],"2.weight":[]}"#)
         let size = { (p: String) in (try FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0 }
         XCTAssertGreaterThanOrEqual(try size(full) - size(plain), 4 * (12 + 6))
         // Loaded without originals, the masked weights are 0 and stay so when unmasked.
@@ -192,7 +194,7 @@ final class ParameterReparametrisationTests: XCTestCase {
     func testCompanionTensorsWithoutTheirMaskAreRefused() throws {
         let model = try scoredModel()
         let path = temporary("bad.safetensors")
-        try ModelFile.save(model, to: path, originals: true)
+        try ModelFile.save(model, to: path, originals: true, floatMasks: true)
         let file = try SafetensorsFile(contentsOf: path)
         var tensors = [(String, Tensor)]()
         for e in file.entries where e.name != "0.weight_mask" {

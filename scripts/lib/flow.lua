@@ -6,6 +6,18 @@ function flow.path(folder, name)
   return folder .. '/' .. name
 end
 
+-- The model file <folder>/<model>.safetensors, or the compressed <folder>/<model>.wbz when
+-- only that one exists (wb.loadModel reads either).
+function flow.modelFile(folder, model)
+  local standard = flow.path(folder, model .. '.safetensors')
+  local compressed = flow.path(folder, model .. '.wbz')
+  local f = io.open(standard, 'rb')
+  if f then f:close() return standard end
+  f = io.open(compressed, 'rb')
+  if f then f:close() return compressed end
+  return standard
+end
+
 function flow.ensureFolder(folder)
   if folder ~= '' and folder ~= '.' then wb.mkdir(folder) end
 end
@@ -197,9 +209,10 @@ end
 
 -- -test: total compression and error of the pruned model in out/.
 function flow.testPruned(opt)
-  local path = flow.path(opt.out, opt.model .. '.safetensors')
+  local path = flow.modelFile(opt.out, opt.model)
   local model = wb.loadModel(path)
   local _, test = flow.loadData(opt)
+  print(wb.describe(model, {file = path}))
   print('Total Compression: ' .. string.format('%.14g', wb.compression(model)))
   local err = flow.test(model, test, opt)
   print(string.format('Error: %.2f', err))

@@ -25,16 +25,18 @@ fi
 
 "$here/prepare-mnist.sh"
 
-# The project's Python: .venv/ at the repository's root, with tensorboard. A venv left half
-# made (no pip, or an import that fails) is made again.
+# The project's Python: .venv/ at the repository's root, with tensorboard (whose reader checks
+# the event files) and safetensors + numpy (the counterpart that checks the model files and
+# runs the Python reader of docs/model-files.md). A venv left half made (no pip, or an import
+# that fails) is made again.
 root="$(cd "$here/../.." && pwd)"
 venv="$root/.venv"
-if ! "$venv/bin/python" -c "import tensorboard" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import tensorboard, safetensors.numpy, numpy" 2>/dev/null; then
     if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
         rm -rf "$venv"
         python3 -m venv "$venv"
     fi
-    echo "installing tensorboard into .venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorboard
+    echo "installing tensorboard, safetensors and numpy into .venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorboard safetensors numpy
 fi
 echo "set-up done"

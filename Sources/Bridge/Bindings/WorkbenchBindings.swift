@@ -38,8 +38,12 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(try ModelFile.load(try call.string(1), types: call.context.moduleTypes) as Module)
             return 1
         },
-        // wb.saveModel(model, path [, {key = 'value'}] [, {originals = true}]) : atomic write;
-        // originals: also the stored weights under each mask ("N.weight_orig")
+        // wb.saveModel(model, path [, {key = 'value'}] [, {originals = true, floatMasks = true,
+        // format = 'compressed', shareBits = B, convBits = B, linearBits = B}]) : atomic write;
+        // originals: also the stored weights under each mask ("N.weight_orig"); floatMasks:
+        // masks as float tensors "N.weight_mask" (else compact, in the metadata); format 'standard' (default) or
+        // 'compressed' (docs/model-files.md), whose weights of convolutions (convBits) and
+        // linear layers (linearBits; shareBits sets both) share 2^B values found by k-means
         "saveModel": { call in
             let m = try sequential(call, 1)
             let path = try call.string(2)
@@ -58,8 +62,27 @@ public enum WorkbenchBindings: LuaBindingArea {
                 }
             }
             try LuaModules.checkRebuildable(m, for: "save")
-            let originals = try LuaOptions(call, 4, allowed: ["originals"]).boolean("originals", default: false)
-            try ModelFile.save(m, to: path, metadata: meta, originals: originals)
+            let o = try LuaOptions(call, 4, allowed: ["originals", "floatMasks", "format", "shareBits", "convBits", "linearBits"])
+            let originals = try o.boolean("originals", default: false)
+            let floatMasks = try o.boolean("floatMasks", default: false)
+            func bits(_ key: String, _ fallback: Int?) throws -> Int? {
+                guard let b = try o.number(key) else { return fallback }
+                guard let i = Int(exactly: b), Codebook.bitRange.contains(i) else {
+                    throw call.error("option '\(key)' must be an integer in \(Codebook.bitRange), got \(b)")
+                }
+                return i
+            }
+            let all = try bits("shareBits", nil)
+            let conv = try bits("convBits", all), linear = try bits("linearBits", all)
+            let format: ModelFile.Format
+            switch try o.string("format") ?? "standard" {
+            case "standard":
+                guard conv == nil && linear == nil else { throw call.error("weight sharing (shareBits, convBits, linearBits) needs format = 'compressed'") }
+                format = .standard
+            case "compressed": format = .compressed(sharing: ModelFile.sharingPlan(m, convolution: conv, linear: linear))
+            case let other: throw call.error("unknown format '\(other)' (standard or compressed)")
+            }
+            try ModelFile.save(m, to: path, metadata: meta, originals: originals, floatMasks: floatMasks, format: format)
             return 0
         },
         // wb.train(model, data, {epochs=1, lr=0.01, momentum=0.9, batchSize=128, seed=0, ...}) -> mean loss
@@ -113,6 +136,23 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(e.errorPercent)
             call.push(e.loss)
             return 2
+        },
+        // wb.describe(model [, {input = {C, H, W}, file = path}]) -> the per-layer table (weights,
+        // nonzeros, density, bytes on disk, FLOPs dense and sparse) as text; file: count the
+        // bytes of that model file (else of a lossless compressed file)
+        "describe": { call in
+            let model = try sequential(call, 1)
+            let o = try LuaOptions(call, 2, allowed: ["input", "file"])
+            var shape: [Int]?
+            if let i = try o.tableIndex("input") {
+                defer { wb_pop(call.L, 1) }
+                shape = try call.integerArray(i)
+                guard let s = shape, !s.isEmpty, s.count <= 3, s.allSatisfy({ (1...65536).contains($0) }) else {
+                    throw call.error("option 'input' must be {C, H, W} or {features}, each in 1...65536")
+                }
+            }
+            call.push(try ModelSummary(model, imageShape: shape, file: try o.string("file")).table)
+            return 1
         },
         // wb.compression(model) -> fraction of all weights that are zero (the reference's Total Compression)
         "compression": { call in

@@ -24,6 +24,10 @@ public enum FuzzMutationKind: String, CaseIterable, Codable, Sendable {
     case architecture
     /// Header and data disagreeing while each looks fine: shapes, dtypes, names, values.
     case tensorMismatch = "tensor-mismatch"
+    /// The compressed model format's own structure edited: its layout JSON
+    /// (`workbench.compressed`: counts, shapes, position and value kinds, bits, mask flags)
+    /// and its streams (coding byte, value counts, widths, code tables, the last byte).
+    case compressedLayout = "compressed-layout"
     /// A gzip stream corrupted: deflate bytes, CRC, ISIZE, header flags, trailing members.
     case gzipCorruption = "gzip-corruption"
     /// A gzip bomb: a small .gz of many zeros behind a header that claims little data.

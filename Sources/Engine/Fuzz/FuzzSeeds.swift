@@ -67,6 +67,96 @@ public enum FuzzSeeds {
                         hotRange: 0..<start)
     }
 
+    // MARK: - compressed model files
+
+    /// The tiny model with its first convolution and last linear layer pruned to a third,
+    /// written compressed: lossless ("tiny-lossless") and with weights shared over 4 values
+    /// ("tiny-shared").
+    public static func compressedModelFiles(temporaryDirectory: String) throws -> [(name: String, bytes: [UInt8])] {
+        let model = try tinyModel()
+        for i in [0, 8] {
+            let w = model.modules[i].weight!
+            let mask = Tensor(shape: w.value.shape)
+            for k in 0..<mask.count { mask.data[k] = k % 3 == 1 ? 1 : 0 }
+            try w.setMask(mask)
+        }
+        var out = [(name: String, bytes: [UInt8])]()
+        for (name, bits) in [("tiny-lossless", nil), ("tiny-shared", 2)] as [(String, Int?)] {
+            let path = temporaryDirectory + "/seed-\(name).wbz"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try ModelFile.save(model, to: path, metadata: ["seed": "fuzz"],
+                               format: .compressed(sharing: ModelFile.sharingPlan(model, convolution: bits, linear: bits)))
+            guard let data = FileManager.default.contents(atPath: path) else { throw EngineError("\(path): cannot read the seed back") }
+            out.append((name, [UInt8](data)))
+        }
+        return out
+    }
+
+    /// A compressed seed: the safetensors edits, and its own (`FuzzMutationKind.compressedLayout`):
+    /// every field of each tensor's layout JSON set to edge values, and each stream's coding
+    /// byte, value count, width or table size, and last byte set to edge values.
+    public static func compressed(name: String, bytes: [UInt8]) throws -> FuzzSeed {
+        var seed = try safetensors(name: name, bytes: bytes)
+        guard let st = FuzzSafetensors(bytes) else { throw EngineError("\(name): not a safetensors file") }
+        let metadata = st.header["__metadata__"] ?? .object([])
+        guard let text = metadata[CompressedModelFile.layoutKey]?.stringValue, let layout = FuzzJSON.parse(text) else {
+            throw EngineError("\(name): no compressed layout in the seed")
+        }
+        var edits = [FuzzEdit]()
+        func withLayout(_ l: FuzzJSON) -> [UInt8] {
+            st.file(st.header.setting("__metadata__", metadata.setting(CompressedModelFile.layoutKey, .string(l.text))))
+        }
+        let numbers: [FuzzJSON] = ["-1", "0", "1", "2", "17", "4294967295", "4294967296", "9223372036854775807", "1e300", "2.5"].map { .number($0) }
+            + [.string("1"), .null, .bool(true), .array([])]
+        for (tensor, entry) in layout.objectValue ?? [] {
+            for key in ["count", "bits", "shape", "mask", "positions", "values"] {
+                for v in numbers + [.string("relative"), .string("csr"), .string("all"), .string("float32"), .string("shared"), .string("dense")] {
+                    edits.append(FuzzEdit("layout of '\(tensor)': \(key) -> \(v.text)") { _ in withLayout(layout.setting(tensor, entry.setting(key, v))) })
+                }
+                edits.append(FuzzEdit("layout of '\(tensor)': \(key) removed") { _ in withLayout(layout.setting(tensor, entry.removing(key))) })
+            }
+            if let c = entry["count"]?.integerValue {
+                for d in [-1, 1] {
+                    edits.append(FuzzEdit("layout of '\(tensor)': count \(c) -> \(c + d)") { _ in withLayout(layout.setting(tensor, entry.setting("count", .number(String(c + d))))) })
+                }
+            }
+            edits.append(FuzzEdit("layout of '\(tensor)' not an object") { _ in withLayout(layout.setting(tensor, .array([]))) })
+            edits.append(FuzzEdit("layout entry '\(tensor)' renamed") { _ in withLayout(layout.setting(tensor + "x", entry)) })
+        }
+        edits.append(FuzzEdit("layout not JSON") { _ in withLayout(.number("{")) })
+        edits.append(FuzzEdit("layout removed") { _ in st.file(st.header.setting("__metadata__", metadata.removing(CompressedModelFile.layoutKey))) })
+        // Stream fields: byte 0 coding, bytes 1-4 count, byte 5 width (fixed) or bytes 5-8 table size (Huffman).
+        let start = 8 + st.headerLength
+        for t in st.tensors where t.end - t.begin >= 6 && !(t.name.hasSuffix(".values") || t.name.hasSuffix(".codebook")) {
+            let at = start + t.begin
+            func set(_ what: String, _ offset: Int, _ values: [UInt8]) {
+                edits.append(FuzzEdit("stream '\(t.name)': \(what)") { b in
+                    var b = b
+                    for (k, v) in values.enumerated() where at + offset + k < start + t.end { b[at + offset + k] = v }
+                    return b
+                })
+            }
+            for c: UInt8 in [0, 1, 2, 0xff] { set("coding \(c)", 0, [c]) }
+            for (what, v) in [("count 0", [0, 0, 0, 0]), ("count 2^32-1", [0xff, 0xff, 0xff, 0xff]), ("count 2^31", [0, 0, 0, 0x80]),
+                              ("count +1", []), ("table/width 0", [0]), ("table/width 33", [33]), ("table/width 255", [0xff])] as [(String, [UInt8])] {
+                if what == "count +1" {
+                    edits.append(FuzzEdit("stream '\(t.name)': count + 1") { b in
+                        var b = b
+                        b[at + 1] &+= 1
+                        return b
+                    })
+                } else {
+                    set(what, what.hasPrefix("count") ? 1 : 5, v)
+                }
+            }
+            set("table size 2^32-1", 5, [0xff, 0xff, 0xff, 0xff])
+            set("last byte 0xff", t.end - t.begin - 1, [0xff])
+            set("last byte 0", t.end - t.begin - 1, [0])
+        }
+        seed.edits[.compressedLayout] = edits
+        return seed
+    }
+
     // MARK: - IDX
 
     static func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }

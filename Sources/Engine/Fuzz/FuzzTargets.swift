@@ -70,12 +70,11 @@ public struct FuzzTargetOptions {
 
 /// The formats the Engine can fuzz without Lua, and the ones to add when they exist.
 public enum FuzzFormats {
-    public static let engine = ["safetensors", "idx", "idx-gz", "cifar"]
+    public static let engine = ["safetensors", "compressed", "idx", "idx-gz", "cifar"]
 
     /// Extension point: formats planned but not written yet. Each needs a seed builder and a
     /// target (see `FuzzTarget`); the fuzz command lists them in its help.
     public static let planned: [(name: String, what: String)] = [
-        ("safetensors-compressed", "the compressed model format"),
         ("ini", ".ini configuration files"),
         ("yaml", "YAML configuration files"),
     ]
@@ -83,6 +82,7 @@ public enum FuzzFormats {
     public static func target(_ name: String, options: FuzzTargetOptions) throws -> FuzzTarget? {
         switch name {
         case "safetensors": return try SafetensorsFuzzTarget(options: options)
+        case "compressed": return try CompressedFuzzTarget(options: options)
         case "idx": return try IDXFuzzTarget(gzipped: false)
         case "idx-gz": return try IDXFuzzTarget(gzipped: true)
         case "cifar": return CIFARFuzzTarget()
@@ -141,6 +141,42 @@ public final class SafetensorsFuzzTarget: FuzzTarget {
         do {
             output = try model.forward(input)
         } catch {
+            return FuzzOutcome(.accepted, "loaded; the forward pass refused the input: \(error)")
+        }
+        if let bad = (0..<output.count).first(where: { !output.data[$0].isFinite }) {
+            return FuzzOutcome(.wrong, "loaded, but the output of a forward pass holds \(output.data[bad]) (element \(bad + 1) of \(output.count))")
+        }
+        return FuzzOutcome(.accepted)
+    }
+}
+
+// MARK: - compressed model files
+
+/// Compressed model files (`CompressedModelFile`) through `ModelFile.load(path)` and one
+/// forward pass, as safetensors: seeds are the tiny model pruned further, written lossless
+/// and with shared weights, so that every stream kind (relative gaps, CSR rows and columns,
+/// codebook codes; fixed-width and Huffman) is in a seed.
+public final class CompressedFuzzTarget: FuzzTarget {
+    public let name = "compressed"
+    public let fileExtension = "wbz"
+    public let seeds: [FuzzSeed]
+    public let schedule: [FuzzMutationKind] = [.compressedLayout, .header, .compressedLayout, .bitFlip, .tensorMismatch,
+                                               .compressedLayout, .truncate, .lengthField, .compressedLayout, .byteSet,
+                                               .architectureValue, .compressedLayout, .insert, .delete, .compressedLayout]
+    private let input: Tensor
+
+    public init(options: FuzzTargetOptions) throws {
+        seeds = try FuzzSeeds.compressedModelFiles(temporaryDirectory: options.directory).map { try FuzzSeeds.compressed(name: $0.name, bytes: $0.bytes) }
+        var rng = RandomGenerator(seed: 9)
+        input = Tensor(shape: FuzzSeeds.tinyInputShape)
+        input.fillUniform(0, 1, &rng)
+    }
+
+    public func run(path: String, mutant: FuzzMutant) throws -> FuzzOutcome {
+        let model = try ModelFile.load(path)
+        model.evaluate()
+        let output: Tensor
+        do { output = try model.forward(input) } catch {
             return FuzzOutcome(.accepted, "loaded; the forward pass refused the input: \(error)")
         }
         if let bad = (0..<output.count).first(where: { !output.data[$0].isFinite }) {

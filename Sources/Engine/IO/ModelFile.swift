@@ -6,7 +6,9 @@ import Foundation
 /// i (1-based) is PyTorch index i-1, so layer 8's tensors are "7.weight" and "7.bias"; batch
 /// norm adds its buffers ("7.running_mean", "7.running_var"); a pruning mask is
 /// "7.weight_mask" (beside the masked weights "7.weight" = W ⊙ M, so PyTorch reads the pruned
-/// model as it is); the scores that choose a mask are "7.weight_scores"; the stored values
+/// model as it is), written compactly in the metadata when it is (7.weight ≠ 0) but for listed
+/// exceptions (`CompactMasks`), so a pruned file is the size of a dense one; a compressed file
+/// (`CompressedModelFile`) is read by the same `load`, decoded to this layout first; the scores that choose a mask are "7.weight_scores"; the stored values
 /// under a mask (W, PyTorch's "7.weight_orig") are written only when asked for. Nested
 /// Sequentials nest the names ("3.0.weight"). Per module the order is parameters, buffers,
 /// then per parameter its mask, scores and stored values.
@@ -27,14 +29,29 @@ public enum ModelFile {
 
     // MARK: - Saving
 
+    /// How a model file stores the model.
+    public enum Format {
+        /// The PyTorch-loadable file: every tensor F32 under its state_dict name, masks
+        /// compact (`CompactMasks`).
+        case standard
+        /// `CompressedModelFile`; `sharing` gives the bits of weight sharing of each
+        /// parameter to share (by identity); the others are stored losslessly.
+        case compressed(sharing: [ObjectIdentifier: Int])
+    }
+
     /// Saves `model` to `path` atomically (a failed save leaves any existing file as it was).
     /// Every value must be finite: a NaN or infinite weight is an error, not a file.
-    /// `extra` adds metadata; the keys "format" and "workbench.architecture" are reserved.
-    /// With `originals`, each masked parameter's stored values W are saved too ("N.weight_orig");
-    /// without, a pruned file holds what PyTorch needs (masked weights and masks) and no more.
+    /// `extra` adds metadata; the keys "format", "workbench.architecture", "workbench.masks"
+    /// and "workbench.compressed" are reserved. With `originals` (standard format only), each
+    /// masked parameter's stored values W are saved too ("N.weight_orig"); without, a pruned
+    /// file holds what PyTorch needs (masked weights, and masks in the metadata) and no more.
+    /// With `floatMasks` (standard format), masks are written as float tensors "N.weight_mask"
+    /// as PyTorch's pruning holds them (and as files were before compact masks).
+    /// Returns how each tensor was stored (compressed format; empty for the standard one).
+    @discardableResult
     public static func save(_ model: Sequential, to path: String, metadata extra: [String: String] = [:],
-                            originals: Bool = false) throws {
-        for key in [formatKey, architectureKey] where extra[key] != nil {
+                            originals: Bool = false, floatMasks: Bool = false, format: Format = .standard) throws -> [CompressedModelFile.Stored] {
+        for key in [formatKey, architectureKey, CompactMasks.metadataKey, CompressedModelFile.layoutKey] where extra[key] != nil {
             throw EngineError("cannot save \(path): metadata key '\(key)' is reserved for the model file itself")
         }
         let architecture: String
@@ -48,18 +65,115 @@ public enum ModelFile {
         var metadata = extra
         metadata[formatKey] = "pt"
         metadata[architectureKey] = architecture
-        let tensors: [(name: String, tensor: Tensor)]
+        let named: [NamedTensor]
         do {
-            tensors = try stateDict(model, originals: originals).map { ($0.name, $0.tensor) }
+            named = try stateDict(model, originals: originals)
         } catch let e as EngineError {
             throw EngineError("cannot save \(path): \(e.message)")
         }
-        for (name, t) in tensors {
-            if let i = (0..<t.count).first(where: { !t.data[$0].isFinite }) {
-                throw EngineError("cannot save \(path): tensor '\(name)' holds \(t.data[i]) at index \(i + 1) (did training diverge?); a model file holds finite values only")
+        for t in named {
+            if let i = (0..<t.tensor.count).first(where: { !t.tensor.data[$0].isFinite }) {
+                throw EngineError("cannot save \(path): tensor '\(t.name)' holds \(t.tensor.data[i]) at index \(i + 1) (did training diverge?); a model file holds finite values only")
             }
         }
-        try AtomicFile.write(try SafetensorsFile.encode(tensors, metadata: metadata), to: path)
+        switch format {
+        case .standard:
+            var tensors = [(name: String, tensor: Tensor)](), masks = [String: [[Int]]]()
+            for t in named {
+                if !floatMasks, t.isCompanion, t.name.hasSuffix(maskSuffix), let p = t.parameter,
+                   let runs = CompactMasks.exceptions(value: p.value, mask: t.tensor) {
+                    masks[String(t.name.dropLast(maskSuffix.count))] = runs
+                    continue
+                }
+                tensors.append((t.name, t.tensor))
+            }
+            if !masks.isEmpty { metadata[CompactMasks.metadataKey] = CompactMasks.encode(masks) }
+            try AtomicFile.write(try SafetensorsFile.encode(tensors, metadata: metadata), to: path)
+            return []
+        case .compressed(let sharing):
+            guard !originals else { throw EngineError("cannot save \(path): a compressed file holds no stored weights under the masks (originals)") }
+            let parts = try CompressedModelFile.payloads(named, sharing: sharing)
+            metadata.merge(parts.metadata) { _, new in new }
+            metadata[formatKey] = CompressedModelFile.format
+            try AtomicFile.write(try SafetensorsFile.encode(payloads: parts.payloads, metadata: metadata), to: path)
+            return parts.stored
+        }
+    }
+
+    /// The bits of weight sharing per weight of `model`: `convolution` for the weights of
+    /// convolutions, `linear` for those of linear layers (nil: not shared).
+    public static func sharingPlan(_ model: Module, convolution: Int?, linear: Int?) -> [ObjectIdentifier: Int] {
+        var plan = [ObjectIdentifier: Int]()
+        for m in leafModules(model) {
+            guard let w = m.weight else { continue }
+            if m is SpatialConvolution, let b = convolution { plan[ObjectIdentifier(w)] = b }
+            if m is Linear, let b = linear { plan[ObjectIdentifier(w)] = b }
+        }
+        return plan
+    }
+
+    // MARK: - Reading the layouts
+
+    /// The bytes each model tensor takes in the file at `path` (its F32 data, or a compressed
+    /// tensor's streams, values and codebook; a mask tensor counts for its parameter), and how
+    /// each compressed tensor is stored ("relative+float32", ...).
+    public static func storedBytes(_ path: String) throws -> (bytes: [String: Int], encodings: [String: String]) {
+        let raw = try rawFile(path)
+        var layoutNames = Set<String>(), encodings = [String: String]()
+        if raw.metadata[formatKey] == CompressedModelFile.format, let json = raw.metadata[CompressedModelFile.layoutKey],
+           let layout = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] {
+            for (name, value) in layout {
+                layoutNames.insert(name)
+                if let e = value as? [String: Any], let p = e["positions"] as? String, let v = e["values"] as? String {
+                    encodings[name] = p + "+" + (v == "shared" ? "shared\(jsonInteger(e["bits"]) ?? 0)" : v)
+                }
+            }
+        }
+        var bytes = [String: Int]()
+        for e in raw.entries {
+            var owner = e.name
+            if let dot = e.name.lastIndex(of: "."), layoutNames.contains(String(e.name[..<dot])) { owner = String(e.name[..<dot]) }
+            if owner.hasSuffix(maskSuffix) { owner.removeLast(maskSuffix.count) }
+            bytes[owner, default: 0] += e.byteRange.count
+        }
+        return (bytes, encodings)
+    }
+
+    /// The file at `path` as it is, F32 and U8 tensors accepted.
+    static func rawFile(_ path: String) throws -> SafetensorsFile {
+        try SafetensorsFile(contentsOf: path, dtypes: ["F32", "U8"])
+    }
+
+    /// Whether the file at `path` is a compressed model file.
+    public static func isCompressed(_ path: String) throws -> Bool {
+        try rawFile(path).metadata[formatKey] == CompressedModelFile.format
+    }
+
+    /// `raw` in the standard layout, every mask a tensor "<name>_mask": a compressed file
+    /// decoded (`CompressedModelFile`), compact masks expanded (`CompactMasks`); a file already
+    /// so is returned as it is. `shapes` are the model's tensors (for a compressed file's
+    /// sparse entries). The result is then checked as any standard file.
+    static func standardLayout(_ raw: SafetensorsFile, shapes: [String: [Int]]) throws -> SafetensorsFile {
+        let path = raw.file
+        var tensors: [(name: String, tensor: Tensor)]
+        var metadata: [String: String]
+        if raw.metadata[formatKey] == CompressedModelFile.format {
+            (tensors, metadata) = try CompressedModelFile.decode(raw, shapes: shapes)
+        } else {
+            if let e = raw.entries.first(where: { $0.dtype != "F32" }) {
+                throw EngineError("\(path): tensor '\(String(e.name.prefix(120)))': dtype \(e.dtype) is not supported; the workbench reads F32 tensors only (convert with .float() before saving)")
+            }
+            guard raw.metadata[CompactMasks.metadataKey] != nil else { return raw }
+            tensors = raw.entries.map { ($0.name, raw.tensor($0.name)!) }
+            metadata = raw.metadata
+        }
+        if let json = metadata[CompactMasks.metadataKey] {
+            var byName = [String: Tensor]()
+            for t in tensors { byName[t.name] = t.tensor }
+            tensors += try CompactMasks.expand(json, over: byName, file: path)
+            metadata[CompactMasks.metadataKey] = nil
+        }
+        return try SafetensorsFile(bytes: try SafetensorsFile.encode(tensors, metadata: metadata), file: path)
     }
 
     // MARK: - Loading
@@ -73,8 +187,8 @@ public enum ModelFile {
     /// defined outside the Engine (Lua classes) the architecture may name; an external type
     /// it does not know is an error saying so, before anything else is checked.
     public static func load(_ path: String, types: ModuleTypeRegistry? = nil) throws -> Sequential {
-        let file = try SafetensorsFile(contentsOf: path)
-        guard let json = file.metadata[architectureKey] else {
+        let raw = try rawFile(path)
+        guard let json = raw.metadata[architectureKey] else {
             throw EngineError("\(path): no architecture in the metadata (\(architectureKey)); build the model and use loadWeights(into:from:)")
         }
         let spec: ModuleSpec
@@ -92,6 +206,7 @@ public enum ModelFile {
             throw EngineError("\(path): the architecture's top module is \(String(spec.type.prefix(80))), expected nn.Sequential")
         }
         let slots = blueprint.tensors().map { Slot(name: $0.name, shape: $0.shape, isParameter: $0.isParameter) }
+        let file = try standardLayout(raw, shapes: Dictionary(slots.map { ($0.name, $0.shape) }) { a, _ in a })
         try check(file, against: slots)
         let built: Module
         do { built = try blueprint.build() } catch let e as EngineError {
@@ -109,12 +224,26 @@ public enum ModelFile {
     /// metadata, if any, is not consulted. Masks in the file are installed; a parameter
     /// without a mask in the file has its mask removed, so the model ends as the file says.
     public static func loadWeights(into model: Sequential, from path: String) throws {
-        try copyTensors(from: try SafetensorsFile(contentsOf: path), into: model)
+        let shapes = Dictionary(try stateDict(model).filter { !$0.isCompanion }.map { ($0.name, $0.tensor.shape) }) { a, _ in a }
+        try copyTensors(from: try standardLayout(try rawFile(path), shapes: shapes), into: model)
     }
 
-    /// The file's `__metadata__`.
+    /// The tensors of the model file at `path` (standard or compressed) in the standard
+    /// layout: every mask a float tensor "<name>_mask", a compressed file decoded. For reading
+    /// a file's tensors by name; `load` is what checks them against the architecture.
+    public static func standardTensors(_ path: String) throws -> SafetensorsFile {
+        let raw = try rawFile(path)
+        var shapes = [String: [Int]]()
+        if let json = raw.metadata[architectureKey], let spec = try? JSONDecoder().decode(ModuleSpec.self, from: Data(json.utf8)),
+           let blueprint = try? ModuleFactory.blueprint(spec, types: nil) {
+            for t in blueprint.tensors() { shapes[t.name] = t.shape }
+        }
+        return try standardLayout(raw, shapes: shapes)
+    }
+
+    /// The file's `__metadata__` (of a standard or compressed file).
     public static func metadata(_ path: String) throws -> [String: String] {
-        try SafetensorsFile(contentsOf: path).metadata
+        try rawFile(path).metadata
     }
 
     // MARK: - Naming

@@ -10,7 +10,21 @@ public struct SafetensorsEntry: Equatable {
     public var count: Int { shape.reduce(1, *) }
 }
 
-/// The safetensors format (Hugging Face's), float32 tensors only:
+/// The bytes of one tensor to write: float32 values, or raw bytes (dtype U8, shape [count]).
+public enum SafetensorsPayload {
+    case f32(Tensor)
+    case u8([UInt8])
+
+    var byteCount: Int {
+        switch self {
+        case .f32(let t): return 4 * t.count
+        case .u8(let b): return b.count
+        }
+    }
+}
+
+/// The safetensors format (Hugging Face's), float32 tensors (and, where a reader asks for it,
+/// U8 byte tensors, as the compressed model format uses):
 ///
 ///     8 bytes    N, the header length, unsigned little-endian
 ///     N bytes    JSON: {"__metadata__": {string: string},
@@ -35,13 +49,17 @@ public struct SafetensorsFile {
 
     public func entry(_ name: String) -> SafetensorsEntry? { entries.first { $0.name == name } }
 
-    /// Reads and validates the file at `path`.
-    public init(contentsOf path: String) throws {
-        try self.init(bytes: try FileBytes.read(path, kind: "a model file"), file: path)
+    /// Reads and validates the file at `path`; `dtypes` are the element types accepted
+    /// (F32, and U8 for the compressed model format).
+    public init(contentsOf path: String, dtypes: Set<String> = ["F32"]) throws {
+        try self.init(bytes: try FileBytes.read(path, kind: "a model file"), file: path, dtypes: dtypes)
     }
 
+    /// The element size in bytes of each dtype a reader may accept.
+    static let elementSizes: [String: Int] = ["F32": 4, "U8": 1]
+
     /// Parses and validates safetensors bytes; `file` names them in errors.
-    public init(bytes: [UInt8], file: String) throws {
+    public init(bytes: [UInt8], file: String, dtypes: Set<String> = ["F32"]) throws {
         self.file = file
         self.bytes = bytes
         guard bytes.count >= 8 else {
@@ -83,7 +101,7 @@ public struct SafetensorsFile {
 
         var entries = [SafetensorsEntry]()
         for name in header.keys.sorted() where name != "__metadata__" {
-            entries.append(try Self.entry(name, header[name]!, dataSize: dataSize, file: file))
+            entries.append(try Self.entry(name, header[name]!, dataSize: dataSize, file: file, dtypes: dtypes))
         }
         entries.sort { ($0.byteRange.lowerBound, $0.byteRange.upperBound, $0.name) < ($1.byteRange.lowerBound, $1.byteRange.upperBound, $1.name) }
         // The tensors must tile the data section exactly, as the reference implementation
@@ -105,9 +123,14 @@ public struct SafetensorsFile {
         self.entries = entries
     }
 
-    /// Copies the tensor `entry` into `tensor`, whose element count must match.
+    /// The raw bytes of `entry` (any dtype).
+    public func rawBytes(_ entry: SafetensorsEntry) -> ArraySlice<UInt8> {
+        bytes[(dataStart + entry.byteRange.lowerBound)..<(dataStart + entry.byteRange.upperBound)]
+    }
+
+    /// Copies the F32 tensor `entry` into `tensor`, whose element count must match.
     public func copy(_ entry: SafetensorsEntry, into tensor: Tensor) {
-        precondition(tensor.count == entry.count && entry.byteRange.count == 4 * entry.count)
+        precondition(entry.dtype == "F32" && tensor.count == entry.count && entry.byteRange.count == 4 * entry.count)
         bytes.withUnsafeBytes { raw in
             let src = raw.baseAddress! + dataStart + entry.byteRange.lowerBound
             #if _endian(little)
@@ -123,7 +146,8 @@ public struct SafetensorsFile {
     /// The first element of `entry` that is NaN or infinite, with its 0-based index, or nil.
     /// Read from the file's bytes, so it can be asked before any tensor is allocated.
     public func firstNonFinite(_ entry: SafetensorsEntry) -> (index: Int, value: Float)? {
-        bytes.withUnsafeBytes { raw in
+        precondition(entry.dtype == "F32")
+        return bytes.withUnsafeBytes { raw in
             let src = raw.baseAddress! + dataStart + entry.byteRange.lowerBound
             for i in 0..<entry.count {
                 let bits = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
@@ -146,6 +170,12 @@ public struct SafetensorsFile {
 
     /// The bytes of a safetensors file holding `tensors` (in that order) and `metadata`.
     public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) throws -> [UInt8] {
+        try encode(payloads: tensors.map { ($0.name, .f32($0.tensor)) }, metadata: metadata)
+    }
+
+    /// The bytes of a safetensors file holding `payloads` (F32 tensors or U8 byte strings, in
+    /// that order) and `metadata`.
+    public static func encode(payloads tensors: [(name: String, payload: SafetensorsPayload)], metadata: [String: String]) throws -> [UInt8] {
         var seen = Set<String>()
         for (name, _) in tensors {
             guard name != "__metadata__", seen.insert(name).inserted else {
@@ -160,10 +190,14 @@ public struct SafetensorsFile {
         }
         var offset = 0
         var fields = [String]()
-        for (name, t) in tensors {
-            let end = offset + 4 * t.count
-            let shape = t.shape.map(String.init).joined(separator: ",")
-            fields.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+        for (name, payload) in tensors {
+            let end = offset + payload.byteCount
+            let (dtype, shape): (String, String)
+            switch payload {
+            case .f32(let t): (dtype, shape) = ("F32", t.shape.map(String.init).joined(separator: ","))
+            case .u8(let b): (dtype, shape) = ("U8", String(b.count))
+            }
+            fields.append("\(jsonString(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         header += fields.joined(separator: ",") + "}"
@@ -177,7 +211,11 @@ public struct SafetensorsFile {
         var length = UInt64(headerBytes.count)
         for _ in 0..<8 { out.append(UInt8(length & 0xff)); length >>= 8 }
         out.append(contentsOf: headerBytes)
-        for (_, t) in tensors {
+        for (_, payload) in tensors {
+            guard case .f32(let t) = payload else {
+                if case .u8(let b) = payload { out.append(contentsOf: b) }
+                continue
+            }
             let start = out.count
             out.append(contentsOf: repeatElement(0, count: 4 * t.count))
             out.withUnsafeMutableBytes { raw in
@@ -193,11 +231,11 @@ public struct SafetensorsFile {
 
     // MARK: - Parsing helpers
 
-    private static func entry(_ name: String, _ raw: Any, dataSize: Int, file: String) throws -> SafetensorsEntry {
+    private static func entry(_ name: String, _ raw: Any, dataSize: Int, file: String, dtypes: Set<String>) throws -> SafetensorsEntry {
         let who = "\(file): tensor '\(name)'"
         guard let dict = raw as? [String: Any] else { throw EngineError("\(who): its header entry is not a JSON object") }
         guard let dtype = dict["dtype"] as? String else { throw EngineError("\(who): no dtype string in its header entry") }
-        guard dtype == "F32" else {
+        guard dtypes.contains(dtype), let elementSize = elementSizes[dtype] else {
             throw EngineError("\(who): dtype \(dtype) is not supported; the workbench reads F32 tensors only (convert with .float() before saving)")
         }
         guard let shapeValues = dict["shape"] as? [Any], let shape = integers(shapeValues), shape.allSatisfy({ $0 >= 0 }) else {
@@ -219,9 +257,9 @@ public struct SafetensorsFile {
             guard !overflow else { throw EngineError("\(who): shape \(shape) is impossibly large") }
             count = c
         }
-        let (needed, overflow) = count.multipliedReportingOverflow(by: 4)
+        let (needed, overflow) = count.multipliedReportingOverflow(by: elementSize)
         guard !overflow, end - begin == needed else {
-            throw EngineError("\(who): data_offsets [\(begin), \(end)] hold \(end - begin) bytes but shape \(shape) of F32 needs \(overflow ? "more" : String(needed))")
+            throw EngineError("\(who): data_offsets [\(begin), \(end)] hold \(end - begin) bytes but shape \(shape) of \(dtype) needs \(overflow ? "more" : String(needed))")
         }
         return SafetensorsEntry(name: name, dtype: dtype, shape: shape, byteRange: begin..<end)
     }

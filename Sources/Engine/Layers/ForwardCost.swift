@@ -91,3 +91,22 @@ public enum ForwardCost {
         return c.forwardFLOPs(outputElements: m.output.count)
     }
 }
+
+/// The forward FLOPs of a layer whose weight has `nonzeros` entries that are not zero, done by
+/// a sparse kernel that multiplies only those: 2 per nonzero weight per output position, plus
+/// the bias additions.
+public protocol SparseForwardCosting {
+    func sparseForwardFLOPs(outputElements y: Int, nonzeros: Int) -> Double
+}
+
+extension Linear: SparseForwardCosting {
+    public func sparseForwardFLOPs(outputElements y: Int, nonzeros: Int) -> Double {
+        2 * Double(nonzeros) + (biasParameter == nil ? 0 : Double(outputSize))
+    }
+}
+
+extension SpatialConvolution: SparseForwardCosting {
+    public func sparseForwardFLOPs(outputElements y: Int, nonzeros: Int) -> Double {
+        2 * Double(nonzeros) * Double(y / Swift.max(nOutputPlane, 1)) + (biasParameter == nil ? 0 : Double(y))
+    }
+}

@@ -1,12 +1,17 @@
 import Foundation
+import Kernels
 
 /// y = x Wᵀ + b, W of shape [outputSize, inputSize] (Torch's nn.Linear).
-/// Input [inputSize] or [batch, inputSize].
+/// Input [inputSize] or [batch, inputSize]. In evaluation, a pruned weight runs as sparse rows
+/// when `SparseChoice` prefers them (equal to the dense product up to float rounding).
 public final class Linear: Module {
     public let inputSize: Int
     public let outputSize: Int
     public let weightParameter: Parameter
     public let biasParameter: Parameter?
+    private let sparse = SparseWeightCache()
+    /// The transposed input blocks of the sparse product, one per thread.
+    private var sparseScratch = Tensor()
 
     public init(_ inputSize: Int, _ outputSize: Int, bias: Bool = true) {
         self.inputSize = inputSize
@@ -45,6 +50,20 @@ public final class Linear: Module {
         if let b = biasParameter?.value.data {
             for r in 0..<n { (y + r * outputSize).update(from: b, count: outputSize) }
         }
+        if !isTraining, let rows = sparse.rows(weightParameter, .linear, rows: outputSize, columns: inputSize, batch: n) {
+            let x = input.data, accumulate = biasParameter != nil, columns = inputSize, block = SparseRows.block
+            let blocks = (n + block - 1) / block
+            let chunks = Parallel.chunkCount(blocks, costPerItem: 2 * block * rows.nonzeros)
+            let perChunk = block * (columns + 1)
+            if n >= 4 { _ = sparseScratch.resize([chunks * perChunk]) }
+            let scratchBase = sparseScratch.data
+            Parallel.forChunksIndexed(blocks, costPerItem: 2 * block * rows.nonzeros) { c, r in
+                let scratch = scratchBase + (n >= 4 ? c * perChunk : 0)
+                rows.multiplyTransposed(x: x, ldx: columns, samples: (r.lowerBound * block)..<Swift.min(r.upperBound * block, n),
+                                        c: y, ldc: self.outputSize, accumulate: accumulate, scratch: scratch)
+            }
+            return output
+        }
         BLAS.parallelGemm(transB: true, m: n, n: outputSize, k: inputSize,
                   a: input.data, b: weightParameter.value.data,
                   beta: biasParameter == nil ? 0 : 1, c: y)
@@ -79,6 +98,11 @@ public final class Linear: Module {
                 for j in 0..<outputSize { gb[j] += scale * row[j] }
             }
         }
+    }
+
+    override public func clearState() {
+        super.clearState()
+        sparseScratch = Tensor()
     }
 
     override public var spec: ModuleSpec {

@@ -11,6 +11,8 @@ import Kernels
 ///   ∂L/∂W += ∂L/∂Y_b · columns_bᵀ,   ∂L/∂columns_b = Wᵀ · ∂L/∂Y_b  (then folded back, col2im).
 /// The batch is split into one contiguous chunk per thread, each with its own small
 /// workspace (it stays in cache); weight-gradient partial sums are added in chunk order.
+/// In evaluation, a pruned weight runs as sparse rows (Y_b = W · columns_b with W's nonzeros
+/// only) when `SparseChoice` prefers them (equal to the dense product up to float rounding).
 public final class SpatialConvolution: Module {
     public let nInputPlane: Int, nOutputPlane: Int
     public let kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int
@@ -22,6 +24,7 @@ public final class SpatialConvolution: Module {
         let columns = Tensor(), gradColumns = Tensor(), gradWeight = Tensor(), gradBias = Tensor()
     }
     private var workspaces: [Workspace] = []
+    private let sparse = SparseWeightCache()
 
     public init(_ nInputPlane: Int, _ nOutputPlane: Int, _ kW: Int, _ kH: Int,
                 _ dW: Int = 1, _ dH: Int = 1, _ padW: Int = 0, _ padH: Int = 0, bias: Bool = true) {
@@ -101,16 +104,21 @@ public final class SpatialConvolution: Module {
         let padded = usesPaddedWidth(g)
         let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
         let inSize = nInputPlane * g.h * g.w
+        let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b)
         Parallel.forChunksIndexed(g.b, costPerItem: nOut * k * p) { c, r in
             let col = self.workspaces[c].columns.data
             if padded {
                 let s = self.paddedShape(g)
-                let xp = col, bMatrix = col + s.paddedCount, rows = bMatrix + s.k * s.run
+                let xp = col, bMatrix = col + s.paddedCount, outRows = bMatrix + s.k * s.run
                 for b in r {
                     PaddedWidthConvolution.pad(x + b * inSize, s, into: xp)
                     PaddedWidthConvolution.unfold(xp, s, into: bMatrix)
-                    BLAS.gemm(m: nOut, n: s.run, k: k, a: w, b: bMatrix, c: rows)
-                    PaddedWidthConvolution.copyOut(rows, bias, s, into: y + b * nOut * p)
+                    if let sr = rows {
+                        sr.multiply(b: bMatrix, ldb: s.run, n: s.run, c: outRows, ldc: s.run, accumulate: false)
+                    } else {
+                        BLAS.gemm(m: nOut, n: s.run, k: k, a: w, b: bMatrix, c: outRows)
+                    }
+                    PaddedWidthConvolution.copyOut(outRows, bias, s, into: y + b * nOut * p)
                 }
                 return
             }
@@ -121,7 +129,11 @@ public final class SpatialConvolution: Module {
                 if let bias {
                     for o in 0..<nOut { (yb + o * p).update(repeating: bias[o], count: p) }
                 }
-                BLAS.gemm(m: nOut, n: p, k: k, a: w, b: col, beta: bias == nil ? 0 : 1, c: yb)
+                if let sr = rows {
+                    sr.multiply(b: col, ldb: p, n: p, c: yb, ldc: p, accumulate: bias != nil)
+                } else {
+                    BLAS.gemm(m: nOut, n: p, k: k, a: w, b: col, beta: bias == nil ? 0 : 1, c: yb)
+                }
             }
         }
         return output

@@ -1,0 +1,66 @@
+import Foundation
+import Kernels
+
+/// When the layers run their weights as sparse rows (`Kernels.SparseRows`) instead of a dense
+/// product: in evaluation only, when the weight has a mask (a pruned layer) or was found sparse
+/// the last time, and the rule below says the sparse product is faster. The sparse rows are
+/// built from the effective weights at every forward pass (one pass over them, as applying the
+/// mask is), so they can never be stale: any write into the weights or the mask is seen.
+///
+/// The rule, from `workbench bench --sparse` on this project's machine (docs/sparse.md): the
+/// sparse product wins below these densities (nonzeros / entries).
+public enum SparseChoice {
+    /// A linear layer (`multiplyTransposed`): up to 25% (at 30% it gains 1.1-1.2x only), from
+    /// a batch of 16 (below it, the pass that builds the sparse rows costs more than the dense
+    /// product it saves).
+    public static let linearDensity = 0.25
+    public static let linearMinimumBatch = 16
+    /// A convolution on its unfolded input (`multiply`): up to 40% (1.3-1.6x at 30%; at 50%
+    /// it loses at batch 1).
+    public static let convolutionDensity = 0.4
+
+    /// Tests and benchmarks force a path: nil follows the rule, true always sparse (in
+    /// evaluation), false always dense. The environment variable WORKBENCH_SPARSE=dense (or
+    /// =sparse) sets it for a whole run.
+    nonisolated(unsafe) public static var forced: Bool? = {
+        switch ProcessInfo.processInfo.environment["WORKBENCH_SPARSE"] {
+        case "dense": return false
+        case "sparse": return true
+        default: return nil
+        }
+    }()
+
+    public enum Kind { case linear, convolution }
+
+    /// The rule for a layer of `kind` whose weight has this density, at a batch of `batch`.
+    public static func prefersSparse(_ kind: Kind, density: Double, batch: Int) -> Bool {
+        if let forced { return forced }
+        switch kind {
+        case .linear: return density <= linearDensity && batch >= linearMinimumBatch
+        case .convolution: return density <= convolutionDensity
+        }
+    }
+
+    /// Whether to build sparse rows for `p` at all (a pruned weight, or one sparse last time).
+    static func isCandidate(_ p: Parameter, hint: Bool) -> Bool {
+        if let forced { return forced }
+        return p.mask != nil || hint
+    }
+}
+
+/// A layer's sparse form of its weight for one forward pass, and what it learnt for the next.
+final class SparseWeightCache {
+    /// The last forward pass found the weight sparse enough to try again.
+    var hint = false
+
+    /// The weight as sparse rows [rows × columns] when the rule prefers them, else nil.
+    func rows(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int) -> SparseRows? {
+        guard SparseChoice.isCandidate(p, hint: hint) else { return nil }
+        if SparseChoice.forced == nil && kind == .linear && batch < SparseChoice.linearMinimumBatch { return nil }
+        let s = SparseRows(dense: p.value.data, rows: rows, columns: columns)
+        let density = Double(s.nonzeros) / Double(Swift.max(rows * columns, 1))
+        let use = SparseChoice.prefersSparse(kind, density: density, batch: batch)
+        hint = density <= (kind == .linear ? SparseChoice.linearDensity : SparseChoice.convolutionDensity)
+        return use ? s : nil
+    }
+}

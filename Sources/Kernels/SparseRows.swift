@@ -1,0 +1,186 @@
+/// A matrix A [rows × columns] in compressed sparse rows: row r's nonzero entries are
+/// `values[rowStart[r]..<rowStart[r+1]]` at columns `columnIndex[...]` (increasing). Built
+/// from a dense row-major matrix, keeping the entries that are not 0 (±0 are dropped: a product
+/// with them only adds a zero; NaN is kept).
+///
+/// Two products, each summing a row's nonzeros in column order (so the result equals the dense
+/// product up to float rounding, not bit for bit):
+/// - `multiplyTransposed`: C[s, r] (+)= Σ_k A[r, k] · X[s, k] (a linear layer, y = x Aᵀ): per
+///   block of 32 samples, X's block is transposed so that each nonzero A[r, k] scales one
+///   contiguous 32-vector X[·, k]; a single sample is a gather dot product per row;
+/// - `multiply`: C[r, j] (+)= Σ_k A[r, k] · B[k, j] (a convolution on the unfolded input,
+///   Y = W · columns): each nonzero scales row k of B into row r of C.
+public struct SparseRows {
+    public let rows: Int, columns: Int
+    public private(set) var rowStart: [Int32]
+    public private(set) var columnIndex: [Int32]
+    public private(set) var values: [Float]
+    public var nonzeros: Int { values.count }
+
+    /// The samples of one block of `multiplyTransposed`.
+    public static let block = 32
+
+    /// Two passes over A: the nonzeros of each row counted, then written into arrays of
+    /// exactly that size.
+    public init(dense a: UnsafePointer<Float>, rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        var total = 0
+        let start = [Int32](unsafeUninitializedCapacity: rows + 1) { buffer, count in
+            buffer[0] = 0
+            // Counted on the bit patterns without the sign (0 for ±0), which vectorises.
+            let bits = UnsafeRawPointer(a).assumingMemoryBound(to: UInt32.self)
+            for r in 0..<rows {
+                let row = bits + r * columns
+                var n = 0
+                for k in 0..<columns { n &+= row[k] & 0x7fff_ffff != 0 ? 1 : 0 }
+                total += n
+                buffer[r + 1] = Int32(total)
+            }
+            count = rows + 1
+        }
+        // Written without branches: every entry is written at the next slot, which advances
+        // only past a nonzero (one spare slot at the end).
+        var index = [Int32](repeating: 0, count: total + 1), value = [Float](repeating: 0, count: total + 1)
+        index.withUnsafeMutableBufferPointer { ix in
+            value.withUnsafeMutableBufferPointer { vx in
+                var p = 0
+                let bits = UnsafeRawPointer(a).assumingMemoryBound(to: UInt32.self)
+                for r in 0..<rows {
+                    let row = a + r * columns, rowBits = bits + r * columns
+                    for k in 0..<columns {
+                        ix[p] = Int32(truncatingIfNeeded: k)
+                        vx[p] = row[k]
+                        p &+= rowBits[k] & 0x7fff_ffff != 0 ? 1 : 0
+                    }
+                }
+            }
+        }
+        index.removeLast()
+        value.removeLast()
+        rowStart = start
+        columnIndex = index
+        values = value
+    }
+
+    /// C[s, r] = (accumulate ? C[s, r] : 0) + Σ_k A[r, k] · X[s, k] for the samples `samples`
+    /// (rows of X, stride `ldx`; rows of C, stride `ldc`). `scratch` holds `block · (columns + 1)` floats.
+    public func multiplyTransposed(x: UnsafePointer<Float>, ldx: Int, samples: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                   accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
+        rowStart.withUnsafeBufferPointer { start in
+        columnIndex.withUnsafeBufferPointer { index in
+        values.withUnsafeBufferPointer { value in
+            if samples.count < 4 {
+                for s in samples {
+                    let xs = x + s * ldx, cs = c + s * ldc
+                    for r in 0..<rows {
+                        var sum: Float = 0
+                        for k in Int(start[r])..<Int(start[r + 1]) { sum += value[k] * xs[Int(index[k])] }
+                        cs[r] = accumulate ? cs[r] + sum : sum
+                    }
+                }
+                return
+            }
+            let b = Self.block
+            var s0 = samples.lowerBound
+            while s0 < samples.upperBound {
+                let n = Swift.min(b, samples.upperBound - s0)
+                // scratch[k·32 + j] = X[s0 + j, k], zero for j ≥ n: written in order, read from
+                // the block's rows side by side.
+                for k in 0..<columns {
+                    let dst = scratch + k * b, src = x + s0 * ldx + k
+                    for j in 0..<n { dst[j] = src[j * ldx] }
+                    for j in n..<b { dst[j] = 0 }
+                }
+                let raw = UnsafeRawPointer(scratch)
+                for r in 0..<rows {
+                    // four 8-lane accumulators (AVX registers) for the block's 32 samples
+                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                    for k in Int(start[r])..<Int(start[r + 1]) {
+                        let v = SIMD8<Float>(repeating: value[k]), o = Int(index[k]) * b * 4
+                        a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                        a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                        a2 += v * raw.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
+                        a3 += v * raw.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
+                    }
+                    for j in 0..<n {
+                        let sum = j < 8 ? a0[j] : j < 16 ? a1[j - 8] : j < 24 ? a2[j - 16] : a3[j - 24]
+                        let p = c + (s0 + j) * ldc + r
+                        p.pointee = accumulate ? p.pointee + sum : sum
+                    }
+                }
+                s0 += n
+            }
+        }}}
+    }
+
+    /// C[r, j] = (accumulate ? C[r, j] : 0) + Σ_k A[r, k] · B[k, j], j < n (B's rows stride
+    /// `ldb`, C's `ldc`).
+    public func multiply(b: UnsafePointer<Float>, ldb: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        rowStart.withUnsafeBufferPointer { start in
+        columnIndex.withUnsafeBufferPointer { index in
+        values.withUnsafeBufferPointer { value in
+            // 32 columns at a time (the 32 columns of B in L1 across all rows of C), each in
+            // four 8-lane accumulators (registers); then the rest of the columns one by one.
+            let tiles = n / 32
+            for t in 0..<tiles {
+                let j0 = t * 32
+                for r in 0..<rows {
+                    let cr = c + r * ldc
+                    let rowRange = Int(start[r])..<Int(start[r + 1])
+                    let craw = UnsafeMutableRawPointer(cr + j0)
+                    var a0 = accumulate ? craw.loadUnaligned(as: SIMD8<Float>.self) : SIMD8<Float>()
+                    var a1 = accumulate ? craw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) : SIMD8<Float>()
+                    var a2 = accumulate ? craw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) : SIMD8<Float>()
+                    var a3 = accumulate ? craw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) : SIMD8<Float>()
+                    for k in rowRange {
+                        let v = SIMD8<Float>(repeating: value[k])
+                        let braw = UnsafeRawPointer(b + Int(index[k]) * ldb + j0)
+                        a0 += v * braw.loadUnaligned(as: SIMD8<Float>.self)
+                        a1 += v * braw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                        a2 += v * braw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                        a3 += v * braw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+                    }
+                    craw.storeBytes(of: a0, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+                }
+            }
+            let rest = tiles * 32
+            for r in 0..<rows where rest < n {
+                let cr = c + r * ldc
+                let rowRange = Int(start[r])..<Int(start[r + 1])
+                var j0 = rest
+                // 8 and then 4 columns at a time in one register, the last 0-3 one by one
+                for width in [8, 4] {
+                    while n - j0 >= width {
+                        if width == 8 {
+                            let craw = UnsafeMutableRawPointer(cr + j0)
+                            var a = accumulate ? craw.loadUnaligned(as: SIMD8<Float>.self) : SIMD8<Float>()
+                            for k in rowRange {
+                                a += SIMD8<Float>(repeating: value[k]) * UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD8<Float>.self)
+                            }
+                            craw.storeBytes(of: a, as: SIMD8<Float>.self)
+                        } else {
+                            let craw = UnsafeMutableRawPointer(cr + j0)
+                            var a = accumulate ? craw.loadUnaligned(as: SIMD4<Float>.self) : SIMD4<Float>()
+                            for k in rowRange {
+                                a += SIMD4<Float>(repeating: value[k]) * UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD4<Float>.self)
+                            }
+                            craw.storeBytes(of: a, as: SIMD4<Float>.self)
+                        }
+                        j0 += width
+                    }
+                }
+                if j0 < n {
+                    if !accumulate { (cr + j0).update(repeating: 0, count: n - j0) }
+                    for k in rowRange {
+                        let v = value[k], br = b + Int(index[k]) * ldb
+                        for j in j0..<n { cr[j] += v * br[j] }
+                    }
+                }
+            }
+        }}}
+    }
+}

@@ -1,0 +1,123 @@
+import XCTest
+import Kernels
+@testable import Engine
+
+/// The sparse kernels against the dense products, on random shapes and densities (empty,
+/// one nonzero, half, full, empty rows and columns), batch 1 and many; the layers' choice
+/// never changes a result beyond float rounding, and never uses stale weights.
+final class SparseKernelTests: XCTestCase {
+    override func tearDown() { SparseChoice.forced = nil }
+    override func setUp() { SparseChoice.forced = nil }
+
+    /// A [rows × columns] matrix with about `density` of its entries nonzero (uniform in [-1, 1]).
+    private func matrix(_ rows: Int, _ columns: Int, density: Double, _ rng: inout RandomGenerator) -> [Float] {
+        (0..<(rows * columns)).map { _ in Double(rng.next() % 10_000) < density * 10_000 ? Float(rng.uniform(-1, 1)) : 0 }
+    }
+
+    private func assertClose(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        for i in 0..<min(a.count, b.count) where abs(a[i] - b[i]) > 1e-5 * max(1, abs(b[i])) {
+            XCTFail("\(what): element \(i): \(a[i]) vs \(b[i])", file: file, line: line)
+            return
+        }
+    }
+
+    func testSparseRowsProductsEqualTheDenseProducts() {
+        var rng = RandomGenerator(seed: 1)
+        for (rows, columns) in [(1, 1), (7, 13), (120, 300), (33, 5)] {
+            for density in [0.0, -1, 0.02, 0.5, 1.0] {  // -1: exactly one nonzero
+                var a = matrix(rows, columns, density: max(density, 0), &rng)
+                if density == -1 { a[a.count / 2] = 0.75 }
+                if rows > 4 { for k in 0..<columns { a[2 * columns + k] = 0 } ; for r in 0..<rows { a[r * columns] = 0 } }  // an empty row and column
+                let s = a.withUnsafeBufferPointer { SparseRows(dense: $0.baseAddress!, rows: rows, columns: columns) }
+                XCTAssertEqual(s.nonzeros, a.filter { $0 != 0 }.count)
+                for batch in [1, 3, 4, 31, 32, 33, 100] {
+                    let x = (0..<(batch * columns)).map { _ in Float(rng.uniform(-1, 1)) }
+                    var want = [Float](repeating: 0, count: batch * rows)
+                    for b in 0..<batch { for r in 0..<rows {
+                        var sum: Float = 0
+                        for k in 0..<columns { sum += a[r * columns + k] * x[b * columns + k] }
+                        want[b * rows + r] = sum + 0.5
+                    } }
+                    var got = [Float](repeating: 0.5, count: batch * rows)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: SparseRows.block * (columns + 1))
+                    defer { scratch.deallocate() }
+                    x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { c in
+                        s.multiplyTransposed(x: xp.baseAddress!, ldx: columns, samples: 0..<batch, c: c.baseAddress!, ldc: rows,
+                                             accumulate: true, scratch: scratch)
+                    } }
+                    assertClose(got, want, "xAᵀ \(rows)x\(columns) density \(density) batch \(batch)")
+                    // A · B with B = xᵀ [columns × batch]
+                    var bt = [Float](repeating: 0, count: columns * batch)
+                    for b in 0..<batch { for k in 0..<columns { bt[k * batch + b] = x[b * columns + k] } }
+                    var c2 = [Float](repeating: 9, count: rows * batch)
+                    bt.withUnsafeBufferPointer { bp in c2.withUnsafeMutableBufferPointer { c in
+                        s.multiply(b: bp.baseAddress!, ldb: batch, n: batch, c: c.baseAddress!, ldc: batch, accumulate: false)
+                    } }
+                    var want2 = [Float](repeating: 0, count: rows * batch)
+                    for r in 0..<rows { for b in 0..<batch { want2[r * batch + b] = want[b * rows + r] - 0.5 } }
+                    assertClose(c2, want2, "AB \(rows)x\(columns) density \(density) batch \(batch)")
+                }
+            }
+        }
+    }
+
+    /// Every layer forward in evaluation: sparse (forced), the rule, and dense agree.
+    func testLayersGiveTheDenseResultWhicheverPathIsChosen() throws {
+        var rng = RandomGenerator(seed: 2)
+        let layers: [(Module, [Int])] = [(Linear(50, 20), [50]), (Linear(7, 3, bias: false), [7]),
+                                         (SpatialConvolution(3, 8, 3, 3), [3, 9, 9]), (SpatialConvolution(1, 6, 5, 5, 1, 1, 2, 2), [1, 28, 28]),
+                                         (SpatialConvolution(2, 4, 3, 3, 2, 2, 1, 1, bias: false), [2, 7, 7])]
+        for (layer, shape) in layers {
+            for density in [0.0, 0.05, 0.5, 1.0] {
+                layer.reset(&rng)
+                let w = layer.weight!
+                let mask = Tensor(shape: w.value.shape)
+                for i in 0..<mask.count { mask.data[i] = Double(rng.next() % 1000) < density * 1000 ? 1 : 0 }
+                try w.setMask(mask)
+                layer.evaluate()
+                for batch in [1, 5, 40] {
+                    let x = Tensor(shape: [batch] + shape)
+                    x.fillUniform(-1, 1, &rng)
+                    SparseChoice.forced = false
+                    let dense = try layer.forward(x).scalars
+                    SparseChoice.forced = true
+                    let sparse = try layer.forward(x).scalars
+                    SparseChoice.forced = nil
+                    let chosen = try layer.forward(x).scalars
+                    assertClose(sparse, dense, "\(layer.description) density \(density) batch \(batch), sparse")
+                    assertClose(chosen, dense, "\(layer.description) density \(density) batch \(batch), rule")
+                }
+                layer.training()
+                w.removeMask()
+            }
+        }
+    }
+
+    /// The sparse rows are built from the weights at every forward pass: a write into the
+    /// weights between two passes (as a Lua script or a pruner makes) is seen.
+    func testAWriteIntoTheWeightsIsSeenByTheNextPass() throws {
+        let layer = Linear(40, 10)
+        let mask = Tensor(shape: [10, 40])
+        for i in 0..<mask.count { mask.data[i] = i % 10 == 0 ? 1 : 0 }
+        try layer.weightParameter.setMask(mask)
+        layer.evaluate()
+        let x = Tensor(shape: [2, 40])
+        var rng = RandomGenerator(seed: 3)
+        x.fillUniform(-1, 1, &rng)
+        SparseChoice.forced = true
+        _ = try layer.forward(x)
+        layer.weightParameter.value.data[0] += 1  // a kept entry changes
+        let after = try layer.forward(x).scalars
+        SparseChoice.forced = false
+        assertClose(after, try layer.forward(x).scalars, "after the write")
+    }
+
+    func testTheRuleFollowsTheMeasuredDensities() {
+        XCTAssertTrue(SparseChoice.prefersSparse(.linear, density: 0.05, batch: 1000))
+        XCTAssertFalse(SparseChoice.prefersSparse(.linear, density: 0.05, batch: 1))
+        XCTAssertFalse(SparseChoice.prefersSparse(.linear, density: 0.9, batch: 1000))
+        XCTAssertTrue(SparseChoice.prefersSparse(.convolution, density: SparseChoice.convolutionDensity, batch: 1))
+        XCTAssertFalse(SparseChoice.prefersSparse(.convolution, density: 0.95, batch: 1000))
+    }
+}
