@@ -28,7 +28,7 @@ let package = Package(
             dependencies: ["Kernels", "COpenBLAS", "CZlib"],
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "native"], .when(configuration: .release))]
         ),
-        .target(name: "Bridge", dependencies: ["Engine", "CLua"]),
+        .target(name: "Bridge", dependencies: ["Engine", "CLua", "RunConfig"]),
         // YAML run configurations (edge-popup's configs): keys, values and their lines, checked.
         .target(name: "RunConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
