@@ -11,7 +11,7 @@ struct Workbench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: abstract,
-        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, BenchCommand.self, FuzzCommand.self],
+        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, SparseTrainCommand.self, BenchCommand.self, FuzzCommand.self],
         defaultSubcommand: PruneCommand.self
     )
 
