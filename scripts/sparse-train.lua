@@ -118,11 +118,11 @@ trainer.afterBackward = function()
   end
 end
 trainer.afterStep = function(s)
-  local iteration = s.step - 1                 -- the original's i + current_iteration
+  local iteration = math.tointeger(s.step - 1)   -- the original's i + current_iteration
   if epoch >= o.stop_rewire_epoch then return end
   if method == 'deepr' then
     local t0 = wb.clock()
-    deepr.rewire(layers, optimizer, o.big_new_weights, (s.batch - 1) % o.print_freq == 0 and nil or nil)
+    deepr.rewire(layers, optimizer, o.big_new_weights)
     timing.deepr = timing.deepr + wb.clock() - t0
   elseif (method == 'set' or method == 'dsr') and iteration ~= 0 and iteration % rewirePeriod == 0 then
     local t0 = wb.clock()
@@ -158,11 +158,12 @@ local lists = {train_loss = {}, val_loss = {}, test_loss = {}, train_prec1 = {},
 local names = {}
 for l, L in ipairs(layers) do names[l] = L.name end
 local best = {prec1 = 0, val = -1, epoch = 0}
+local started = wb.clock()
 local function snapshot(e)
   local s = {model_name = o.model, method = method, model_size = records.modelSize(net, layers, method),
              density = records.densities(layers, method), layers = names, epoch = e, args = args,
              best_prec1 = best.prec1, best_epoch = best.epoch, hidden_widths = widths,
-             seconds = {rewire = timing.rewire, deepr = timing.deepr, tied = timing.tied}, threshold = state.threshold}
+             seconds = {rewire = timing.rewire, deepr = timing.deepr, tied = timing.tied, total = wb.clock() - started}, threshold = state.threshold}
   for k, v in pairs(lists) do s[k] = v end
   return s
 end
@@ -181,12 +182,12 @@ if method == 'prune' then
   prunesDone = 0
   print(string.format('prune fraction fc : %s , prune_fraction conv : %s ', repr(gradual.fraction(0, o.prune_iterations, pruneTargets[1], false)),
     repr(1 - (1 - o.prune_target_sparsity_conv) ^ (1 / o.prune_iterations))))
-  print('nepochs ' .. epochs .. (epochs ~= o.epochs and ' (--prune: start + frequency·(iterations - 1) + post-prune epochs; --epochs is not used)' or ''))
+  print('nepochs ' .. math.tointeger(epochs) .. (epochs ~= o.epochs and ' (--prune: start + frequency·(iterations - 1) + post-prune epochs; --epochs is not used)' or ''))
   evaluate(test, 'validate')
 end
 records.save(base .. '_initial', net, snapshot(o.start_epoch))
 
-local started = wb.clock()
+started = wb.clock()
 for e = o.start_epoch, epochs - 1 do
   epoch = e
   if rewiring and e == o.stop_rewire_epoch and e > o.start_epoch then

@@ -46,7 +46,7 @@ local function drawInactive(L, k)
 end
 
 -- The sign-flip rewiring after a step; returns the number of connections moved.
-function deepr.rewire(layers, optimizer, big, log)
+function deepr.rewire(layers, optimizer, big)
   local moved = 0
   for l, L in ipairs(layers) do
     local now = L.module.weight:view(-1):index(1, L.active):sign()
@@ -60,7 +60,6 @@ function deepr.rewire(layers, optimizer, big, log)
       now:indexCopy(1, flipped, L.module.weight:view(-1):index(1, grown):sign())
       moved = moved + k
     end
-    if log then log(string.format('layer %d: pruned %d  connections', l, k)) end
     L.sign = now
   end
   return moved

@@ -66,15 +66,22 @@ function masks.newValues(L, k, big)
 end
 
 -- Prunes `pruned` and grows `grown` (disjoint position sets) in one mask change: pruned
--- entries become 0, grown ones start at their new value with no optimiser state.
+-- entries become 0 (the original zeroes every unused entry), grown ones start at their new
+-- value with no optimiser state. The change is written into the installed mask (m.mask) and
+-- the effective weights in place, O(k) for k positions: the stored values the Parameter
+-- kept aside at setMask are never let through again (nothing here calls removeMask), so
+-- every inactive entry is 0 and a grown one has exactly the value written here.
 function masks.rewire(L, pruned, grown, optimizer, big)
-  local mask = masks.flat(L)
-  if #pruned > 0 then mask:indexFill(1, pruned, 0) end
-  if #grown > 0 then mask:indexFill(1, grown, 1) end
-  L.module:setMask(mask:view(L.shape))
+  if not L.module.mask then L.module:setMask(torch.ones(L.shape)) end
+  local mask, w = L.module.mask:view(-1), L.module.weight:view(-1)
+  if #pruned > 0 then
+    mask:indexFill(1, pruned, 0)
+    w:indexFill(1, pruned, 0)
+  end
   if #grown > 0 then
-    L.module.weight:view(-1):indexCopy(1, grown, masks.newValues(L, #grown, big))
-    if optimizer then optimizer:resetState(L.module, 'weight', torch.zeros(L.n):indexFill(1, grown, 1):view(L.shape)) end
+    mask:indexFill(1, grown, 1)
+    w:indexCopy(1, grown, masks.newValues(L, #grown, big))
+    if optimizer then optimizer:resetState(L.module, 'weight', grown:totable()) end
   end
 end
 
