@@ -5,7 +5,7 @@ import Yams
 /// hands a Lua script (mappings as tables, sequences as arrays) and what the readers of
 /// experiment files check, naming `FILE:LINE` in their errors. Scalars are typed by YAML's
 /// core schema as Yams resolves them (`3` an integer, `1.0e-3` a number, `true` a boolean,
-/// `~` null, anything else text); anchors and aliases are refused.
+/// `~` null, anything else text); aliases are expanded (by Yams).
 public indirect enum YAMLValue: Equatable {
     case null
     case bool(Bool)
@@ -70,7 +70,7 @@ public enum YAMLDocument {
     public static func parse(_ text: String, path: String) throws -> YAMLItem? {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
-            throw ConfigError("\(path):\(context.mark.line): \(duplicates.joined(separator: ", ")): given twice")
+            throw ConfigError("\(path):\(secondLine(of: duplicates.first ?? "", in: text) ?? context.mark.line): \(duplicates.joined(separator: ", ")): given twice")
         } catch let e as YamlError {
             throw ConfigError("\(path):\(ConfigFile.line(of: e).map { "\($0)" } ?? "1"): not valid YAML: \(ConfigFile.summary(e))")
         } catch {
@@ -78,6 +78,19 @@ public enum YAMLDocument {
         }
         guard let root else { return nil }
         return try item(root, path: path)
+    }
+
+    /// The line of the second `key:` at the start of a line (Yams names the mapping's line).
+    static func secondLine(of key: String, in text: String) -> Int? {
+        var seen = 0
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.drop(while: { $0 == " " || $0 == "-" })
+            if t.hasPrefix(key), t.dropFirst(key.count).drop(while: { $0 == " " }).hasPrefix(":") {
+                seen += 1
+                if seen == 2 { return i + 1 }
+            }
+        }
+        return nil
     }
 
     static func item(_ node: Node, path: String) throws -> YAMLItem {
