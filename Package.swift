@@ -29,7 +29,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "native"], .when(configuration: .release))]
         ),
         .target(name: "Bridge", dependencies: ["Engine", "CLua", "RunConfig"]),
-        // YAML run configurations (edge-popup's configs): keys, values and their lines, checked.
+        // YAML through Yams: run configurations (edge-popup's configs), sparse-train's schedules and
+        // any document for wb.readYAML, each value with its line, checked.
         .target(name: "RunConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "workbench",

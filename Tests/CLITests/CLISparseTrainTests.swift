@@ -1,9 +1,10 @@
 import Foundation
 import XCTest
 
-/// `workbench sparse-train` end to end on a few Fashion-MNIST images (mnist_mlp, batch 50):
+/// `workbench sparse-train` end to end on a few Fashion-MNIST images (mnist_mlp, batch 100):
 /// the original's stdout lines, the output files and their JSON, the defaults of every seed
 /// flag, determinism, and every bad value or impossible combination refused before any work.
+/// (Runs are kept to a few iterations: a debug build trains mnist_mlp slowly.)
 final class CLISparseTrainTests: XCTestCase {
     /// Rewiring every 2 iterations, so that a short run rewires.
     private let schedule = """
@@ -23,7 +24,7 @@ final class CLISparseTrainTests: XCTestCase {
         return f
     }
 
-    private let small = ["sparse-train", "--data", "fashion-mnist", "--train-size", "200", "--test-size", "100", "-b", "50",
+    private let small = ["sparse-train", "--data", "fashion-mnist", "--train-size", "200", "--test-size", "100", "-b", "100",
                          "--threads", "1", "--no-progress", "--schedule-file", "s.yaml"]
 
     private func json(_ f: CLIFixture, _ p: String) throws -> [String: Any] {
@@ -36,7 +37,7 @@ final class CLISparseTrainTests: XCTestCase {
                                    "--L1-loss-coeff", "1e-4", "--job-idx", "3"])
         XCTAssertEqual(r.status, 0, r.output)
         for line in ["setting learning rate to 0.1\n", "setting learning rate to 0.05\n", "rewiring every 2 iterations",
-                     "rewiring at iteration 2\n", "rewiring at iteration 6\n", "n_grown : ", "threshold is 0.002\n",
+                     "rewiring at iteration 2\n", "n_grown : ", "threshold is 0.002\n",
                      "{'sparse': 5324, 'tied': 0, 'fixed': 820, 'learnable': 6144}", "train * Prec@1 ", "test * Prec@1 ",
                      "epoch time ", "Best accuracy: "] {
             XCTAssertTrue(r.stdout.contains(line), "\(line) in\n\(r.stdout)")
@@ -64,7 +65,7 @@ final class CLISparseTrainTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.output)
         let args = try XCTUnwrap(try json(f, "runs/mnist_mlp_0.json")["args"] as? [String: Any])
         let defaults: [String: Any] = [
-            "epochs": 1, "start_epoch": 0, "model": "mnist_mlp", "batch_size": 50, "lr": 0.1, "momentum": 0.9, "nesterov": true,
+            "epochs": 1, "start_epoch": 0, "model": "mnist_mlp", "batch_size": 100, "lr": 0.1, "momentum": 0.9, "nesterov": true,
             "weight_decay": 0.0001, "L1_loss_coeff": 0, "print_freq": 10, "layers": 28, "start_pruning_after_epoch": 20,
             "prune_epoch_frequency": 2, "prune_target_sparsity_fc": 0.98, "prune_target_sparsity_conv": 0.5,
             "prune_iterations": 1, "post_prune_epochs": 10, "n_prune_params": 600, "threshold_prune": false, "prune": false,
@@ -111,7 +112,7 @@ final class CLISparseTrainTests: XCTestCase {
               "--post-prune-epochs", "1", "--prune-target-sparsity-fc", "0.9"], "prune", -1, 0),
         ]
         for (extra, method, sparse, tied) in runs {
-            let r = try f.run(small + ["--epochs", "2", "--no-validate-train", "--runs-dir", method] + extra)
+            let r = try f.run(small + ["--epochs", "1", "--no-validate-train", "--runs-dir", method] + extra)
             XCTAssertEqual(r.status, 0, r.output)
             let name = method == "prune" ? "mnist_mlp_0_target_0.9,0.5.json" : "mnist_mlp_0.json"
             let j = try json(f, method + "/" + name)
