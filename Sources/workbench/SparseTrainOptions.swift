@@ -44,7 +44,11 @@ struct SparseTrainOptions {
         _ = try int(c.batchSize, "--batch-size", Limits.batchSize)
         _ = try real(c.lr, "--lr", "a learning rate in [0, 10]") { $0 >= 0 && $0 <= 10 }
         _ = try real(c.momentum, "--momentum", fraction) { $0 >= 0 && $0 < 1 }
-        values["nesterov"] = .boolean(try c.nesterov.value("--nesterov"))
+        let nesterov = try c.nesterov.value("--nesterov")
+        values["nesterov"] = .boolean(nesterov)
+        if nesterov && values["momentum"].map({ if case .number(let m) = $0 { return m == 0 }; return false }) == true {
+            throw ValidationError("--nesterov true needs a momentum > 0 (as PyTorch's SGD): give --momentum or --nesterov false")
+        }
         _ = try real(c.weightDecay, "--weight-decay", "in [0, 1]") { $0 >= 0 && $0 <= 1 }
         let l1 = try real(c.l1, "--L1-loss-coeff", "in [0, 1]") { $0 >= 0 && $0 <= 1 }
         _ = try int(c.printFreq, "--print-freq", 1...1_000_000_000)
@@ -81,9 +85,7 @@ struct SparseTrainOptions {
         values["initial_sparsity_fc"] = .number(sparsity)
         let job = try int(c.jobIdx, "--job-idx", 0...Limits.seed.upperBound)
         values["augment"] = .boolean(!c.noAugment)
-        _ = try int(c.workers, "-j/--workers", 0...1024)
-        values["workers"] = values["-j/--workers"]
-        values["-j/--workers"] = nil
+        _ = try int(c.workers, "--workers", 0...1024)
         _ = try int(c.seed, "--seed", Limits.seed)
         _ = try int(c.trainSize, "--train-size", Limits.subsetSize)
         _ = try int(c.testSize, "--test-size", Limits.subsetSize)

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import XCTest
 
@@ -129,6 +130,28 @@ final class CLISparseTrainTests: XCTestCase {
         }
     }
 
+    func testMasksCopiedFromARunAndARunResumed() throws {
+        let f = try fixture()
+        var r = try f.run(small + ["--epochs", "1", "--no-validate-train", "--runs-dir", "a"])
+        XCTAssertEqual(r.status, 0, r.output)
+        r = try f.run(small + ["--epochs", "1", "--no-validate-train", "--runs-dir", "b", "--seed", "9",
+                               "--copy-mask-from", "a/mnist_mlp_0.safetensors"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("=> loaded masks from 'a/mnist_mlp_0.safetensors'"), r.stdout)
+        let a = try SafetensorsFile(contentsOf: f.path("a/mnist_mlp_0.safetensors"))
+        let b = try SafetensorsFile(contentsOf: f.path("b/mnist_mlp_0_initial.safetensors"))
+        for name in ["1.weight_mask", "4.weight_mask", "7.weight_mask"] {
+            XCTAssertEqual(try XCTUnwrap(a.tensor(name)).scalars, try XCTUnwrap(b.tensor(name)).scalars, name)
+        }
+        r = try f.run(small + ["--epochs", "2", "--start-epoch", "1", "--no-validate-train", "--runs-dir", "c",
+                               "--resume", "a/mnist_mlp_0.safetensors"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("=> loaded checkpoint 'a/mnist_mlp_0.safetensors'"), r.stdout)
+        let c = try SafetensorsFile(contentsOf: f.path("c/mnist_mlp_0_initial.safetensors"))
+        XCTAssertEqual(try XCTUnwrap(a.tensor("1.weight")).scalars, try XCTUnwrap(c.tensor("1.weight")).scalars)
+        XCTAssertEqual((try json(f, "c/mnist_mlp_0.json")["test_prec1"] as? [Double])?.count, 1, "epoch 1 of 2 only")
+    }
+
     func testBadValuesAndImpossibleCombinationsAreRefusedBeforeAnyWork() throws {
         let f = try fixture()
         try f.write("lr_schedule:\n  - 0 : 0.1\n  - 10 : 0.01\n  - 5 : 0.001\n", to: "bad.yaml")
@@ -139,6 +162,7 @@ final class CLISparseTrainTests: XCTestCase {
             (["--momentum", "1"], "--momentum must be in [0, 1), got 1"),
             (["--nesterov", "maybe"], "--nesterov must be true or false, got maybe"),
             (["-b", "0"], "--batch-size must be in 1...4096, got 0"),
+            (["--momentum", "0"], "--nesterov true needs a momentum > 0"),
             (["--initial-sparsity-fc", "1"], "--initial-sparsity-fc must be in [0, 1), got 1"),
             (["--rewire-fraction", "0"], "--rewire-fraction must be in (0, 1), got 0"),
             (["--DeepR_eta", "nan"], "--DeepR_eta must be > 0 and <= 10, got nan"),
