@@ -27,19 +27,28 @@ struct SparseTrainCommand: ParsableCommand {
         arguments), and <...>_initial.* before training.
 
         Methods:
-          (none)                                     static random sparse at --initial-sparsity-fc
-          --rewire                                   SET: per layer prune and regrow --rewire-fraction
-          --rewire --threshold-prune --rewire-scaling   DSR: global adaptive threshold, regrowth across layers
-          --DeepR [--L1-loss-coeff C]                DeepR: noise, sign-flip pruning, random reactivation
-          --tied                                     tied weights (HashedNet-like), as many values as the budget
-          --prune [--cubic-prune-schedule]           gradual magnitude pruning from dense
-          --initial-sparsity-fc 0                    the dense net
-          --thin-dense                               a dense net as small as the budget [workbench]
+          (no method flag)
+              static random sparse at --initial-sparsity-fc (0.98)
+          --rewire
+              SET: each layer prunes and regrows --rewire-fraction of its weights
+          --rewire --threshold-prune --rewire-scaling
+              DSR: adaptive global threshold, regrowth shared across layers
+          --DeepR [--L1-loss-coeff C]
+              DeepR: gradient noise, sign flips deactivate, random reactivation
+          --tied
+              tied weights (HashedNet-like), as many values as the budget
+          --prune [--cubic-prune-schedule]
+              gradual magnitude pruning from dense to --prune-target-sparsity-fc
+          --initial-sparsity-fc 0 | --thin-dense
+              the dense net | a dense net as small as the budget [workbench]
 
         Examples:
-          workbench sparse-train --rewire --threshold-prune --rewire-scaling --weight-decay 0 --L1-loss-coeff 1e-4 --data fashion-mnist
-          workbench sparse-train --schedule-file inp/sparse-train/cpu_schedule.yaml --epochs 20 --rewire --data fashion-mnist
-          workbench sparse-train --prune --prune-iterations 10 --start-pruning-after-epoch 1 --prune-epoch-frequency 1 --post-prune-epochs 10
+          workbench sparse-train --rewire --threshold-prune --rewire-scaling \\
+              --weight-decay 0 --L1-loss-coeff 1e-4 --data fashion-mnist
+          workbench sparse-train --data fashion-mnist --epochs 20 --rewire \\
+              --schedule-file inp/sparse-train/cpu_schedule.yaml
+          workbench sparse-train --prune --prune-iterations 10 --post-prune-epochs 10 \\
+              --start-pruning-after-epoch 1 --prune-epoch-frequency 1
         """
     )
 
