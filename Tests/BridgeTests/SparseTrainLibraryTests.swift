@@ -142,6 +142,24 @@ final class SparseTrainLibraryTests: XCTestCase {
         """, try runtime())
     }
 
+    func testBigNewWeightsAreDrawnFromTheInitialDistribution() throws {
+        // --big-new-weights: N(0, 1/fan_in), here over many regrown entries of the 784-input layer
+        try runLua(setup + """
+        local L = layers[1]
+        masks.initial(L, 0.5)
+        local before = masks.flat(L)
+        local pruned = masks.smallest(L, 3000)
+        local grown = masks.draw(masks.freeExcept(L, pruned), 3000)
+        masks.rewire(L, pruned, grown, opt, true)
+        local v = L.module.weight:view(-1):index(1, grown)
+        local sd = math.sqrt(v:clone():pow(2):mean())
+        assert(math.abs(sd - 1 / math.sqrt(784)) < 0.1 / math.sqrt(784), 'std ' .. sd)
+        assert(math.abs(v:mean()) < 0.1 / math.sqrt(784) and v:eq(0):sum() == 0)
+        assert(masks.count(L) == 784 * 12 / 2, 'the count is kept')
+        assert(torch.cmul(before, masks.flat(L)):sum() == 784 * 6 - 3000, 'pruned entries are gone')
+        """, try runtime())
+    }
+
     func testDeepRKeepsEachLayersCountAndItsActiveList() throws {
         try runLua(setup + """
         for _, L in ipairs(layers) do masks.initial(L, 0.8) end
