@@ -26,25 +26,6 @@ function deepr.noise(layers, std)
   end
 end
 
--- `k` distinct inactive positions of L (mask 0 before this step's change), uniformly.
-local function drawInactive(L, k)
-  local mask = L.module.mask:view(-1)
-  local out, taken, n = {}, {}, L.n
-  while #out < k do
-    local u = torch.rand(2 * (k - #out) + 8)
-    for i = 1, #u do
-      local p = math.floor(u[i] * n) + 1
-      if p > n then p = n end
-      if mask[p] == 0 and not taken[p] then
-        taken[p] = true
-        out[#out + 1] = p
-        if #out == k then break end
-      end
-    end
-  end
-  return torch.Tensor(out)
-end
-
 -- The sign-flip rewiring after a step; returns the number of connections moved.
 function deepr.rewire(layers, optimizer, big)
   local moved = 0
@@ -54,7 +35,7 @@ function deepr.rewire(layers, optimizer, big)
     local k = #flipped
     if k > 0 then
       local pruned = L.active:index(1, flipped)
-      local grown = drawInactive(L, k)
+      local grown = masks.drawFree(L, k)
       masks.rewire(L, pruned, grown, optimizer, big)
       L.active:indexCopy(1, flipped, grown)
       now:indexCopy(1, flipped, L.module.weight:view(-1):index(1, grown):sign())

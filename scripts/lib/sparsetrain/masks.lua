@@ -58,6 +58,31 @@ function masks.draw(eligible, k)
   return E:index(1, torch.randperm(#E):narrow(1, 1, k))
 end
 
+-- k positions drawn uniformly without replacement among L's inactive ones (mask 0 now, so
+-- never one of this rewiring's just-pruned positions, which are still active). When most
+-- positions are free (a sparse layer), by rejection: uniform positions, kept when inactive
+-- and new, O(k) work; otherwise over the list of free positions.
+function masks.drawFree(L, k)
+  if k <= 0 then return torch.Tensor() end
+  local free = L.n - masks.count(L)
+  assert(free >= k, 'fewer free positions than connections to grow')
+  if free < L.n / 2 or free < 4 * k then return masks.draw(masks.flat(L):mul(-1):add(1), k) end
+  local mask = L.module.mask:view(-1)
+  local out, taken, n = {}, {}, L.n
+  while #out < k do
+    local u = torch.rand(2 * (k - #out) + 8)
+    for i = 1, #u do
+      local p = math.min(math.floor(u[i] * n) + 1, n)
+      if not taken[p] and mask[p] == 0 then
+        taken[p] = true
+        out[#out + 1] = p
+        if #out == k then break end
+      end
+    end
+  end
+  return torch.Tensor(out)
+end
+
 -- The value of new connections: 0, or with `big` N(0, 1/fan_in) (the original's
 -- --big-new-weights: normal(0, 1/sqrt(fan_in))).
 function masks.newValues(L, k, big)

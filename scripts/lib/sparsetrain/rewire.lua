@@ -63,7 +63,7 @@ function rewire.step(layers, state, o)
   end
   local grown = 0
   for l, L in ipairs(layers) do
-    local positions = masks.draw(masks.freeExcept(L, pruned[l]), grow[l])
+    local positions = masks.drawFree(L, grow[l])
     masks.rewire(L, pruned[l], positions, o.optimizer, o.big)
     grown = grown + grow[l]
   end
