@@ -28,8 +28,9 @@ let package = Package(
             dependencies: ["Kernels", "COpenBLAS", "CZlib"],
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "native"], .when(configuration: .release))]
         ),
-        .target(name: "Bridge", dependencies: ["Engine", "CLua"]),
-        // YAML run configurations (edge-popup's configs): keys, values and their lines, checked.
+        .target(name: "Bridge", dependencies: ["Engine", "CLua", "RunConfig"]),
+        // YAML through Yams: run configurations (edge-popup's configs), sparse-train's schedules and
+        // any document for wb.readYAML, each value with its line, checked.
         .target(name: "RunConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "workbench",

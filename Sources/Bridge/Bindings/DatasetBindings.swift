@@ -45,6 +45,12 @@ public enum DatasetBindings: LuaBindingArea {
             call.pushObject(d.prefix(try call.integer(2, atLeast: 0)), className: className)
             return 1
         },
+        // d:tail(n): the last n images
+        "tail": { call in
+            let d = try dataset(call, 1)
+            call.pushObject(d.suffix(try call.integer(2, atLeast: 0)), className: className)
+            return 1
+        },
         // d:relabel(map, classes): label c becomes map[c] (1-based, one entry per class), classes in all
         "relabel": { call in
             let d = try dataset(call, 1)

@@ -60,3 +60,39 @@ extension TensorBindings {
         return Int(v)
     }
 }
+
+/// Torch's indexed methods along dimension 1, with a tensor of 1-based indices:
+/// `t:index(1, idx)` (a new tensor of the rows idx), `t:indexFill(1, idx, v)`,
+/// `t:indexCopy(1, idx, src)`, `t:indexAdd(1, idx, src)` (repeated indices accumulate),
+/// and `t:nonzero()` (the 1-based positions of the nonzero elements of the flat tensor, as a
+/// 1D tensor: Torch gives an n×dim table of coordinates; here flat positions, what a view(-1)
+/// of a weight needs).
+extension TensorBindings {
+    /// The dimension argument at 2, which must be 1, and the 1-based index tensor at 3.
+    static func rowsArgument(_ call: LuaCall, _ what: String) throws -> [Int] {
+        let t = try call.tensor(1)
+        let d = try call.integer(2)
+        guard d == 1 || (d == -1 && t.dim == 1) else {
+            throw call.argumentError(2, "\(what) works along dimension 1 only (got \(d)); use a view")
+        }
+        do { return try call.tensor(3).oneBasedRows(what) } catch let e as EngineError {
+            throw call.argumentError(3, e.message)
+        }
+    }
+
+    static let indexedMethods: [String: LuaFunction] = [
+        "index": { call in
+            let rows = try rowsArgument(call, "index")
+            call.push(try call.tensor(1).indexSelect(rows: rows))
+            return 1
+        },
+        "indexFill": returningSelf { call, t in try t.indexFill(rows: try rowsArgument(call, "indexFill"), try call.float(4)) },
+        "indexCopy": returningSelf { call, t in try t.indexCopy(rows: try rowsArgument(call, "indexCopy"), from: try call.tensor(4)) },
+        "indexAdd": returningSelf { call, t in try t.indexAdd(rows: try rowsArgument(call, "indexAdd"), from: try call.tensor(4)) },
+        "nonzero": { call in
+            let p = try call.tensor(1).nonzeroPositions()
+            call.push(Tensor(shape: [p.count], values: p.map { Float($0 + 1) }))
+            return 1
+        },
+    ]
+}

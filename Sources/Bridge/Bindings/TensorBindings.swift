@@ -186,7 +186,7 @@ public enum TensorBindings: LuaBindingArea {
         f.merge(linearAlgebraFunctions) { a, _ in a }
         // Functional forms: torch.sum(t, ...) = t:sum(...); torch.abs(t) etc. return new tensors.
         for name in ["sum", "mean", "max", "min", "sort", "kthvalue", "topk", "gt", "lt", "ge", "le", "eq", "ne",
-                     "numel", "view", "reshape", "totable", "norm", "dot", "clone", "dim", "size"] {
+                     "numel", "view", "reshape", "totable", "norm", "dot", "clone", "dim", "size", "index", "nonzero"] {
             f[name] = methods[name]
         }
         for name in ["abs", "add", "mul", "div", "cmul", "cdiv", "pow", "sqrt", "sign", "clamp", "exp", "log", "tanh", "sigmoid"] {
@@ -217,7 +217,7 @@ public enum TensorBindings: LuaBindingArea {
     /// Every method of a tensor, gathered from the files of their areas
     /// (`TensorBindings+<Area>.swift`).
     static let methods: [String: LuaFunction] = [basicMethods, pointwiseMethods, comparisons, reductionMethods,
-                                                   sortingMethods, shapeMethods, linearAlgebraMethods]
+                                                   sortingMethods, shapeMethods, linearAlgebraMethods, indexedMethods]
         .reduce(into: [:]) { all, area in all.merge(area) { a, _ in a } }
 
     /// Sizes, types, copies, fills and conversion to tables.

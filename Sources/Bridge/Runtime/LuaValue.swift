@@ -113,6 +113,7 @@ public enum LuaBindingAreas {
         PrunerBindings.self,
         TrainerBindings.self,
         FreezeOutBindings.self,
+        YAMLBindings.self,
     ]
 }
 

@@ -38,6 +38,15 @@ public final class Dataset {
                             channels: channels, height: height, width: width, classes: classes)
     }
 
+    /// The last `n` images (all of them when n >= count): the validation split the original's
+    /// `--validate-set` takes from the end of the training set.
+    public func suffix(_ n: Int) -> Dataset {
+        guard n < count else { return self }
+        let k = Swift.max(n, 0), first = count - k
+        return try! Dataset(name: name, pixels: Array(pixels[(first * imageSize)...]), labels: Array(labels[first...]),
+                            channels: channels, height: height, width: width, classes: classes)
+    }
+
     /// The images at `indices` as a [n, C, H, W] float tensor (x = byte/256) and their labels
     /// as a [n] tensor of 0-based classes. `inputs` and `targets` are resized and reused.
     public func fillBatch<C: Collection>(_ indices: C, inputs: Tensor, targets: Tensor) where C.Element == Int {

@@ -1,0 +1,233 @@
+-- Dynamic sparse training and its peers at one parameter budget (IntelAI/dynamic-
+-- reparameterization's main.py; Mostafa & Wang, ICML 2019), run by `workbench sparse-train`,
+-- which checks the flags and gives them here as `opt` (the original's argparse names, plus
+-- opt.method: dense, static, set, dsr, deepr, tied, prune or thin-dense; docs/sparse-train.md).
+--
+-- One iteration: forward; loss (+ L1·Σ|θ|); backward; DeepR's noise on the active gradients;
+-- tied weights' gradients summed per value; the SGD step (momentum, Nesterov, weight decay);
+-- then DeepR's sign-flip rewiring every iteration, or SET/DSR's prune-and-regrow when the
+-- 0-based iteration count is a nonzero multiple of the rewire period. Per epoch: the
+-- schedule's learning rate, rewire period and temperature, training, gradual pruning when
+-- due, evaluation (train unless --no-validate-train, validation with --validate-set, test),
+-- and the checkpoint runs/<run_name>.{safetensors,json}.
+local model = require 'lib.sparsetrain.model'
+local masks = require 'lib.sparsetrain.masks'
+local rewire = require 'lib.sparsetrain.rewire'
+local deepr = require 'lib.sparsetrain.deepr'
+local tied = require 'lib.sparsetrain.tied'
+local gradual = require 'lib.sparsetrain.gradual'
+local schedule = require 'lib.sparsetrain.schedule'
+local records = require 'lib.sparsetrain.records'
+
+local o = assert(opt, 'run through `workbench sparse-train`')
+wb.threads(o.threads)
+torch.manualSeed(o.seed)
+local method = o.method
+local repr = rewire.repr
+
+-- Data: the training set (its first 5/6 with --validate-set, the rest validates), the test set.
+local ok, train, test = pcall(wb.loadData, o.data, {train = o.train_size, test = o.test_size})
+if not ok then error(string.format('--data %s: %s', o.data, tostring(train):gsub('^[^:]*:%d+: ', '')), 0) end
+if train.channels * train.height * train.width ~= 784 or train.classes ~= 10 then
+  error(string.format('--data %s: mnist_mlp takes 28x28 images of 10 classes, the set has %dx%dx%d images of %d classes',
+    o.data, train.channels, train.height, train.width, train.classes), 0)
+end
+local validation
+if o.validate_set then
+  local nv = math.floor(#train / 6)
+  validation, train = train:tail(nv), train:head(#train - nv)
+end
+
+-- The net and its method's parameterisation.
+local widths
+if method == 'thin-dense' then
+  local budget = 0
+  for _, n in ipairs{784 * 300, 300 * 100, 100 * 10} do budget = budget + masks.budget(n, o.initial_sparsity_fc) end
+  widths = model.thinWidths(budget)
+end
+local net, layers = model.mnistMLP(not o.no_batch_norm, widths)
+model.initialise(layers)
+if method == 'tied' then
+  for _, L in ipairs(layers) do tied.init(L, o.initial_sparsity_fc) end
+elseif method ~= 'dense' and method ~= 'thin-dense' and method ~= 'prune' then
+  for _, L in ipairs(layers) do masks.initial(L, o.initial_sparsity_fc) end
+elseif method == 'prune' and o.initial_sparsity_fc > 0 then
+  for _, L in ipairs(layers) do masks.initial(L, o.initial_sparsity_fc) end
+end
+
+-- --resume: weights, masks and batch norm statistics of a saved run; --copy-mask-from: its masks.
+local function fromFile(path, flag, what)
+  local okLoad, saved = pcall(wb.loadModel, path)
+  if not okLoad then error(string.format('%s %s: %s', flag, path, tostring(saved)), 0) end
+  if #saved ~= #net then error(string.format('%s %s: %d modules, this mnist_mlp has %d', flag, path, #saved, #net), 0) end
+  for _, L in ipairs(layers) do
+    local m = saved:get(L.position)
+    if not m.weight or m.weight:nElement() ~= L.n then
+      error(string.format('%s %s: module %d is not the %s of this net', flag, path, L.position, L.name), 0)
+    end
+    if what == 'all' then
+      if m.mask then L.module:setMask(m.mask) elseif L.module.mask then L.module:removeMask() end
+      L.module.weight = m.weight
+      if m.bias and L.module.bias then L.module.bias = m.bias end
+      if L.bn then
+        local b = saved:get(L.position + 1)
+        L.bn.weight, L.bn.bias = b.weight, b.bias
+        L.bn.runningMean:copy(b.runningMean)
+        L.bn.runningVar:copy(b.runningVar)
+      end
+    else
+      if not m.mask then error(string.format('%s %s: the %s has no mask', flag, path, L.name), 0) end
+      L.module:setMask(m.mask)
+    end
+  end
+  print(string.format("=> loaded %s '%s'", what == 'all' and 'checkpoint' or 'masks from', path))
+end
+if o.resume ~= '' then fromFile(o.resume, '--resume', 'all') end
+if o.copy_mask_from ~= '' then fromFile(o.copy_mask_from, '--copy-mask-from', 'masks') end
+
+local sched = schedule.read(o.schedule_file)
+local function lrAt(e) return sched.lr and sched.lr(e) or o.lr end
+local optimizer = wb.SGD{lr = lrAt(o.start_epoch), momentum = o.momentum, nesterov = o.nesterov, weightDecay = o.weight_decay}
+local criterion = nn.CrossEntropyCriterion()
+local trainer = wb.Trainer{model = net, optimizer = optimizer, criterion = criterion, batchSize = o.batch_size,
+                           seed = o.seed, progress = o.progress}
+if o.L1_loss_coeff > 0 and method ~= 'tied' then
+  local weights = {}
+  for l, L in ipairs(layers) do weights[l] = L.module.weight end
+  trainer:penalty{l1 = o.L1_loss_coeff, parameters = weights}
+end
+
+-- What each iteration does beyond the step.
+local epoch = o.start_epoch
+local rewirePeriod, temperature = 0, 0
+local state = {threshold = 1.0e-3}
+local timing = {rewire = 0, deepr = 0, tied = 0}
+local rewiring = method == 'set' or method == 'dsr' or method == 'deepr'
+if method == 'deepr' then deepr.init(layers) end
+local function log(line) print(line) end
+
+trainer.afterBackward = function()
+  if method == 'deepr' and epoch < o.stop_rewire_epoch then
+    local t0 = wb.clock()
+    deepr.noise(layers, math.sqrt(2 * o.DeepR_eta * temperature))
+    timing.deepr = timing.deepr + wb.clock() - t0
+  elseif method == 'tied' then
+    local t0 = wb.clock()
+    for _, L in ipairs(layers) do tied.gradient(L, o.rescale_tied_gradient, o.L1_loss_coeff) end
+    timing.tied = timing.tied + wb.clock() - t0
+  end
+end
+trainer.afterStep = function(s)
+  local iteration = math.tointeger(s.step - 1)   -- the original's i + current_iteration
+  if epoch >= o.stop_rewire_epoch then return end
+  if method == 'deepr' then
+    local t0 = wb.clock()
+    deepr.rewire(layers, optimizer, o.big_new_weights)
+    timing.deepr = timing.deepr + wb.clock() - t0
+  elseif (method == 'set' or method == 'dsr') and iteration ~= 0 and iteration % rewirePeriod == 0 then
+    local t0 = wb.clock()
+    print('rewiring at iteration ' .. iteration)
+    rewire.step(layers, state, {fraction = o.rewire_fraction, threshold = o.threshold_prune, scaling = o.rewire_scaling,
+                                nPrune = o.n_prune_params, big = o.big_new_weights, optimizer = optimizer, log = log})
+    timing.rewire = timing.rewire + wb.clock() - t0
+  end
+end
+
+-- Evaluation in evaluation mode: mean loss, Prec@1 and Prec@5 in percent.
+local function evaluate(data, label)
+  net:evaluate()
+  local n, loss, c1, c5 = #data, 0, 0, 0
+  for i = 1, n, 1000 do
+    local x, y = data:batch(i, math.min(i + 999, n))
+    local out = net:forward(x)
+    loss = loss + criterion:forward(out, y) * y:size(1)
+    c1, c5 = c1 + wb.topkCorrect(out, y, 1), c5 + wb.topkCorrect(out, y, 5)
+  end
+  local p1, p5 = 100 * c1 / n, 100 * c5 / n
+  print(string.format('%s * Prec@1 %.3f Prec@5 %.3f', label, p1, p5))
+  return p1, p5, loss / n
+end
+
+-- Outputs.
+wb.mkdir(o.runs_dir)
+local base = o.runs_dir .. '/' .. o.run_name
+local args = {}
+for k, v in pairs(o) do if k ~= 'threads' then args[k] = v end end
+local lists = {train_loss = {}, val_loss = {}, test_loss = {}, train_prec1 = {}, val_prec1 = {}, test_prec1 = {},
+               train_prec5 = {}, val_prec5 = {}, test_prec5 = {}, layer_density = {}, lr = {}, epoch_seconds = {}}
+local names = {}
+for l, L in ipairs(layers) do names[l] = L.name end
+local best = {prec1 = 0, val = -1, epoch = 0}
+local started = wb.clock()
+local function snapshot(e)
+  local s = {model_name = o.model, method = method, model_size = records.modelSize(net, layers, method),
+             density = records.densities(layers, method), layers = names, epoch = e, args = args,
+             best_prec1 = best.prec1, best_epoch = best.epoch, hidden_widths = widths,
+             seconds = {rewire = timing.rewire, deepr = timing.deepr, tied = timing.tied, total = wb.clock() - started}, threshold = state.threshold}
+  for k, v in pairs(lists) do s[k] = v end
+  return s
+end
+
+local size = records.modelSize(net, layers, method)
+print(string.format('sparse-train: %s, method %s on %s (%d training, %d test images), seed %d', o.model, method, o.data,
+  #train, #test, o.seed))
+if widths then print(string.format('thin dense: hidden widths %d and %d (%d weights)', widths[1], widths[2], size.sparse)) end
+print(records.sizeText(size))
+print(net)
+
+local epochs = method == 'prune' and o.prune_epochs or o.epochs
+local pruneTargets, prunesDone
+if method == 'prune' then
+  pruneTargets = gradual.targets(layers, o.prune_target_sparsity_fc, o.model == 'mnist_mlp')
+  prunesDone = 0
+  print(string.format('prune fraction fc : %s , prune_fraction conv : %s ', repr(gradual.fraction(0, o.prune_iterations, pruneTargets[1], false)),
+    repr(1 - (1 - o.prune_target_sparsity_conv) ^ (1 / o.prune_iterations))))
+  print('nepochs ' .. math.tointeger(epochs) .. (epochs ~= o.epochs and ' (--prune: start + frequency·(iterations - 1) + post-prune epochs; --epochs is not used)' or ''))
+  evaluate(test, 'validate')
+end
+records.save(base .. '_initial', net, snapshot(o.start_epoch))
+
+started = wb.clock()
+for e = o.start_epoch, epochs - 1 do
+  epoch = e
+  if rewiring and e == o.stop_rewire_epoch and e > o.start_epoch then
+    records.save(base .. '_StopRewiringPoint_' .. e, net, snapshot(e))
+  end
+  local lr = lrAt(e)
+  optimizer:group().lr = lr
+  print('setting learning rate to ' .. repr(lr))
+  rewirePeriod = sched.rewirePeriod and math.tointeger(sched.rewirePeriod(e)) or 0
+  temperature = sched.temperature and sched.temperature(e) or 0
+  if rewirePeriod > 0 then print(string.format('rewiring every %d iterations', rewirePeriod)) end
+  local t1 = wb.clock()
+  trainer:epoch(train)
+  local seconds = wb.clock() - t1
+  print('epoch time ' .. repr(seconds))
+  if method == 'prune' and gradual.due(e, prunesDone, {start = o.start_pruning_after_epoch, freq = o.prune_epoch_frequency, n = o.prune_iterations}) then
+    gradual.prune(layers, pruneTargets, prunesDone, o.prune_iterations, o.cubic_prune_schedule)
+    prunesDone = prunesDone + 1
+    print(records.sizeText(records.modelSize(net, layers, method)))
+  end
+  local p1, p5, loss = 0.0, 0.0, 0.0
+  if not o.no_validate_train then p1, p5, loss = evaluate(train, 'train') end
+  lists.train_prec1[#lists.train_prec1 + 1], lists.train_prec5[#lists.train_prec5 + 1], lists.train_loss[#lists.train_loss + 1] = p1, p5, loss
+  local v1, v5, vl = 0.0, 0.0, 0.0
+  if validation then v1, v5, vl = evaluate(validation, 'validate') end
+  lists.val_prec1[#lists.val_prec1 + 1], lists.val_prec5[#lists.val_prec5 + 1], lists.val_loss[#lists.val_loss + 1] = v1, v5, vl
+  local t1p, t5p, tl = evaluate(test, 'test')
+  lists.test_prec1[#lists.test_prec1 + 1], lists.test_prec5[#lists.test_prec5 + 1], lists.test_loss[#lists.test_loss + 1] = t1p, t5p, tl
+  lists.layer_density[#lists.layer_density + 1] = records.densities(layers, method)
+  lists.lr[#lists.lr + 1] = lr
+  lists.epoch_seconds[#lists.epoch_seconds + 1] = seconds
+  -- best_prec1: the test top-1 of the best epoch (by validation top-1 with --validate-set)
+  local score = validation and v1 or t1p
+  if score > best.val then best.val, best.prec1, best.epoch = score, t1p, e + 1 end
+  records.save(base, net, snapshot(e + 1))
+end
+local total = wb.clock() - started
+print('Best accuracy: ', best.prec1)
+local d = records.densities(layers, method)
+local dt = {}
+for l, x in ipairs(d) do dt[l] = string.format('%.4f', x) end
+print(string.format('done in %.1f s: test error %.2f%%; per-layer density %s; rewiring %.2f s, DeepR %.2f s; %s.{safetensors,json}',
+  total, 100 - lists.test_prec1[#lists.test_prec1], table.concat(dt, ' '), timing.rewire, timing.deepr, base))
