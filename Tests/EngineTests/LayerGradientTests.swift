@@ -136,6 +136,43 @@ final class LayerGradientTests: XCTestCase {
         for (a, b) in zip(once, half) { XCTAssertEqual(b, 0.5 * a, accuracy: 1e-6) }
     }
 
+    /// The [B, n] path (rows, one fused backward) gives the same bits as the per-feature
+    /// path of [B, n, 1, 1], in training and evaluation, on more features than one chunk, and
+    /// `backward` equals `updateGradInput` then `accGradParameters`.
+    func testBatchNormalizationRowsMatchThePerFeaturePath() throws {
+        let (b, n) = (7, 37)
+        let rows = try BatchNormalization(n, eps: 1e-3, momentum: 0.2)
+        let planes = try SpatialBatchNormalization(n, eps: 1e-3, momentum: 0.2)
+        let split = try BatchNormalization(n, eps: 1e-3, momentum: 0.2)
+        for m in [planes, split] as [BatchNormalization] {
+            m.weightParameter!.value.copy(from: rows.weightParameter!.value)
+            m.biasParameter!.value.fillUniform(-0.5, 0.5, &GlobalRandom.generator)
+        }
+        rows.biasParameter!.value.copy(from: planes.biasParameter!.value)
+        split.biasParameter!.value.copy(from: planes.biasParameter!.value)
+        for evaluation in [false, true] {
+            for s in 1...2 {
+                let x = TestData.uniform([b, n], -2, 2, seed: UInt64(10 * s)), g = TestData.uniform([b, n], seed: UInt64(10 * s + 1))
+                let x4 = try x.view([b, n, 1, 1]), g4 = try g.view([b, n, 1, 1])
+                for m in [rows, planes, split] as [BatchNormalization] {
+                    if evaluation { m.evaluate() } else { m.training() }
+                    m.zeroGradParameters()
+                }
+                XCTAssertEqual(try rows.forward(x).scalars, try planes.forward(x4).scalars, "forward, evaluation \(evaluation)")
+                try split.forward(x)
+                XCTAssertEqual(try rows.backward(x, g, scale: 0.5).scalars, try planes.backward(x4, g4, scale: 0.5).scalars)
+                XCTAssertEqual(try split.updateGradInput(x, g).scalars, rows.gradInput.scalars)
+                try split.accGradParameters(x, g, scale: 0.5)
+                for m in [planes, split] as [BatchNormalization] {
+                    XCTAssertEqual(rows.weightParameter!.grad.scalars, m.weightParameter!.grad.scalars, "dγ, evaluation \(evaluation)")
+                    XCTAssertEqual(rows.biasParameter!.grad.scalars, m.biasParameter!.grad.scalars, "dβ, evaluation \(evaluation)")
+                }
+                XCTAssertEqual(rows.runningMean.scalars, planes.runningMean.scalars)
+                XCTAssertEqual(rows.runningVar.scalars, planes.runningVar.scalars)
+            }
+        }
+    }
+
     func testSoftMaxAndLogSoftMax() {
         assertGradients(SoftMax(), TestData.uniform([3, 5], -2, 2))
         assertGradients(SoftMax(), TestData.uniform([6], -2, 2), .init(), "SoftMax on one example")

@@ -31,8 +31,8 @@ public class BatchNormalization: Module {
     /// μ and s = 1/√(σ² + ε) of the last training forward (Torch's save_mean, save_std).
     /// Whether the next training batch starts the running averages (see `restartRunningAverage`).
     public private(set) var restartsAverage = false
-    private var savedMean: [Float] = []
-    private var savedInvStd: [Float] = []
+    var savedMean: [Float] = []
+    var savedInvStd: [Float] = []
 
     /// The input rank this module takes (2: [B, n]; 4 in the spatial variant).
     var inputRank: Int { 2 }
@@ -121,7 +121,7 @@ public class BatchNormalization: Module {
         let training = isTraining, eps = eps, m = isTraining && restartsAverage ? 1 : momentum
         if isTraining { restartsAverage = false }
         if l.s == 1 {
-            updateOutputRows(x, y, l, w, bias, training: training, eps: eps, momentum: m)
+            updateOutputRows(x, y, batch: l.b, width: l.c, w, bias, training: training, eps: eps, momentum: m)
             return output
         }
         savedMean.withUnsafeMutableBufferPointer { sm in
@@ -158,73 +158,6 @@ public class BatchNormalization: Module {
             }
         }
         return output
-    }
-
-    /// The forward pass of a [B, n] input, row by row over chunks of features (contiguous
-    /// inner loops): per feature the same sums in the same order as the per-feature loop, so
-    /// the same bits.
-    private func updateOutputRows(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ l: (b: Int, c: Int, s: Int),
-                                  _ w: UnsafeMutablePointer<Float>?, _ bias: UnsafeMutablePointer<Float>?,
-                                  training: Bool, eps: Double, momentum m: Double) {
-        let rm = runningMean.data, rv = runningVar.data
-        let n = l.b, width = l.c
-        savedMean.withUnsafeMutableBufferPointer { sm in
-            savedInvStd.withUnsafeMutableBufferPointer { si in
-                Parallel.forChunks(width, costPerItem: 6 * n) { r in
-                    let count = r.count
-                    var mean = [Float](repeating: 0, count: count), invStd = [Float](repeating: 0, count: count)
-                    if training {
-                        var sum = [Double](repeating: 0, count: count), squares = [Double](repeating: 0, count: count)
-                        for b in 0..<n {
-                            let p = x + b * width + r.lowerBound
-                            for j in 0..<count { sum[j] += Double(p[j]) }
-                        }
-                        for j in 0..<count { mean[j] = Float(sum[j] / Double(n)) }
-                        for b in 0..<n {
-                            let p = x + b * width + r.lowerBound
-                            for j in 0..<count { let d = Double(p[j] - mean[j]); squares[j] += d * d }
-                        }
-                        for j in 0..<count {
-                            let c = r.lowerBound + j
-                            invStd[j] = squares[j] == 0 && eps == 0 ? 0 : Float(1 / (squares[j] / Double(n) + eps).squareRoot())
-                            sm[c] = mean[j]
-                            si[c] = invStd[j]
-                            rm[c] = Float(m * Double(mean[j]) + (1 - m) * Double(rm[c]))
-                            rv[c] = Float(m * squares[j] / Double(n - 1) + (1 - m) * Double(rv[c]))
-                        }
-                    } else {
-                        for j in 0..<count {
-                            let c = r.lowerBound + j
-                            mean[j] = rm[c]
-                            invStd[j] = Float(1 / (Double(rv[c]) + eps).squareRoot())
-                        }
-                    }
-                    var gamma = [Float](repeating: 1, count: count), beta = [Float](repeating: 0, count: count)
-                    if let w { for j in 0..<count { gamma[j] = w[r.lowerBound + j] } }
-                    if let bias { for j in 0..<count { beta[j] = bias[r.lowerBound + j] } }
-                    for b in 0..<n {
-                        let p = x + b * width + r.lowerBound, q = y + b * width + r.lowerBound
-                        for j in 0..<count { q[j] = (p[j] - mean[j]) * invStd[j] * gamma[j] + beta[j] }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Σg and Σ(x - μ)g of every feature of a [B, n] input in `r`, row by row (the order of
-    /// `gradientSums`).
-    private func gradientSumsRows(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ l: (b: Int, c: Int, s: Int),
-                                  _ r: Range<Int>, _ means: [Float]) -> (sum: [Double], dot: [Double]) {
-        var sum = [Double](repeating: 0, count: r.count), dot = [Double](repeating: 0, count: r.count)
-        let mean = Array(means[r])
-        for b in 0..<l.b {
-            let px = x + b * l.c + r.lowerBound, pg = g + b * l.c + r.lowerBound
-            for j in 0..<r.count {
-                sum[j] += Double(pg[j])
-                dot[j] += Double(px[j] - mean[j]) * Double(pg[j])
-            }
-        }
-        return (sum, dot)
     }
 
     /// μ and s for feature c: the saved batch statistics in training, the running ones otherwise.
@@ -270,34 +203,8 @@ public class BatchNormalization: Module {
         let w = weightParameter?.value.data
         let training = isTraining
         if l.s == 1 {
-            Parallel.forChunks(l.c, costPerItem: 6 * l.b) { r in
-                let (sum, dot) = training ? gradientSumsRows(x, g, l, r, means) : ([], [])
-                var gradMean = [Float](repeating: 0, count: r.count), k = [Float](repeating: 0, count: r.count)
-                var inv = [Float](repeating: 0, count: r.count), gamma = [Float](repeating: 1, count: r.count)
-                let mean = Array(means[r])
-                for j in 0..<r.count {
-                    let c = r.lowerBound + j
-                    inv[j] = invStds[c]
-                    gamma[j] = w?[c] ?? 1
-                    if training {
-                        gradMean[j] = Float(sum[j] / n)
-                        k[j] = Float(dot[j] * Double(inv[j]) * Double(inv[j]) / n)
-                    }
-                }
-                gradMean.withUnsafeBufferPointer { gm in k.withUnsafeBufferPointer { kk in
-                    inv.withUnsafeBufferPointer { iv in gamma.withUnsafeBufferPointer { ga in mean.withUnsafeBufferPointer { mu in
-                        for b in 0..<l.b {
-                            let o = b * l.c + r.lowerBound
-                            let po = gi + o, pg = g + o, px = x + o
-                            if training {
-                                for j in 0..<r.count { po[j] = (pg[j] - gm[j] - (px[j] - mu[j]) * kk[j]) * iv[j] * ga[j] }
-                            } else {
-                                for j in 0..<r.count { po[j] = pg[j] * iv[j] * ga[j] }
-                            }
-                        }
-                    } } }
-                } }
-            }
+            backwardRows(x, g, batch: l.b, width: l.c, means: means, invStds: invStds, gamma: w, training: training,
+                         gradInput: gi, gradWeight: nil, gradBias: nil, scale: 0)
             return gradInput
         }
         forEachFeature(l) { c in
@@ -322,6 +229,23 @@ public class BatchNormalization: Module {
         return gradInput
     }
 
+    /// The input gradient and the parameter gradients together; a [B, n] input takes the
+    /// sums Σg and Σ(x - μ)g once for both.
+    override public func backward(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws -> Tensor {
+        let l = try layout(input)
+        guard l.s == 1, !isFrozen, let wp = weightParameter, let bp = biasParameter else {
+            return try super.backward(input, gradOutput, scale: scale)
+        }
+        try checkGradOutput(input, gradOutput)
+        let (means, invStds) = try statistics()
+        gradInput.resize(input.shape)
+        backwardRows(input.data, gradOutput.data, batch: l.b, width: l.c, means: means, invStds: invStds,
+                     gamma: wp.value.data, training: isTraining,
+                     gradInput: gradInput.data, gradWeight: wp.grad.data, gradBias: bp.grad.data, scale: scale)
+        parametersReceivedGradients()
+        return gradInput
+    }
+
     override public func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
         guard let wp = weightParameter, let bp = biasParameter else { return }
         let l = try layout(input)
@@ -329,14 +253,8 @@ public class BatchNormalization: Module {
         let (means, invStds) = try statistics()
         let x = input.data, g = gradOutput.data, gw = wp.grad.data, gb = bp.grad.data
         if l.s == 1 {
-            Parallel.forChunks(l.c, costPerItem: 4 * l.b) { r in
-                let (sum, dot) = gradientSumsRows(x, g, l, r, means)
-                for j in 0..<r.count {
-                    let c = r.lowerBound + j
-                    gw[c] += scale * Float(dot[j] * Double(invStds[c]))
-                    gb[c] += scale * Float(sum[j])
-                }
-            }
+            backwardRows(x, g, batch: l.b, width: l.c, means: means, invStds: invStds, gamma: nil, training: isTraining,
+                         gradInput: nil, gradWeight: gw, gradBias: gb, scale: scale)
             return
         }
         forEachFeature(l) { c in

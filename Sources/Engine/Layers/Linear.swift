@@ -47,10 +47,9 @@ public final class Linear: Module {
         let n = try batchSize(input)
         output.resize(input.dim == 1 ? [outputSize] : [n, outputSize])
         let y = output.data
-        if let b = biasParameter?.value.data {
-            for r in 0..<n { (y + r * outputSize).update(from: b, count: outputSize) }
-        }
+        let bias = biasParameter?.value.data
         if !isTraining, let rows = sparse.rows(weightParameter, .linear, rows: outputSize, columns: inputSize, batch: n) {
+            if let bias { for r in 0..<n { (y + r * outputSize).update(from: bias, count: outputSize) } }
             let x = input.data, accumulate = biasParameter != nil, columns = inputSize, block = SparseRows.block
             let blocks = (n + block - 1) / block
             let chunks = Parallel.chunkCount(blocks, costPerItem: 2 * block * rows.nonzeros)
@@ -65,8 +64,7 @@ public final class Linear: Module {
             return output
         }
         BLAS.parallelGemm(transB: true, m: n, n: outputSize, k: inputSize,
-                  a: input.data, b: weightParameter.value.data,
-                  beta: biasParameter == nil ? 0 : 1, c: y)
+                  a: input.data, b: weightParameter.value.data, c: y, rowsStartAt: bias)
         return output
     }
 

@@ -75,10 +75,13 @@ public final class Parameter {
     /// under the mask.
     @inline(__always) public func maskState(_ t: Tensor) { if let m = mask { Parameter.zero(t, where: m) } }
 
-    /// t[i] = +0 where m[i] = 0 (a select, so the zeros are positive and the loop vectorises).
+    /// t[i] = +0 where m[i] = 0 (a select, so the zeros are positive and the loop vectorises),
+    /// split across the engine's threads (elementwise: the same bits for any split).
     private static func zero(_ t: Tensor, where m: Tensor) {
         let x = t.data, k = m.data
-        for i in 0..<t.count { x[i] = k[i] == 0 ? 0 : x[i] }
+        Parallel.forChunks(t.count, costPerItem: 1) { r in
+            for i in r { x[i] = k[i] == 0 ? 0 : x[i] }
+        }
     }
 
     /// Prepares W_eff for a forward pass: in training, scores choose the mask anew; then the

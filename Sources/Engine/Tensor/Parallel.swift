@@ -64,14 +64,19 @@ public enum Parallel {
 extension BLAS {
     /// `gemm` with the rows of C split across the engine's threads (each element of C is
     /// computed by one thread, so the result does not depend on the thread count).
+    /// With `rowsStartAt`, each thread first sets its rows of C to that row of n values (a
+    /// bias), and the product is added to them (C = αAB + 1·C).
     public static func parallelGemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
         b: UnsafePointer<Float>, ldb: Int? = nil,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+        rowsStartAt row: UnsafePointer<Float>? = nil
     ) {
         let la = lda ?? (transA ? m : k), lc = ldc ?? n
+        let beta = row == nil ? beta : 1
         Parallel.forChunks(m, costPerItem: n * k / 4 + 1) { r in
+            if let row { for i in r { (c + i * lc).update(from: row, count: n) } }
             let aStart = transA ? a + r.lowerBound : a + r.lowerBound * la
             gemm(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
                  a: aStart, lda: la, b: b, ldb: ldb, beta: beta, c: c + r.lowerBound * lc, ldc: lc)

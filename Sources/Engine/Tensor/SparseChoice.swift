@@ -57,10 +57,12 @@ final class SparseWeightCache {
     func rows(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int) -> SparseRows? {
         guard SparseChoice.isCandidate(p, hint: hint) else { return nil }
         if SparseChoice.forced == nil && kind == .linear && batch < SparseChoice.linearMinimumBatch { return nil }
-        let s = SparseRows(dense: p.value.data, rows: rows, columns: columns)
-        let density = Double(s.nonzeros) / Double(Swift.max(rows * columns, 1))
-        let use = SparseChoice.prefersSparse(kind, density: density, batch: batch)
+        // Counting the nonzeros first costs a read of the weights; the sparse rows (arrays of
+        // values and columns) are built only when they will be used.
+        let nonzeros = rows * columns - p.value.zeroCount()
+        let density = Double(nonzeros) / Double(Swift.max(rows * columns, 1))
         hint = density <= (kind == .linear ? SparseChoice.linearDensity : SparseChoice.convolutionDensity)
-        return use ? s : nil
+        guard SparseChoice.prefersSparse(kind, density: density, batch: batch) else { return nil }
+        return SparseRows(dense: p.value.data, rows: rows, columns: columns)
     }
 }

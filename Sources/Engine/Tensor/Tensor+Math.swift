@@ -82,7 +82,7 @@ extension Tensor {
     public func zeroCount() -> Int {
         let p = data
         var n = 0
-        for i in 0..<count where p[i] == 0 { n += 1 }
+        for i in 0..<count { n &+= p[i] == 0 ? 1 : 0 }   // branch-free: it vectorises
         return n
     }
 
