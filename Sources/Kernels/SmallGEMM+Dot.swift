@@ -3,39 +3,24 @@
 /// C[i, j] = Σ_p A[i, p] · B[j, p] is accumulated as 16-lane partial sums and reduced once.
 extension SmallGEMM {
     /// Tiles of 6 rows of A × 4 rows of B (24 vector accumulators; per 16 k: 10 loads and 24
-    /// FMAs). Column tiles of B go outermost so that their k-long rows stay in L1 while all
-    /// rows of A stream past; ragged edges use tiles of 4, 2, 1 rows and 2, 1 columns.
+    /// FMAs); without wide vectors 3 × 2. Column tiles of B go outermost so that their k-long
+    /// rows stay in L1 while all rows of A stream past; ragged edges use tiles of 4, 2, 1 rows
+    /// and 2, 1 columns.
     static func dotProductGEMM(
         m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        // Column tiles of 4 (2 without wide vectors: 3 × 2 tiles keep 12 registers of
+        // accumulators with 8-lane registers), then the ragged edge in tiles of 2 and 1.
         var j = 0
-        if !wideVectors {   // 3 × 2 tiles: 12 registers of accumulators with 8-lane registers
-            while j + 2 <= n {
-                dotRows(GEMMCount2.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
-                        beta: beta, c: c + j, ldc: ldc)
-                j += 2
-            }
-            if n - j >= 1 {
-                dotRows(GEMMCount1.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
-                        beta: beta, c: c + j, ldc: ldc)
-            }
-            return
-        }
-        while j + 4 <= n {
-            dotRows(GEMMCount4.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
+        func columns<Columns: GEMMCount>(_: Columns.Type) {
+            dotRows(Columns.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
                     beta: beta, c: c + j, ldc: ldc)
-            j += 4
+            j += Columns.value
         }
-        if n - j >= 2 {
-            dotRows(GEMMCount2.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
-                    beta: beta, c: c + j, ldc: ldc)
-            j += 2
-        }
-        if n - j >= 1 {
-            dotRows(GEMMCount1.self, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b + j * ldb, ldb: ldb,
-                    beta: beta, c: c + j, ldc: ldc)
-        }
+        if wideVectors { while j + 4 <= n { columns(GEMMCount4.self) } }
+        while j + 2 <= n { columns(GEMMCount2.self) }
+        if j < n { columns(GEMMCount1.self) }
     }
 
     static func dotRows<Columns: GEMMCount>(

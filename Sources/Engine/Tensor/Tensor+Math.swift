@@ -3,7 +3,13 @@ import Foundation
 /// Elementwise and reduction operations. Loops run over raw buffers so that the release
 /// build vectorises them; none allocates unless it returns a new tensor.
 extension Tensor {
-    public func fill(_ v: Float) { data.update(repeating: v, count: count) }
+    /// Every element = v; a large tensor is filled by the engine's threads, each its own part
+    /// (so the part a thread then writes is already in its cache, e.g. a gradient's rows).
+    public func fill(_ v: Float) {
+        let p = data
+        guard count >= 131_072 else { return p.update(repeating: v, count: count) }   // below ~0.5 MB one thread is as fast
+        Parallel.forChunks(count, costPerItem: 1) { r in (p + r.lowerBound).update(repeating: v, count: r.count) }
+    }
     public func zero() { fill(0) }
 
     /// self = self * a
