@@ -8,37 +8,70 @@
 /// - weight gradient at the stored entries only, ∂L/∂A[r, k] += scale · Σ_s G[s, r] X[s, k]:
 ///   `accumulateEntryGradients` on the transposed operands (`transpose`).
 extension SparseRows {
-    /// The entries of the row-major A [rows × columns] where `pattern` (a 0/1 mask of the same
-    /// shape) is not ±0, in column order, whatever their value.
-    public init(dense a: UnsafePointer<Float>, pattern m: UnsafePointer<Float>, rows: Int, columns: Int) {
+    /// The row offsets of the entries of a pattern (a 0/1 mask [rows × columns], row-major)
+    /// that are not ±0: rows + 1 increasing numbers from 0 (the last is the entry count).
+    /// Counted on the bit patterns without the sign, which vectorises.
+    public static func patternRowStart(_ m: UnsafePointer<Float>, rows: Int, columns: Int) -> [Int32] {
         let bits = UnsafeRawPointer(m).assumingMemoryBound(to: UInt32.self)
         var start = [Int32](repeating: 0, count: rows + 1)
         var total = 0
         for r in 0..<rows {
             let row = bits + r * columns
-            var n = 0
-            for k in 0..<columns { n &+= row[k] & 0x7fff_ffff != 0 ? 1 : 0 }
+            // (b & 0x7fffffff) + 0x7fffffff has its top bit set exactly when b is not ±0:
+            // integer lanes, 8 at a time.
+            var lanes = SIMD8<UInt32>()
+            var k = 0
+            while k + 8 <= columns {
+                let v = UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<UInt32>.self)
+                lanes &+= ((v & 0x7fff_ffff) &+ 0x7fff_ffff) &>> 31
+                k += 8
+            }
+            var n = Int(lanes.wrappedSum())
+            for j in k..<columns { n &+= row[j] & 0x7fff_ffff != 0 ? 1 : 0 }
             total += n
             start[r + 1] = Int32(total)
         }
-        // As the dense init: every entry written at the next slot, which advances only at an
-        // entry of the pattern (one spare slot at the end).
-        var index = [Int32](repeating: 0, count: total + 1), value = [Float](repeating: 0, count: total + 1)
+        return start
+    }
+
+    /// The entries of the row-major A [rows × columns] where `pattern` (a 0/1 mask of the same
+    /// shape) is not ±0, in column order, whatever their value; `rowStart` from
+    /// `patternRowStart` when the caller counted already.
+    public init(dense a: UnsafePointer<Float>, pattern m: UnsafePointer<Float>, rows: Int, columns: Int, rowStart: [Int32]? = nil) {
+        let start = rowStart ?? Self.patternRowStart(m, rows: rows, columns: columns)
+        let total = Int(start[rows])
+        let bits = UnsafeRawPointer(m).assumingMemoryBound(to: UInt32.self)
+        var index = [Int32](repeating: 0, count: total), value = [Float](repeating: 0, count: total)
         index.withUnsafeMutableBufferPointer { ix in
             value.withUnsafeMutableBufferPointer { vx in
                 var p = 0
                 for r in 0..<rows {
                     let row = a + r * columns, rowBits = bits + r * columns
-                    for k in 0..<columns {
-                        ix[p] = Int32(truncatingIfNeeded: k)
-                        vx[p] = row[k]
-                        p &+= rowBits[k] & 0x7fff_ffff != 0 ? 1 : 0
+                    // 8 entries at a time: a sparse pattern's all-zero groups (most of them)
+                    // cost one vector test; the others are written entry by entry.
+                    var k = 0
+                    while k + 8 <= columns {
+                        let q = UnsafeRawPointer(rowBits + k)
+                        let any = (q.loadUnaligned(as: UInt64.self) | q.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                                   | q.loadUnaligned(fromByteOffset: 16, as: UInt64.self) | q.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+                            & 0x7fff_ffff_7fff_ffff
+                        if any != 0 {
+                            for j in k..<(k + 8) where rowBits[j] & 0x7fff_ffff != 0 {
+                                ix[p] = Int32(truncatingIfNeeded: j)
+                                vx[p] = row[j]
+                                p += 1
+                            }
+                        }
+                        k += 8
+                    }
+                    for j in k..<columns where rowBits[j] & 0x7fff_ffff != 0 {
+                        ix[p] = Int32(truncatingIfNeeded: j)
+                        vx[p] = row[j]
+                        p += 1
                     }
                 }
             }
         }
-        index.removeLast()
-        value.removeLast()
         self.init(rows: rows, columns: columns, rowStart: start, columnIndex: index, values: value)
     }
 

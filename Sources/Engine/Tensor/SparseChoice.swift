@@ -96,8 +96,9 @@ final class SparseWeightCache {
     /// reads the gradient under the mask).
     func trainingRows(_ p: Parameter, rows: Int, columns: Int) -> SparseRows? {
         guard let m = p.mask, p.scores == nil else { return nil }
-        let active = m.count - m.zeroCount()
-        guard SparseChoice.prefersSparseTraining(density: Double(active) / Double(Swift.max(m.count, 1))) else { return nil }
-        return SparseRows(dense: p.value.data, pattern: m.data, rows: rows, columns: columns)
+        // The count of the mask's entries per row is the rule's density and the rows' layout.
+        let start = SparseRows.patternRowStart(m.data, rows: rows, columns: columns)
+        guard SparseChoice.prefersSparseTraining(density: Double(start[rows]) / Double(Swift.max(m.count, 1))) else { return nil }
+        return SparseRows(dense: p.value.data, pattern: m.data, rows: rows, columns: columns, rowStart: start)
     }
 }
