@@ -43,10 +43,12 @@ struct BenchCommand: ParsableCommand {
     var model: String?
     @Flag(help: "Time the sparse kernels against the dense ones (Linear(2400, 120) and LeNet-5's second convolution at 50/70/90/95/98% sparsity, batch 1 and 1000), then the pruned --model over the 10k test images dense and as the rule chooses, and the loading of --compressed.")
     var sparse = false
-    @Flag(help: "Time one training epoch of sparse-train's mnist_mlp at 98% sparsity (Fashion-MNIST, 60k images, batch 100) dense-with-mask against the sparse training kernels, on each --threads count: wall and CPU seconds, the ratio and both losses.")
+    @Flag(help: "Time one training epoch of sparse-train's mnist_mlp at --sparsity (default 98%) (Fashion-MNIST, 60k images, batch 100) dense-with-mask against the sparse training kernels, on each --threads count: wall and CPU seconds, the ratio and both losses.")
     var sparseTraining = false
     @Option(help: "Epochs of each path for --sparse-training (alternated), 1...20.")
     var runs: Int = 3
+    @Option(help: "Sparsity of the masks for --sparse-training, in [0.5, 1) (with WORKBENCH_SPARSE_TRAINING=sparse above the rule's threshold).")
+    var sparsity: Double = 0.98
     @Option(help: "Compressed model file whose loading --sparse times (e.g. out/lenet5.wbz).")
     var compressed: String?
 
@@ -146,12 +148,13 @@ struct BenchCommand: ParsableCommand {
 
     private func runSparseTraining() throws {
         guard (1...20).contains(runs) else { throw ValidationError("--runs must be in 1...20, got \(runs)") }
+        guard sparsity >= 0.5 && sparsity < 1 else { throw ValidationError("--sparsity must be in [0.5, 1), got \(sparsity)") }
         try runReportingErrors {
             let train = try Datasets.load("fashion-mnist").train
             var results: [SparseTrainingBenchmark.Result] = []
             for t in threads {
-                if !json { FileHandle.standardError.write("training mnist_mlp at 98% sparsity on \(t) thread(s), \(runs) epoch(s) per path...\n".data(using: .utf8)!) }
-                results.append(try SparseTrainingBenchmark.run(train: train, threads: t, runs: runs) { line in
+                if !json { FileHandle.standardError.write("training mnist_mlp at \(100 * sparsity)% sparsity on \(t) thread(s), \(runs) epoch(s) per path...\n".data(using: .utf8)!) }
+                results.append(try SparseTrainingBenchmark.run(train: train, threads: t, sparsity: sparsity, runs: runs) { line in
                     if !json { FileHandle.standardError.write((line + "\n").data(using: .utf8)!) }
                 })
             }
