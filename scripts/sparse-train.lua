@@ -54,6 +54,15 @@ elseif method ~= 'dense' and method ~= 'thin-dense' and method ~= 'prune' then
 elseif method == 'prune' and o.initial_sparsity_fc > 0 then
   for _, L in ipairs(layers) do masks.initial(L, o.initial_sparsity_fc) end
 end
+-- The sparse methods train on sparse kernels (forward, input gradient and the weight gradient
+-- at the active entries only; docs/sparse.md) where the mask is sparse enough: nothing they
+-- do reads the gradient under the mask (static: none; SET, DSR: magnitudes and random
+-- positions; DeepR: noise on the active entries, sign flips). Tied weights sum the gradient
+-- over every position, and gradual pruning starts dense: both stay on the dense path.
+-- WORKBENCH_SPARSE_TRAINING=dense turns it off.
+if method == 'static' or method == 'set' or method == 'dsr' or method == 'deepr' then
+  for _, L in ipairs(layers) do L.module:sparseTraining(true) end
+end
 
 -- --resume: weights, masks and batch norm statistics of a saved run; --copy-mask-from: its masks.
 local function fromFile(path, flag, what)

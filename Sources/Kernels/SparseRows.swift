@@ -12,13 +12,22 @@
 ///   Y = W · columns): each nonzero scales row k of B into row r of C.
 public struct SparseRows {
     public let rows: Int, columns: Int
-    public private(set) var rowStart: [Int32]
-    public private(set) var columnIndex: [Int32]
-    public private(set) var values: [Float]
+    public internal(set) var rowStart: [Int32]
+    public internal(set) var columnIndex: [Int32]
+    public internal(set) var values: [Float]
     public var nonzeros: Int { values.count }
 
     /// The samples of one block of `multiplyTransposed`.
     public static let block = 32
+
+    /// The arrays as they are (`rowStart` of rows + 1 increasing offsets into the others).
+    init(rows: Int, columns: Int, rowStart: [Int32], columnIndex: [Int32], values: [Float]) {
+        self.rows = rows
+        self.columns = columns
+        self.rowStart = rowStart
+        self.columnIndex = columnIndex
+        self.values = values
+    }
 
     /// Two passes over A: the nonzeros of each row counted, then written into arrays of
     /// exactly that size.

@@ -43,6 +43,12 @@ struct BenchCommand: ParsableCommand {
     var model: String?
     @Flag(help: "Time the sparse kernels against the dense ones (Linear(2400, 120) and LeNet-5's second convolution at 50/70/90/95/98% sparsity, batch 1 and 1000), then the pruned --model over the 10k test images dense and as the rule chooses, and the loading of --compressed.")
     var sparse = false
+    @Flag(help: "Time one training epoch of sparse-train's mnist_mlp at --sparsity (default 98%) (Fashion-MNIST, 60k images, batch 100) dense-with-mask against the sparse training kernels, on each --threads count: wall and CPU seconds, the ratio and both losses.")
+    var sparseTraining = false
+    @Option(help: "Epochs of each path for --sparse-training (alternated), 1...20.")
+    var runs: Int = 3
+    @Option(help: "Sparsity of the masks for --sparse-training, in [0.5, 1) (with WORKBENCH_SPARSE_TRAINING=sparse above the rule's threshold).")
+    var sparsity: Double = 0.98
     @Option(help: "Compressed model file whose loading --sparse times (e.g. out/lenet5.wbz).")
     var compressed: String?
 
@@ -81,6 +87,7 @@ struct BenchCommand: ParsableCommand {
         if pruners { return try runPruners() }
         if gemm { return runGEMM() }
         if sparse { return try runSparse() }
+        if sparseTraining { return try runSparseTraining() }
         if let net = one {
             // Child process: one measurement, as JSON on stdout.
             let r = try measure(net: net, threads: threads.first ?? 1)
@@ -136,6 +143,35 @@ struct BenchCommand: ParsableCommand {
             if let c = whole.compressedFile, let ms = whole.loadMilliseconds {
                 print(String(format: "loading %@ (best of 20): %.2f ms", c as NSString, ms))
             }
+        }
+    }
+
+    private func runSparseTraining() throws {
+        guard (1...20).contains(runs) else { throw ValidationError("--runs must be in 1...20, got \(runs)") }
+        guard sparsity >= 0.5 && sparsity < 1 else { throw ValidationError("--sparsity must be in [0.5, 1), got \(sparsity)") }
+        try runReportingErrors {
+            let train = try Datasets.load("fashion-mnist").train
+            var results: [SparseTrainingBenchmark.Result] = []
+            for t in threads {
+                if !json { FileHandle.standardError.write("training mnist_mlp at \(100 * sparsity)% sparsity on \(t) thread(s), \(runs) epoch(s) per path...\n".data(using: .utf8)!) }
+                results.append(try SparseTrainingBenchmark.run(train: train, threads: t, sparsity: sparsity, runs: runs) { line in
+                    if !json { FileHandle.standardError.write((line + "\n").data(using: .utf8)!) }
+                })
+            }
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(data: try enc.encode(results), encoding: .utf8)!)
+                return
+            }
+            print("| threads | sparsity | images | dense s/epoch (wall) | sparse s/epoch (wall) | ratio | dense CPU s | sparse CPU s | CPU ratio | dense loss | sparse loss | max rel. weight difference |")
+            print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for r in results {
+                let dl = r.runs.first { !$0.sparse }?.meanLoss ?? .nan, sl = r.runs.first { $0.sparse }?.meanLoss ?? .nan
+                print(String(format: "| %d | %.0f%% | %d | %.3f | %.3f | %.2fx | %.3f | %.3f | %.2fx | %.6f | %.6f | %.1e |", r.threads, 100 * r.sparsity, r.images,
+                             r.denseWall, r.sparseWall, r.wallRatio, r.denseCPU, r.sparseCPU, r.cpuRatio, Double(dl), Double(sl), r.weightDifference))
+            }
+            print("(best of \(runs) per path; losses: the epoch's mean training loss of the first run of each path)")
         }
     }
 

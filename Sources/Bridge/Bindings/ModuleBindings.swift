@@ -171,6 +171,15 @@ public enum ModuleBindings: LuaBindingArea {
             if call.isString(2) { return try parameter(call, m, try call.string(2)).isFrozen = false }
             for x in allModules(m) { x.isFrozen = false; x.isEvaluationPinned = false }
         },
+        // m:sparseTraining([on]): every nn.Linear in m trains on sparse kernels when its mask is
+        // sparse enough (on = true by default; false turns it off). The weight gradient is then
+        // 0 under the mask: leave it off where something reads the gradient of masked entries.
+        "sparseTraining": returningSelf { call, m in
+            let on = try call.boolean(2, default: true)
+            let linears = allModules(m).compactMap { $0 as? Linear }
+            guard !linears.isEmpty else { throw call.error("\(m.typeName) has no nn.Linear to train on sparse kernels") }
+            for l in linears { l.sparseTraining = on }
+        },
         "training": returningSelf { _, m in m.training() },
         "evaluate": returningSelf { _, m in m.evaluate() },
         "clearState": returningSelf { _, m in m.clearState() },

@@ -3,7 +3,8 @@ import Kernels
 
 /// y = x Wᵀ + b, W of shape [outputSize, inputSize] (Torch's nn.Linear).
 /// Input [inputSize] or [batch, inputSize]. In evaluation, a pruned weight runs as sparse rows
-/// when `SparseChoice` prefers them (equal to the dense product up to float rounding).
+/// when `SparseChoice` prefers them (equal to the dense product up to float rounding); in
+/// training too with `sparseTraining` (Linear+SparseTraining.swift).
 public final class Linear: Module {
     public let inputSize: Int
     public let outputSize: Int
@@ -11,7 +12,20 @@ public final class Linear: Module {
     public let biasParameter: Parameter?
     private let sparse = SparseWeightCache()
     /// The transposed input blocks of the sparse product, one per thread.
-    private var sparseScratch = Tensor()
+    var sparseScratch = Tensor()
+    /// Training with sparse kernels (opt-in, off by default): when the weight has a mask
+    /// (and no scores) and `SparseChoice.prefersSparseTraining`, forward and backward run on
+    /// the mask's active entries, and the weight gradient is computed there only (0 is added
+    /// under the mask, where the dense path gives ∂L/∂W_eff). What the optimisers do is the
+    /// same (they zero the masked entries and their state), but whatever reads the gradient
+    /// under the mask (gradient-based regrowth, a pruner's scores) must leave this off.
+    public var sparseTraining = false
+    /// The weight of the last forward pass in training on the sparse path, for its backward
+    /// (nil: the dense path), and its transpose once the input gradient needed it.
+    var trainingRows: SparseRows?
+    var trainingRowsTransposed: SparseRows?
+    /// The transposed batch and output gradient of the sparse weight gradient.
+    var gradientScratch = Tensor()
 
     public init(_ inputSize: Int, _ outputSize: Int, bias: Bool = true) {
         self.inputSize = inputSize
@@ -48,19 +62,15 @@ public final class Linear: Module {
         output.resize(input.dim == 1 ? [outputSize] : [n, outputSize])
         let y = output.data
         let bias = biasParameter?.value.data
+        trainingRows = nil
+        trainingRowsTransposed = nil
+        if isTraining, sparseTraining, let rows = sparse.trainingRows(weightParameter, rows: outputSize, columns: inputSize) {
+            trainingRows = rows
+            multiplySparse(rows, input.data, samples: n, into: y, bias: bias)
+            return output
+        }
         if !isTraining, let rows = sparse.rows(weightParameter, .linear, rows: outputSize, columns: inputSize, batch: n) {
-            if let bias { for r in 0..<n { (y + r * outputSize).update(from: bias, count: outputSize) } }
-            let x = input.data, accumulate = biasParameter != nil, columns = inputSize, block = SparseRows.block
-            let blocks = (n + block - 1) / block
-            let chunks = Parallel.chunkCount(blocks, costPerItem: 2 * block * rows.nonzeros)
-            let perChunk = block * (columns + 1)
-            if n >= 4 { _ = sparseScratch.resize([chunks * perChunk]) }
-            let scratchBase = sparseScratch.data
-            Parallel.forChunksIndexed(blocks, costPerItem: 2 * block * rows.nonzeros) { c, r in
-                let scratch = scratchBase + (n >= 4 ? c * perChunk : 0)
-                rows.multiplyTransposed(x: x, ldx: columns, samples: (r.lowerBound * block)..<Swift.min(r.upperBound * block, n),
-                                        c: y, ldc: self.outputSize, accumulate: accumulate, scratch: scratch)
-            }
+            multiplySparse(rows, input.data, samples: n, into: y, bias: bias)
             return output
         }
         BLAS.parallelGemm(transB: true, m: n, n: outputSize, k: inputSize,
@@ -79,6 +89,10 @@ public final class Linear: Module {
         let n = try batchSize(input)
         try checkGradOutput(gradOutput, n)
         gradInput.resize(input.shape)
+        if let rows = trainingRows {
+            sparseInputGradient(rows, gradOutput.data, samples: n, into: gradInput.data)
+            return gradInput
+        }
         BLAS.parallelGemm(m: n, n: inputSize, k: outputSize, a: gradOutput.data, b: weightParameter.value.data, c: gradInput.data)
         return gradInput
     }
@@ -87,8 +101,12 @@ public final class Linear: Module {
     override public func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
         let n = try batchSize(input)
         try checkGradOutput(gradOutput, n)
-        BLAS.parallelGemm(transA: true, m: outputSize, n: inputSize, k: n, alpha: scale,
-                  a: gradOutput.data, b: input.data, beta: 1, c: weightParameter.grad.data)
+        if let rows = trainingRows {
+            sparseWeightGradient(rows, input.data, gradOutput.data, samples: n, scale: scale)
+        } else {
+            BLAS.parallelGemm(transA: true, m: outputSize, n: inputSize, k: n, alpha: scale,
+                      a: gradOutput.data, b: input.data, beta: 1, c: weightParameter.grad.data)
+        }
         if let gb = biasParameter?.grad.data {
             let g = gradOutput.data
             for r in 0..<n {
@@ -101,6 +119,9 @@ public final class Linear: Module {
     override public func clearState() {
         super.clearState()
         sparseScratch = Tensor()
+        gradientScratch = Tensor()
+        trainingRows = nil
+        trainingRowsTransposed = nil
     }
 
     override public var spec: ModuleSpec {

@@ -1,0 +1,92 @@
+import Foundation
+
+/// `workbench bench --sparse-training`: one training epoch of `workbench sparse-train`'s
+/// mnist_mlp (784-300-100-10, bias-free linear layers each followed by batch norm, ReLU
+/// between) with random masks at the given sparsity (exactly int((1 - s)·n + 0.1) active
+/// entries per layer, as scripts/lib/sparsetrain/masks.lua), batch 100, SGD lr 0.1 momentum
+/// 0.9: dense-with-mask (the default) against the sparse kernels (`Linear.sparseTraining`),
+/// alternated run by run from the same initial weights and masks. Wall and process CPU
+/// seconds per epoch, the epoch's mean loss of both, and how far the weights ended apart.
+public enum SparseTrainingBenchmark {
+    public struct Run: Codable {
+        public var sparse: Bool
+        public var wallSeconds: Double
+        public var cpuSeconds: Double
+        public var meanLoss: Float
+    }
+
+    public struct Result: Codable {
+        public var threads: Int
+        public var sparsity: Double
+        public var images: Int
+        public var runs: [Run]
+        /// Best wall and CPU seconds of each path, and dense / sparse.
+        public var denseWall: Double, sparseWall: Double, denseCPU: Double, sparseCPU: Double
+        public var wallRatio: Double { denseWall / sparseWall }
+        public var cpuRatio: Double { denseCPU / sparseCPU }
+        /// Largest |W_dense - W_sparse| / max(1, |W_dense|) over the linear weights after the
+        /// first pair's epoch.
+        public var weightDifference: Double
+    }
+
+    /// The mnist_mlp of scripts/lib/sparsetrain/model.lua with its initialisation (weights
+    /// U(±1/√fan_in), batch norm γ ~ U(0, 1), β = 0) and random masks, all from `seed`.
+    static func mnistMLP(sparsity: Double, seed: UInt64) throws -> (Sequential, [Linear]) {
+        var rng = RandomGenerator(seed: seed)
+        let sizes = [784, 300, 100, 10]
+        var modules: [Module] = [try View([784])], linears: [Linear] = []
+        for l in 0..<3 {
+            let fc = Linear(sizes[l], sizes[l + 1], bias: false)
+            let stdv = 1 / Float(sizes[l]).squareRoot()
+            fc.weightParameter.value.fillUniform(-stdv, stdv, &rng)
+            let n = sizes[l] * sizes[l + 1], k = Int((1 - sparsity) * Double(n) + 0.1)
+            let mask = Tensor(shape: [sizes[l + 1], sizes[l]])
+            for i in rng.permutation(n).prefix(k) { mask.data[i] = 1 }
+            try fc.weightParameter.setMask(mask)
+            let bn = try BatchNormalization(sizes[l + 1], eps: 1e-5, momentum: 0.1)
+            bn.weight?.value.fillUniform(0, 1, &rng)
+            bn.bias?.value.zero()
+            modules += [fc, bn]
+            if l < 2 { modules.append(ReLU()) }
+            linears.append(fc)
+        }
+        return (Sequential(modules), linears)
+    }
+
+    /// This process's CPU seconds (user + system, all threads).
+    static func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    public static func run(train: Dataset, threads: Int, sparsity: Double = 0.98, runs: Int = 3, seed: UInt64 = 1,
+                           log: (String) -> Void = { _ in }) throws -> Result {
+        Parallel.setThreads(threads)
+        var all: [Run] = [], weights: [[Float]] = []
+        for r in 0..<runs {
+            for sparse in [false, true] {
+                let (net, linears) = try mnistMLP(sparsity: sparsity, seed: seed)
+                for l in linears { l.sparseTraining = sparse }
+                let trainer = Trainer(model: net, optimizer: SGD(learningRate: 0.1, momentum: 0.9), batchSize: 100, seed: 0)
+                let w0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
+                let loss = try trainer.trainEpoch(train)
+                let run = Run(sparse: sparse, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9,
+                              cpuSeconds: processCPUSeconds() - c0, meanLoss: loss)
+                if sparse && linears.contains(where: { $0.trainingRows == nil }) {
+                    throw EngineError("the sparse kernels were not used (WORKBENCH_SPARSE or WORKBENCH_SPARSE_TRAINING forces dense?)")
+                }
+                log(String(format: "run %d, %@: %.3f s wall, %.3f s CPU, mean loss %.6f", r + 1, sparse ? "sparse" : "dense", run.wallSeconds,
+                           run.cpuSeconds, Double(loss)))
+                all.append(run)
+                if r == 0 { weights.append(linears.flatMap(\.weightParameter.value.scalars)) }
+            }
+        }
+        var difference = 0.0
+        for (a, b) in zip(weights[0], weights[1]) { difference = Swift.max(difference, Double(abs(a - b)) / Swift.max(1, Double(abs(a)))) }
+        func best(_ sparse: Bool, _ key: KeyPath<Run, Double>) -> Double { all.filter { $0.sparse == sparse }.map { $0[keyPath: key] }.min() ?? .nan }
+        return Result(threads: threads, sparsity: sparsity, images: train.count, runs: all,
+                      denseWall: best(false, \.wallSeconds), sparseWall: best(true, \.wallSeconds),
+                      denseCPU: best(false, \.cpuSeconds), sparseCPU: best(true, \.cpuSeconds), weightDifference: difference)
+    }
+}

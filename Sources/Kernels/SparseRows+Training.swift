@@ -1,0 +1,146 @@
+/// The products of training with sparse rows. A is the effective weight W ⊙ M [rows × columns]
+/// of a linear layer, stored at the positions of its mask (`init(dense:pattern:...)`: the
+/// entries where M ≠ 0, zeros included, so that an active weight that happens to be 0 still
+/// gets its gradient). With the batch X [n × columns] and the output gradient G [n × rows]:
+/// - forward, Y = X Aᵀ: `multiplyTransposed`;
+/// - input gradient, ∂L/∂X = G A = G (Aᵀ)ᵀ: `transposed()` gives Aᵀ as sparse rows, then its
+///   `multiplyTransposed` (each ∂L/∂X[s, j] sums its column's entries in row order);
+/// - weight gradient at the stored entries only, ∂L/∂A[r, k] += scale · Σ_s G[s, r] X[s, k]:
+///   `accumulateEntryGradients` on the transposed operands (`transpose`).
+extension SparseRows {
+    /// The row offsets of the entries of a pattern (a 0/1 mask [rows × columns], row-major)
+    /// that are not ±0: rows + 1 increasing numbers from 0 (the last is the entry count).
+    /// Counted on the bit patterns without the sign, which vectorises.
+    public static func patternRowStart(_ m: UnsafePointer<Float>, rows: Int, columns: Int) -> [Int32] {
+        let bits = UnsafeRawPointer(m).assumingMemoryBound(to: UInt32.self)
+        var start = [Int32](repeating: 0, count: rows + 1)
+        var total = 0
+        for r in 0..<rows {
+            let row = bits + r * columns
+            // (b & 0x7fffffff) + 0x7fffffff has its top bit set exactly when b is not ±0:
+            // integer lanes, 8 at a time.
+            var lanes = SIMD8<UInt32>()
+            var k = 0
+            while k + 8 <= columns {
+                let v = UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<UInt32>.self)
+                lanes &+= ((v & 0x7fff_ffff) &+ 0x7fff_ffff) &>> 31
+                k += 8
+            }
+            var n = Int(lanes.wrappedSum())
+            for j in k..<columns { n &+= row[j] & 0x7fff_ffff != 0 ? 1 : 0 }
+            total += n
+            start[r + 1] = Int32(total)
+        }
+        return start
+    }
+
+    /// The entries of the row-major A [rows × columns] where `pattern` (a 0/1 mask of the same
+    /// shape) is not ±0, in column order, whatever their value; `rowStart` from
+    /// `patternRowStart` when the caller counted already.
+    public init(dense a: UnsafePointer<Float>, pattern m: UnsafePointer<Float>, rows: Int, columns: Int, rowStart: [Int32]? = nil) {
+        let start = rowStart ?? Self.patternRowStart(m, rows: rows, columns: columns)
+        let total = Int(start[rows])
+        let bits = UnsafeRawPointer(m).assumingMemoryBound(to: UInt32.self)
+        var index = [Int32](repeating: 0, count: total), value = [Float](repeating: 0, count: total)
+        index.withUnsafeMutableBufferPointer { ix in
+            value.withUnsafeMutableBufferPointer { vx in
+                var p = 0
+                for r in 0..<rows {
+                    let row = a + r * columns, rowBits = bits + r * columns
+                    // 8 entries at a time: a sparse pattern's all-zero groups (most of them)
+                    // cost one vector test; the others are written entry by entry.
+                    var k = 0
+                    while k + 8 <= columns {
+                        let q = UnsafeRawPointer(rowBits + k)
+                        let any = (q.loadUnaligned(as: UInt64.self) | q.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                                   | q.loadUnaligned(fromByteOffset: 16, as: UInt64.self) | q.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+                            & 0x7fff_ffff_7fff_ffff
+                        if any != 0 {
+                            for j in k..<(k + 8) where rowBits[j] & 0x7fff_ffff != 0 {
+                                ix[p] = Int32(truncatingIfNeeded: j)
+                                vx[p] = row[j]
+                                p += 1
+                            }
+                        }
+                        k += 8
+                    }
+                    for j in k..<columns where rowBits[j] & 0x7fff_ffff != 0 {
+                        ix[p] = Int32(truncatingIfNeeded: j)
+                        vx[p] = row[j]
+                        p += 1
+                    }
+                }
+            }
+        }
+        self.init(rows: rows, columns: columns, rowStart: start, columnIndex: index, values: value)
+    }
+
+    /// Aᵀ [columns × rows] as sparse rows, the same entries (a counting sort by column: row j
+    /// of Aᵀ lists the entries of A's column j in increasing row order).
+    public func transposed() -> SparseRows {
+        var start = [Int32](repeating: 0, count: columns + 1)
+        for k in columnIndex { start[Int(k) + 1] &+= 1 }
+        for j in 0..<columns { start[j + 1] &+= start[j] }
+        var next = start
+        var index = [Int32](repeating: 0, count: nonzeros), value = [Float](repeating: 0, count: nonzeros)
+        for r in 0..<rows {
+            for k in Int(rowStart[r])..<Int(rowStart[r + 1]) {
+                let j = Int(columnIndex[k]), p = Int(next[j])
+                index[p] = Int32(truncatingIfNeeded: r)
+                value[p] = values[k]
+                next[j] = Int32(p + 1)
+            }
+        }
+        return SparseRows(rows: columns, columns: rows, rowStart: start, columnIndex: index, values: value)
+    }
+
+    /// T[j·ldt + s] = S[s·lds + j] for the first n rows of S (s < n) and its columns j in
+    /// `columns`, and T[j·ldt + s] = 0 for n ≤ s < ldt (the padding the 8-lane dot products read).
+    public static func transpose(_ src: UnsafePointer<Float>, lds: Int, samples n: Int, columns columnRange: Range<Int>,
+                                 into dst: UnsafeMutablePointer<Float>, ldt: Int) {
+        // 8 columns at a time, so that each sample's row is read in 32-byte pieces.
+        var j0 = columnRange.lowerBound
+        while j0 < columnRange.upperBound {
+            let j1 = Swift.min(j0 + 8, columnRange.upperBound)
+            for s in 0..<n {
+                let row = src + s * lds
+                for j in j0..<j1 { dst[j * ldt + s] = row[j] }
+            }
+            for j in j0..<j1 where n < ldt { (dst + j * ldt + n).update(repeating: 0, count: ldt - n) }
+            j0 = j1
+        }
+    }
+
+    /// out[r·ldo + k] += scale · Σ_s GT[r·ldt + s] · XT[k·ldt + s] for every stored entry (r, k)
+    /// of the rows `rowRange`: the weight gradient Σ_s G[s, r] X[s, k] at A's entries, from
+    /// the transposed operands GT [rows × ldt] and XT [columns × ldt] (`transpose`, zero
+    /// padded; ldt a multiple of 8). Each entry is a dot product of two contiguous vectors in
+    /// two 8-lane accumulators (16 samples a step, then 8), summed lane by lane: the same
+    /// order for any split of the rows. Entries outside A are not touched.
+    public func accumulateEntryGradients(gt: UnsafePointer<Float>, xt: UnsafePointer<Float>, ldt: Int, rows rowRange: Range<Int>,
+                                         scale: Float, into out: UnsafeMutablePointer<Float>, ldo: Int) {
+        precondition(ldt % 8 == 0, "the transposed operands' stride must be a multiple of 8")
+        rowStart.withUnsafeBufferPointer { start in
+        columnIndex.withUnsafeBufferPointer { index in
+            let pairs = ldt / 16, odd = ldt % 16 != 0
+            for r in rowRange {
+                let graw = UnsafeRawPointer(gt + r * ldt), orow = out + r * ldo
+                for k in Int(start[r])..<Int(start[r + 1]) {
+                    let j = Int(index[k])
+                    let xraw = UnsafeRawPointer(xt + j * ldt)
+                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+                    for p in 0..<pairs {
+                        let o = p * 64
+                        a0 += graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * xraw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                        a1 += graw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self) * xraw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                    }
+                    if odd {
+                        let o = pairs * 64
+                        a0 += graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * xraw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                    }
+                    orow[j] += scale * (a0 + a1).sum()
+                }
+            }
+        }}
+    }
+}

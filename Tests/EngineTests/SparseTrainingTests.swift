@@ -1,0 +1,260 @@
+import XCTest
+import Kernels
+@testable import Engine
+
+/// Training on sparse kernels (`Linear.sparseTraining`): the kernels of SparseRows+Training
+/// against the dense products with the mask, the layer's sparse path against its
+/// dense-with-mask path, finite differences, and determinism.
+///
+/// Tolerance: a float sum of n products differs from the exact one by at most
+/// γ·Σ|terms| with γ = n·u, u = 2⁻²⁴ (the standard bound for recursive summation, Higham
+/// §3.1; the 8-lane sums are a different order of the same n terms, within the same bound).
+/// The references here are summed in double, so the bound, with 2 more roundings for the
+/// scale and the accumulation, is what each entry is held to.
+final class SparseTrainingTests: XCTestCase {
+    override func setUp() { SparseChoice.forcedTraining = nil; SparseChoice.forced = nil }
+    override func tearDown() { SparseChoice.forcedTraining = nil; SparseChoice.forced = nil }
+
+    private static let unit = Double(Float.ulpOfOne) / 2   // 2⁻²⁴
+
+    /// A 0/1 mask with about `density` of its entries 1, a weight that is uniform where the
+    /// mask is 1 (a few active entries exactly 0), 0 elsewhere.
+    private func masked(_ rows: Int, _ columns: Int, density: Double, _ rng: inout RandomGenerator) -> (w: [Float], m: [Float]) {
+        var m = (0..<(rows * columns)).map { _ in Double(rng.next() % 10_000) < density * 10_000 ? Float(1) : 0 }
+        if density < 0 { m[m.count / 2] = 1 }   // exactly one active entry
+        if rows > 4 {   // an empty row and an empty column
+            for k in 0..<columns { m[2 * columns + k] = 0 }
+            for r in 0..<rows { m[r * columns + columns - 1] = 0 }
+        }
+        var w = m.map { $0 == 0 ? Float(0) : Float(rng.uniform(-1, 1)) }
+        if let i = m.firstIndex(of: 1) { w[i] = 0 }   // active but 0: still an entry
+        return (w, m)
+    }
+
+    private func assertWithinBound(_ got: Float, _ exact: Double, _ absSum: Double, terms n: Int, _ what: String,
+                                   file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        let bound = Double(n + 2) * Self.unit * absSum + 1e-30
+        if abs(Double(got) - exact) > bound {
+            XCTFail("\(what): \(got) vs exact \(exact) (bound \(bound))", file: file, line: line)
+            return false
+        }
+        return true
+    }
+
+    func testTrainingKernelsEqualTheDenseProductsWithTheMask() {
+        var rng = RandomGenerator(seed: 11)
+        for (rows, columns) in [(1, 1), (7, 13), (33, 5), (100, 300), (10, 100)] {
+            for density in [0.0, -1, 0.02, 0.3, 1.0] {
+                let (w, m) = masked(rows, columns, density: density, &rng)
+                let s = w.withUnsafeBufferPointer { wp in m.withUnsafeBufferPointer { mp in
+                    SparseRows(dense: wp.baseAddress!, pattern: mp.baseAddress!, rows: rows, columns: columns)
+                } }
+                XCTAssertEqual(s.nonzeros, m.filter { $0 != 0 }.count, "entries = the mask's ones, zeros included")
+                let t = s.transposed()
+                XCTAssertEqual(t.rows, columns)
+                XCTAssertEqual(t.columns, rows)
+                XCTAssertEqual(t.nonzeros, s.nonzeros)
+                XCTAssertEqual(t.transposed().values, s.values, "transposing twice gives A back")
+                XCTAssertEqual(t.transposed().columnIndex, s.columnIndex)
+                for batch in [1, 3, 8, 31, 33, 100] {
+                    let g = (0..<(batch * rows)).map { _ in Float(rng.uniform(-1, 1)) }
+                    let x = (0..<(batch * columns)).map { _ in Float(rng.uniform(-1, 1)) }
+                    let label = "\(rows)x\(columns) density \(density) batch \(batch)"
+                    // input gradient: gx = g · W_eff through Aᵀ
+                    var gx = [Float](repeating: 7, count: batch * columns)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: SparseRows.block * (rows + 1))
+                    defer { scratch.deallocate() }
+                    g.withUnsafeBufferPointer { gp in gx.withUnsafeMutableBufferPointer { c in
+                        t.multiplyTransposed(x: gp.baseAddress!, ldx: rows, samples: 0..<batch, c: c.baseAddress!, ldc: columns,
+                                             accumulate: false, scratch: scratch)
+                    } }
+                    check: for b in 0..<batch { for j in 0..<columns {
+                        var exact = 0.0, absSum = 0.0
+                        for i in 0..<rows {
+                            let term = Double(g[b * rows + i]) * Double(w[i * columns + j])
+                            exact += term; absSum += abs(term)
+                        }
+                        if !assertWithinBound(gx[b * columns + j], exact, absSum, terms: rows, "g·W \(label) [\(b), \(j)]") { break check }
+                    } }
+                    // weight gradient at the entries: out += scale · gᵀx where m = 1, unchanged elsewhere
+                    let ldt = (batch + 7) / 8 * 8
+                    var gt = [Float](repeating: .nan, count: rows * ldt), xt = [Float](repeating: .nan, count: columns * ldt)
+                    g.withUnsafeBufferPointer { gp in gt.withUnsafeMutableBufferPointer { d in
+                        SparseRows.transpose(gp.baseAddress!, lds: rows, samples: batch, columns: 0..<rows, into: d.baseAddress!, ldt: ldt)
+                    } }
+                    x.withUnsafeBufferPointer { xp in xt.withUnsafeMutableBufferPointer { d in
+                        // in two column ranges, as the threads split it
+                        SparseRows.transpose(xp.baseAddress!, lds: columns, samples: batch, columns: 0..<(columns / 2), into: d.baseAddress!, ldt: ldt)
+                        SparseRows.transpose(xp.baseAddress!, lds: columns, samples: batch, columns: (columns / 2)..<columns, into: d.baseAddress!, ldt: ldt)
+                    } }
+                    XCTAssertFalse(gt.contains { $0.isNaN } || xt.contains { $0.isNaN }, "transposes write every entry, padding included")
+                    var out = [Float](repeating: 0.25, count: rows * columns)
+                    let scale: Float = 0.5
+                    gt.withUnsafeBufferPointer { gp in xt.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { o in
+                        s.accumulateEntryGradients(gt: gp.baseAddress!, xt: xp.baseAddress!, ldt: ldt, rows: 0..<(rows / 2),
+                                                   scale: scale, into: o.baseAddress!, ldo: columns)
+                        s.accumulateEntryGradients(gt: gp.baseAddress!, xt: xp.baseAddress!, ldt: ldt, rows: (rows / 2)..<rows,
+                                                   scale: scale, into: o.baseAddress!, ldo: columns)
+                    } } }
+                    check: for i in 0..<rows { for j in 0..<columns {
+                        let e = i * columns + j
+                        if m[e] == 0 {
+                            if out[e] != 0.25 { XCTFail("weight gradient \(label): masked [\(i), \(j)] touched: \(out[e])"); break check }
+                            continue
+                        }
+                        var exact = 0.0, absSum = 0.0
+                        for b in 0..<batch {
+                            let term = Double(scale) * Double(g[b * rows + i]) * Double(x[b * columns + j])
+                            exact += term; absSum += abs(term)
+                        }
+                        if !assertWithinBound(out[e], 0.25 + exact, 0.25 + absSum, terms: batch, "gᵀx \(label) [\(i), \(j)]") { break check }
+                    } }
+                }
+            }
+        }
+    }
+
+    /// Two copies of a masked Linear, the first on sparse kernels (forced), the second dense
+    /// with the mask: output, input gradient, weight gradient at the mask's entries (0 under
+    /// it on the sparse path), bias gradient, and the weights after two momentum SGD steps agree
+    /// to float rounding.
+    func testLinearSparseTrainingAgreesWithDenseWithMask() throws {
+        var rng = RandomGenerator(seed: 12)
+        for (inputs, outputs, bias) in [(50, 20, true), (7, 3, false), (300, 100, false)] {
+            for density in [0.02, 0.3] {
+                for batch in [1, 5, 40, 100] {
+                    let sparse = Linear(inputs, outputs, bias: bias), dense = Linear(inputs, outputs, bias: bias)
+                    sparse.reset(&rng)
+                    try dense.weightParameter.setWeights(sparse.weightParameter.value)
+                    if bias { dense.biasParameter!.value.copy(from: sparse.biasParameter!.value) }
+                    let (_, m) = masked(outputs, inputs, density: density, &rng)
+                    let mask = Tensor(shape: [outputs, inputs])
+                    for i in 0..<m.count { mask.data[i] = m[i] }
+                    try sparse.weightParameter.setMask(mask)
+                    try dense.weightParameter.setMask(mask)
+                    sparse.sparseTraining = true
+                    SparseChoice.forcedTraining = true
+                    let label = "Linear(\(inputs), \(outputs)) density \(density) batch \(batch)"
+                    let sgdS = SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 1e-3), sgdD = SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 1e-3)
+                    for step in 0..<2 {
+                        let x = TestData.uniform([batch, inputs], seed: UInt64(100 + step)), r = TestData.uniform([batch, outputs], seed: UInt64(200 + step))
+                        sparse.zeroGradParameters(); dense.zeroGradParameters()
+                        let ys = try sparse.forward(x).clone(), yd = try dense.forward(x).clone()
+                        XCTAssertNotNil(sparse.trainingRows, "\(label): the sparse path ran")
+                        XCTAssertNil(dense.trainingRows)
+                        assertClose(ys, yd, "\(label) step \(step) output")
+                        let gs = try sparse.backward(x, r).clone(), gd = try dense.backward(x, r).clone()
+                        assertClose(gs, gd, "\(label) step \(step) input gradient")
+                        let masked = Tensor(shape: [outputs, inputs])
+                        masked.copy(from: dense.weightParameter.grad)
+                        for i in 0..<m.count where m[i] == 0 {
+                            XCTAssertEqual(sparse.weightParameter.grad.data[i], 0, "\(label): no gradient under the mask")
+                            masked.data[i] = 0
+                        }
+                        assertClose(sparse.weightParameter.grad, masked, "\(label) step \(step) weight gradient")
+                        if bias { XCTAssertEqual(sparse.biasParameter!.grad.scalars, dense.biasParameter!.grad.scalars, "bias gradient: same code") }
+                        sgdS.step(sparse); sgdD.step(dense)
+                        assertClose(sparse.weightParameter.value, dense.weightParameter.value, "\(label) weights after step \(step + 1)")
+                        XCTAssertEqual(sparse.weightParameter.weights().scalars.enumerated().filter { m[$0.offset] == 0 }.map(\.element),
+                                       dense.weightParameter.weights().scalars.enumerated().filter { m[$0.offset] == 0 }.map(\.element),
+                                       "\(label): the stored values under the mask are untouched either way")
+                    }
+                }
+            }
+        }
+    }
+
+    /// |a - b| ≤ 1e-5 · max(1, |b|) entrywise: sums of at most 300 products of magnitude ≤ 1
+    /// in float, in two orders (n·u = 1.8e-5 is the worst case; in practice 1e-6).
+    private func assertClose(_ a: Tensor, _ b: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
+        for i in 0..<min(a.count, b.count) where abs(a.data[i] - b.data[i]) > 1e-5 * max(1, abs(b.data[i])) {
+            XCTFail("\(what): element \(i): \(a.data[i]) vs \(b.data[i])", file: file, line: line)
+            return
+        }
+    }
+
+    /// The default is the dense path (same code, same bits), with or without a mask; the rule
+    /// takes the sparse path only up to `linearTrainingDensity`, only with a mask and without
+    /// scores, and WORKBENCH_SPARSE_TRAINING's dense forces the dense path.
+    func testTheChoiceIsOptInAndFollowsTheRule() throws {
+        var rng = RandomGenerator(seed: 13)
+        let l = Linear(40, 30)
+        let x = TestData.uniform([20, 40])
+        _ = try l.forward(x)
+        XCTAssertNil(l.trainingRows, "off by default")
+        l.sparseTraining = true
+        _ = try l.forward(x)
+        XCTAssertNil(l.trainingRows, "no mask: dense")
+        let mask = Tensor(shape: [30, 40])
+        for i in 0..<mask.count { mask.data[i] = rng.next() % 50 == 0 ? 1 : 0 }   // about 2%
+        try l.weightParameter.setMask(mask)
+        _ = try l.forward(x)
+        XCTAssertNotNil(l.trainingRows, "2% ≤ the training threshold: sparse")
+        l.evaluate()
+        _ = try l.forward(x)
+        XCTAssertNil(l.trainingRows, "evaluation: the inference rule, no training rows")
+        l.training()
+        SparseChoice.forcedTraining = false
+        _ = try l.forward(x)
+        XCTAssertNil(l.trainingRows, "forced dense")
+        SparseChoice.forcedTraining = nil
+        for i in 0..<mask.count { mask.data[i] = rng.next() % 2 == 0 ? 1 : 0 }   // about 50%
+        try l.weightParameter.setMask(mask)
+        _ = try l.forward(x)
+        XCTAssertNil(l.trainingRows, "50% > the threshold: dense")
+        SparseChoice.forcedTraining = true
+        try l.weightParameter.setScores(TestData.uniform([30, 40]), keeping: 0.05)
+        _ = try l.forward(x)
+        XCTAssertNil(l.trainingRows, "scores read the gradient under the mask: dense even when forced")
+    }
+
+    /// Finite differences of L = Σ y·R through the sparse path: the input gradient, the weight
+    /// gradient (0 under the mask, where the forward pass zeroes any perturbation, so the
+    /// numeric gradient is 0 too) and the bias gradient.
+    func testSparsePathPassesTheGradientCheck() throws {
+        var rng = RandomGenerator(seed: 14)
+        for (inputs, outputs, bias, batch) in [(6, 4, true, 5), (9, 7, false, 3), (12, 5, true, 1)] {
+            let l = Linear(inputs, outputs, bias: bias)
+            l.reset(&rng)
+            let mask = Tensor(shape: [outputs, inputs])
+            for i in 0..<mask.count { mask.data[i] = rng.next() % 5 < 2 ? 1 : 0 }
+            try l.weightParameter.setMask(mask)
+            l.sparseTraining = true
+            SparseChoice.forcedTraining = true
+            assertGradients(l, TestData.uniform(batch == 1 ? [inputs] : [batch, inputs]), .init(), "sparse \(l.description) batch \(batch)")
+            XCTAssertNotNil(l.trainingRows)
+        }
+    }
+
+    /// The same bits twice, and on 1 and 2 threads (each output element is computed by one
+    /// thread in a fixed order).
+    func testSparseTrainingIsDeterministicForAnyThreadCount() throws {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        var rng = RandomGenerator(seed: 15)
+        let mask = Tensor(shape: [100, 300])
+        for i in 0..<mask.count { mask.data[i] = rng.next() % 10 == 0 ? 1 : 0 }
+        let weights = TestData.uniform([100, 300], seed: 3)
+        let x = TestData.uniform([100, 300], seed: 4), r = TestData.uniform([100, 100], seed: 5)
+        SparseChoice.forcedTraining = true
+        func run(threads: Int) throws -> [[Float]] {
+            Parallel.setThreads(threads)
+            let l = Linear(300, 100)
+            try l.weightParameter.setWeights(weights)
+            l.biasParameter!.value.fill(0.125)
+            try l.weightParameter.setMask(mask)
+            l.sparseTraining = true
+            l.zeroGradParameters()
+            let y = try l.forward(x).scalars
+            XCTAssertNotNil(l.trainingRows)
+            let g = try l.backward(x, r).scalars
+            return [y, g, l.weightParameter.grad.scalars, l.biasParameter!.grad.scalars]
+        }
+        let one = try run(threads: 1), again = try run(threads: 1), two = try run(threads: 2)
+        for (k, name) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
+            XCTAssertTrue(one[k].map(\.bitPattern) == again[k].map(\.bitPattern), "\(name): same bits twice")
+            XCTAssertTrue(one[k].map(\.bitPattern) == two[k].map(\.bitPattern), "\(name): same bits on 1 and 2 threads")
+        }
+    }
+}
