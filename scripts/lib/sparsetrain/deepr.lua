@@ -11,9 +11,13 @@
 local masks = require 'lib.sparsetrain.masks'
 local deepr = {}
 
-function deepr.init(layers)
+-- savedActive(L): the active positions in a checkpoint's order (nil: the mask's, ascending).
+function deepr.init(layers, savedActive)
   for _, L in ipairs(layers) do
-    L.active = masks.active(L)
+    L.active = savedActive and savedActive(L) or masks.active(L)
+    if #L.active ~= masks.count(L) then
+      error(string.format('%s: %d saved DeepR positions for %d active weights', L.name, #L.active, masks.count(L)), 0)
+    end
     L.sign = L.module.weight:view(-1):index(1, L.active):sign()
   end
 end
