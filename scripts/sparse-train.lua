@@ -139,7 +139,8 @@ trainer.afterStep = function(s)
   if epoch >= o.stop_rewire_epoch then return end
   if method == 'deepr' then
     local t0 = wb.clock()
-    deepr.rewire(layers, optimizer, o.big_new_weights)
+    -- the original's per-layer lines every --print-freq batches of an epoch (from its first)
+    deepr.rewire(layers, optimizer, o.big_new_weights, (s.batch - 1) % o.print_freq == 0 and log or nil)
     timing.deepr = timing.deepr + wb.clock() - t0
   elseif (method == 'set' or method == 'dsr') and iteration ~= 0 and iteration % rewirePeriod == 0 then
     local t0 = wb.clock()

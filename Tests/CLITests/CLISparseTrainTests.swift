@@ -169,6 +169,15 @@ final class CLISparseTrainTests: XCTestCase {
             let run = small + flags + ["--no-validate-train", "--seed", "3"]
             var r = try f.run(run + ["--epochs", "3", "--runs-dir", method + "-whole"])
             XCTAssertEqual(r.status, 0, r.output)
+            if method == "deepr" {
+                // the original's per-layer lines at batch 0 of each epoch (--print-freq 10, 2 batches):
+                // 3 layers x 3 epochs; the just-grown line from the second rewiring on; grown at 0
+                // (sign 0), a just-grown weight cannot flip at once
+                let lines = r.stdout.split(separator: "\n")
+                XCTAssertEqual(lines.filter { $0.hasPrefix("pruned ") && $0.hasSuffix("  connections") }.count, 9, r.stdout)
+                XCTAssertEqual(lines.filter { $0.hasPrefix("grown ") && $0.hasSuffix("  connections") }.count, 9, r.stdout)
+                XCTAssertEqual(lines.filter { $0 == "pruned 0 (0.0 %) just grown weights" }.count, 6, r.stdout)
+            }
             r = try f.run(run + ["--epochs", "2", "--runs-dir", method + "-first"])
             XCTAssertEqual(r.status, 0, r.output)
             r = try f.run(run + ["--epochs", "3", "--runs-dir", method + "-rest", "--resume", method + "-first/mnist_mlp_0.safetensors"])

@@ -34,7 +34,7 @@ function resume.save(base, net, layers, optimizer, trainer, s)
     if v then tensors[#tensors + 1] = {p.name .. '.momentum_buffer', v} end
   end
   for _, L in ipairs(layers) do
-    if L.active then tensors[#tensors + 1] = {string.format('%d.weight.deepr_active', L.position - 1), L.active} end
+    if L.deepr then tensors[#tensors + 1] = {string.format('%d.weight.deepr_active', L.position - 1), L.deepr.active} end
   end
   wb.saveTensors(base .. '.state.safetensors', tensors, {
     epoch = tostring(math.tointeger(s.epoch)), iteration = tostring(math.tointeger(s.iteration)),
