@@ -9,7 +9,8 @@
 -- 0-based iteration count is a nonzero multiple of the rewire period. Per epoch: the
 -- schedule's learning rate, rewire period and temperature, training, gradual pruning when
 -- due, evaluation (train unless --no-validate-train, validation with --validate-set, test),
--- and the checkpoint runs/<run_name>.{safetensors,json}.
+-- and the checkpoint runs/<run_name>.{safetensors,json} with its training state
+-- (.state.safetensors: momentum, counters, DSR's threshold, generators), which --resume reads.
 local model = require 'lib.sparsetrain.model'
 local masks = require 'lib.sparsetrain.masks'
 local rewire = require 'lib.sparsetrain.rewire'
@@ -18,6 +19,7 @@ local tied = require 'lib.sparsetrain.tied'
 local gradual = require 'lib.sparsetrain.gradual'
 local schedule = require 'lib.sparsetrain.schedule'
 local records = require 'lib.sparsetrain.records'
+local resume = require 'lib.sparsetrain.resume'
 
 local o = assert(opt, 'run through `workbench sparse-train`')
 wb.threads(o.threads)
@@ -64,7 +66,8 @@ if method == 'static' or method == 'set' or method == 'dsr' or method == 'deepr'
   for _, L in ipairs(layers) do L.module:sparseTraining(true) end
 end
 
--- --resume: weights, masks and batch norm statistics of a saved run; --copy-mask-from: its masks.
+-- --resume: weights, masks and batch norm statistics of a saved run, and its training state
+-- when the checkpoint has one (lib/sparsetrain/resume.lua); --copy-mask-from: its masks.
 local function fromFile(path, flag, what)
   local okLoad, saved = pcall(wb.loadModel, path)
   if not okLoad then error(string.format('%s %s: %s', flag, path, tostring(saved)), 0) end
@@ -92,11 +95,23 @@ local function fromFile(path, flag, what)
   print(string.format("=> loaded %s '%s'", what == 'all' and 'checkpoint' or 'masks from', path))
 end
 if o.resume ~= '' then fromFile(o.resume, '--resume', 'all') end
+local saved = o.resume ~= '' and resume.read(o.resume, '--resume') or nil
+local startEpoch = o.start_epoch
+if saved then
+  if o.start_epoch ~= 0 and o.start_epoch ~= saved.epoch then
+    error(string.format('--start-epoch %d: the training state of --resume %s is at epoch %d (leave --start-epoch out to continue it)',
+      o.start_epoch, o.resume, saved.epoch), 0)
+  end
+  startEpoch = saved.epoch
+  print(string.format("=> loaded training state '%s' (epoch %d, iteration %d)", saved.path, saved.epoch, saved.iteration))
+elseif o.resume ~= '' then
+  print(string.format("=> no training state '%s': the optimiser, counters and generators start anew", resume.path(o.resume)))
+end
 if o.copy_mask_from ~= '' then fromFile(o.copy_mask_from, '--copy-mask-from', 'masks') end
 
 local sched = schedule.read(o.schedule_file)
 local function lrAt(e) return sched.lr and sched.lr(e) or o.lr end
-local optimizer = wb.SGD{lr = lrAt(o.start_epoch), momentum = o.momentum, nesterov = o.nesterov, weightDecay = o.weight_decay}
+local optimizer = wb.SGD{lr = lrAt(startEpoch), momentum = o.momentum, nesterov = o.nesterov, weightDecay = o.weight_decay}
 local criterion = nn.CrossEntropyCriterion()
 local trainer = wb.Trainer{model = net, optimizer = optimizer, criterion = criterion, batchSize = o.batch_size,
                            seed = o.seed, progress = o.progress}
@@ -107,12 +122,14 @@ if o.L1_loss_coeff > 0 and method ~= 'tied' then
 end
 
 -- What each iteration does beyond the step.
-local epoch = o.start_epoch
+local epoch = startEpoch
 local rewirePeriod, temperature = 0, 0
-local state = {threshold = 1.0e-3}
+local state = {threshold = saved and saved.threshold or 1.0e-3}
+local iterationBase = saved and saved.iteration or 0   -- optimiser steps of the run before this process
+if saved then resume.restoreOptimizer(saved, net, optimizer) end
 local timing = {rewire = 0, deepr = 0, tied = 0}
 local rewiring = method == 'set' or method == 'dsr' or method == 'deepr'
-if method == 'deepr' then deepr.init(layers) end
+if method == 'deepr' then deepr.init(layers, function(L) return resume.deeprActive(saved, L) end) end
 local function log(line) print(line) end
 
 trainer.afterBackward = function()
@@ -127,11 +144,12 @@ trainer.afterBackward = function()
   end
 end
 trainer.afterStep = function(s)
-  local iteration = math.tointeger(s.step - 1)   -- the original's i + current_iteration
+  local iteration = iterationBase + math.tointeger(s.step - 1)   -- the original's i + current_iteration
   if epoch >= o.stop_rewire_epoch then return end
   if method == 'deepr' then
     local t0 = wb.clock()
-    deepr.rewire(layers, optimizer, o.big_new_weights)
+    -- the original's per-layer lines every --print-freq batches of an epoch (from its first)
+    deepr.rewire(layers, optimizer, o.big_new_weights, (s.batch - 1) % o.print_freq == 0 and log or nil)
     timing.deepr = timing.deepr + wb.clock() - t0
   elseif (method == 'set' or method == 'dsr') and iteration ~= 0 and iteration % rewirePeriod == 0 then
     local t0 = wb.clock()
@@ -185,22 +203,31 @@ print(records.sizeText(size))
 print(net)
 
 local epochs = method == 'prune' and o.prune_epochs or o.epochs
+if startEpoch >= epochs then
+  error(string.format('--resume %s: its training state is at epoch %d, which leaves none of the %d epochs', o.resume, startEpoch, epochs), 0)
+end
 local pruneTargets, prunesDone
 if method == 'prune' then
   pruneTargets = gradual.targets(layers, o.prune_target_sparsity_fc, o.model == 'mnist_mlp')
-  prunesDone = 0
+  prunesDone = saved and saved.prunesDone or 0
   print(string.format('prune fraction fc : %s , prune_fraction conv : %s ', repr(gradual.fraction(0, o.prune_iterations, pruneTargets[1], false)),
     repr(1 - (1 - o.prune_target_sparsity_conv) ^ (1 / o.prune_iterations))))
   print('nepochs ' .. math.tointeger(epochs) .. (epochs ~= o.epochs and ' (--prune: start + frequency·(iterations - 1) + post-prune epochs; --epochs is not used)' or ''))
   evaluate(test, 'validate')
 end
-records.save(base .. '_initial', net, snapshot(o.start_epoch))
+records.save(base .. '_initial', net, snapshot(startEpoch))
+local function saveState(path, e)
+  resume.save(path, net, layers, optimizer, trainer,
+              {epoch = e, iteration = iterationBase + trainer.stepsDone, threshold = state.threshold, prunesDone = prunesDone})
+end
+if saved then resume.restoreGenerators(saved, trainer) end
 
 started = wb.clock()
-for e = o.start_epoch, epochs - 1 do
+for e = startEpoch, epochs - 1 do
   epoch = e
-  if rewiring and e == o.stop_rewire_epoch and e > o.start_epoch then
+  if rewiring and e == o.stop_rewire_epoch and e > startEpoch then
     records.save(base .. '_StopRewiringPoint_' .. e, net, snapshot(e))
+    saveState(base .. '_StopRewiringPoint_' .. e, e)
   end
   local lr = lrAt(e)
   optimizer:group().lr = lr
@@ -232,6 +259,7 @@ for e = o.start_epoch, epochs - 1 do
   local score = validation and v1 or t1p
   if score > best.val then best.val, best.prec1, best.epoch = score, t1p, e + 1 end
   records.save(base, net, snapshot(e + 1))
+  saveState(base, e + 1)
 end
 local total = wb.clock() - started
 print('Best accuracy: ', best.prec1)

@@ -168,12 +168,10 @@ final class SparseTrainLibraryTests: XCTestCase {
         local moved = 0
         trainer.afterBackward = function() deepr.noise(layers, math.sqrt(2 * 0.01 * 1)) end   -- large noise: many flips
         trainer.afterStep = function()
-          local signs = {}
-          for l, L in ipairs(layers) do signs[l] = L.sign:clone() end
           moved = moved + deepr.rewire(layers, opt)
           for l, L in ipairs(layers) do
             assert(masks.count(L) == start[l], 'DeepR keeps ' .. L.name .. "'s count")
-            local a = L.active:clone():sort()
+            local a = L.deepr.active:sort()
             local b = masks.active(L)
             assert(#a == #b and (a - b):abs():max() == 0, 'the active list is the mask')
           end

@@ -45,7 +45,8 @@ final class CLISparseTrainTests: XCTestCase {
         }
         XCTAssertFalse(r.stdout.contains("rewiring at iteration 0\n"), "never at iteration 0")
         XCTAssertEqual(f.files(in: "runs").filter { !$0.hasPrefix(".") },
-                       ["mnist_mlp_3.json", "mnist_mlp_3.safetensors", "mnist_mlp_3_initial.json", "mnist_mlp_3_initial.safetensors"])
+                       ["mnist_mlp_3.json", "mnist_mlp_3.safetensors", "mnist_mlp_3.state.safetensors", "mnist_mlp_3_initial.json",
+                        "mnist_mlp_3_initial.safetensors"])
         let j = try json(f, "runs/mnist_mlp_3.json")
         for key in ["train_loss", "val_loss", "test_loss", "train_prec1", "val_prec1", "test_prec1", "train_prec5", "val_prec5", "test_prec5"] {
             XCTAssertEqual((j[key] as? [Double])?.count, 2, key)
@@ -153,6 +154,56 @@ final class CLISparseTrainTests: XCTestCase {
         let c = try SafetensorsFile(contentsOf: f.path("c/mnist_mlp_0_initial.safetensors"))
         XCTAssertEqual(try XCTUnwrap(a.tensor("1.weight")).scalars, try XCTUnwrap(c.tensor("1.weight")).scalars)
         XCTAssertEqual((try json(f, "c/mnist_mlp_0.json")["test_prec1"] as? [Double])?.count, 1, "epoch 1 of 2 only")
+    }
+
+    /// k epochs, then --resume for the rest: the bits of the unbroken run (momentum, the
+    /// iteration count that places the rewire period, DSR's threshold, DeepR's active order,
+    /// both generators), for DSR and DeepR.
+    func testARunResumedGivesTheBitsOfTheUnbrokenRun() throws {
+        let f = try fixture()
+        let methods: [(String, [String])] = [
+            ("dsr", ["--rewire", "--threshold-prune", "--rewire-scaling", "--weight-decay", "0", "--L1-loss-coeff", "1e-4"]),
+            ("deepr", ["--DeepR", "--DeepR_eta", "1", "--L1-loss-coeff", "1e-4"]),
+        ]
+        for (method, flags) in methods {
+            let run = small + flags + ["--no-validate-train", "--seed", "3"]
+            var r = try f.run(run + ["--epochs", "3", "--runs-dir", method + "-whole"])
+            XCTAssertEqual(r.status, 0, r.output)
+            if method == "deepr" {
+                // the original's per-layer lines at batch 0 of each epoch (--print-freq 10, 2 batches):
+                // 3 layers x 3 epochs; the just-grown line from the second rewiring on; grown at 0
+                // (sign 0), a just-grown weight cannot flip at once
+                let lines = r.stdout.split(separator: "\n")
+                XCTAssertEqual(lines.filter { $0.hasPrefix("pruned ") && $0.hasSuffix("  connections") }.count, 9, r.stdout)
+                XCTAssertEqual(lines.filter { $0.hasPrefix("grown ") && $0.hasSuffix("  connections") }.count, 9, r.stdout)
+                XCTAssertEqual(lines.filter { $0 == "pruned 0 (0.0 %) just grown weights" }.count, 6, r.stdout)
+            }
+            r = try f.run(run + ["--epochs", "2", "--runs-dir", method + "-first"])
+            XCTAssertEqual(r.status, 0, r.output)
+            r = try f.run(run + ["--epochs", "3", "--runs-dir", method + "-rest", "--resume", method + "-first/mnist_mlp_0.safetensors"])
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertTrue(r.stdout.contains("=> loaded training state '\(method)-first/mnist_mlp_0.state.safetensors' (epoch 2, iteration 4)"),
+                          r.stdout)
+            if method == "dsr" { XCTAssertTrue(r.stdout.contains("rewiring at iteration 4\n"), r.stdout) }
+            for file in ["mnist_mlp_0.safetensors", "mnist_mlp_0.state.safetensors"] {
+                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: f.path(method + "-whole/" + file))),
+                               try Data(contentsOf: URL(fileURLWithPath: f.path(method + "-rest/" + file))), "\(method): \(file)")
+            }
+            let whole = try XCTUnwrap(try json(f, method + "-whole/mnist_mlp_0.json")["test_loss"] as? [Double])
+            XCTAssertEqual(try json(f, method + "-rest/mnist_mlp_0.json")["test_loss"] as? [Double], [whole[2]], method)
+            XCTAssertEqual(try json(f, method + "-rest/mnist_mlp_0.json")["threshold"] as? Double,
+                           try json(f, method + "-whole/mnist_mlp_0.json")["threshold"] as? Double, method)
+        }
+        // A --start-epoch that contradicts the state is refused; a model file alone resumes weights only.
+        var r = try f.run(small + ["--epochs", "3", "--runs-dir", "x", "--start-epoch", "1", "--resume", "dsr-first/mnist_mlp_0.safetensors"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--start-epoch 1: the training state of --resume dsr-first/mnist_mlp_0.safetensors is at epoch 2"), r.output)
+        r = try f.run(small + ["--epochs", "2", "--runs-dir", "x", "--resume", "dsr-whole/mnist_mlp_0.safetensors"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("its training state is at epoch 3, which leaves none of the 2 epochs"), r.output)
+        r = try f.run(small + ["--epochs", "1", "--no-validate-train", "--runs-dir", "y", "--resume", "dsr-first/mnist_mlp_0_initial.safetensors"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("=> no training state 'dsr-first/mnist_mlp_0_initial.state.safetensors'"), r.stdout)
     }
 
     func testBadValuesAndImpossibleCombinationsAreRefusedBeforeAnyWork() throws {

@@ -156,6 +156,15 @@ public enum TensorBindings: LuaBindingArea {
                 GlobalRandom.seed(UInt64(bitPattern: Int64(s)))
                 return 0
             },
+            // torch.getRNGState() -> the generator's state as 64 hex digits; torch.setRNGState(s)
+            // continues from it exactly (a checkpoint's way to resume the same numbers)
+            "getRNGState": { call in call.push(GlobalRandom.generator.stateText); return 1 },
+            "setRNGState": { call in
+                do { GlobalRandom.generator = try RandomGenerator(stateText: try call.string(1)) } catch let e as EngineError {
+                    throw call.argumentError(1, e.message)
+                }
+                return 0
+            },
             "isTensor": { call in call.push(call.isTensor(1)); return 1 },
             "type": { call in
                 call.push(call.typeName(1))

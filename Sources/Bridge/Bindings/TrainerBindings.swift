@@ -172,7 +172,37 @@ public enum TrainerBindings: LuaBindingArea {
             lua_settop(call.L, 1)
             return 1
         },
+        // opt:velocity(module [, which = 'weight']) -> a copy of SGD's velocity of the module's
+        // weight (or bias), nil before its first step with momentum
+        "velocity": { call in
+            let (o, p, _) = try sgdParameter(call)
+            guard let v = o.velocity(of: p) else { call.pushNil(); return 1 }
+            call.push(v.clone())
+            return 1
+        },
+        // opt:setVelocity(module, which, tensor | nil): SGD's velocity of the module's weight
+        // (or bias) becomes a copy of the tensor (nil: none), as a checkpoint saved it
+        "setVelocity": { call in
+            let (o, p, next) = try sgdParameter(call)
+            let v: Tensor? = call.isNoneOrNil(next) ? nil : try call.tensor(next)
+            do { try o.setVelocity(of: p, to: v) } catch let e as EngineError { throw call.argumentError(next, e.message) }
+            lua_settop(call.L, 1)
+            return 1
+        },
     ]
+
+    /// The SGD optimiser at 1, the parameter named by (module at 2 [, 'weight' | 'bias' at 3]),
+    /// and the index of the next argument.
+    static func sgdParameter(_ call: LuaCall) throws -> (SGD, Parameter, Int) {
+        guard let o = try optimizer(call, 1) as? SGD else { throw call.argumentError(1, "velocity is SGD's state; this optimiser is not wb.SGD") }
+        let m: Module = try call.requireObject(2, ModuleBindings.className, expected: "nn module")
+        var which = "weight", next = 3
+        if call.type(3) == LUA_TSTRING { which = try call.string(3); next = 4 }
+        guard let p = which == "weight" ? m.weight : which == "bias" ? m.bias : nil else {
+            throw call.argumentError(3, "\(m.description) has no \(which) (weight or bias)")
+        }
+        return (o, p, next)
+    }
 
     static func parameterGroup(_ call: LuaCall) throws -> ParameterGroup {
         try call.requireObject(1, groupClass, expected: "parameter group")
@@ -298,6 +328,7 @@ public enum TrainerBindings: LuaBindingArea {
         case "stepsDone": call.push(t.trainer.stepsDone)
         case "epochsDone": call.push(t.trainer.epochsDone)
         case "samplesSeen": call.push(t.trainer.samplesSeen)
+        case "orderState": call.push(t.trainer.orderGenerator.stateText)   // the shuffling generator, 64 hex digits
         case "batchSize": call.push(t.trainer.batchSize)
         case "batchTargets":   // the current batch's labels, 1-based (a copy), for hooks
             let y = t.trainer.batchTargets.clone()
@@ -322,8 +353,12 @@ public enum TrainerBindings: LuaBindingArea {
             guard call.type(3) == LUA_TFUNCTION else { throw LuaArgumentError("trainer.\(k) must be a function or nil") }
             t.setHook(k, LuaReference(call, 3))
         case "batchSize": t.trainer.batchSize = try call.integer(3, atLeast: 1)
+        case "orderState":
+            do { t.trainer.orderGenerator = try RandomGenerator(stateText: try call.string(3)) } catch let e as EngineError {
+                throw LuaArgumentError("trainer.orderState: \(e.message)")
+            }
         default:
-            throw LuaArgumentError("a trainer has no field '\(key)' to set (hooks: \(hookNames.joined(separator: ", ")); batchSize)")
+            throw LuaArgumentError("a trainer has no field '\(key)' to set (hooks: \(hookNames.joined(separator: ", ")); batchSize, orderState)")
         }
         return 1
     }

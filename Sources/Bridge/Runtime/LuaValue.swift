@@ -109,6 +109,7 @@ public enum LuaBindingAreas {
         CriterionBindings.self,
         DatasetBindings.self,
         SummaryWriterBindings.self,
+        DeepRBindings.self,
         WorkbenchBindings.self,
         PrunerBindings.self,
         TrainerBindings.self,

@@ -106,6 +106,19 @@ public final class SGD: Optimizer {
 
     /// The velocity of `p` (nil before its first step with momentum), for inspection.
     public func velocity(of p: Parameter) -> Tensor? { velocity[ObjectIdentifier(p)] }
+
+    /// Sets the velocity of `p` to a copy of `v` (shaped like p; nil: none, so that the next
+    /// step starts it as v ← g), as a checkpoint saved it: the steps then continue exactly.
+    public func setVelocity(of p: Parameter, to v: Tensor?) throws {
+        guard let v else { velocity[ObjectIdentifier(p)] = nil; return }
+        guard v.count == p.value.count else {
+            throw EngineError("a velocity of \(v.count) values (\(shapeString(v.shape))) for a \(p.name) of \(p.value.count) (\(shapeString(p.value.shape)))")
+        }
+        let copy = Tensor(shape: p.value.shape)
+        copy.copy(from: v)
+        p.maskState(copy)
+        velocity[ObjectIdentifier(p)] = copy
+    }
 }
 
 /// `t[i] = 0` for i in `elements` (all of t when nil), each checked against `p`'s size.

@@ -17,6 +17,35 @@ public struct RandomGenerator: RandomNumberGenerator {
         s = (splitmix(), splitmix(), splitmix(), splitmix())
     }
 
+    /// The generator's four words of state: `RandomGenerator(state: g.state)` continues g's
+    /// stream exactly (a checkpoint's way to resume the same numbers).
+    public var state: [UInt64] { [s.0, s.1, s.2, s.3] }
+
+    /// The generator whose state is `state` (four words, not all zero: xoshiro's one
+    /// unreachable state).
+    public init(state: [UInt64]) throws {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else {
+            throw EngineError("a generator state is 4 words, not all 0; got \(state.count) words")
+        }
+        s = (state[0], state[1], state[2], state[3])
+    }
+
+    /// The state as 64 hex digits (the four words in order), and back.
+    public var stateText: String { state.map { String(repeating: "0", count: 16 - String($0, radix: 16).count) + String($0, radix: 16) }.joined() }
+
+    public init(stateText: String) throws {
+        let c = Array(stateText.utf8)
+        guard c.count == 64 else { throw EngineError("a generator state is 64 hex digits, got \(c.count) characters") }
+        var words = [UInt64]()
+        for w in 0..<4 {
+            guard let x = UInt64(String(decoding: c[(16 * w)..<(16 * w + 16)], as: UTF8.self), radix: 16) else {
+                throw EngineError("a generator state is 64 hex digits, got '\(stateText)'")
+            }
+            words.append(x)
+        }
+        try self.init(state: words)
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17

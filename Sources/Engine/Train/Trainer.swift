@@ -63,6 +63,12 @@ public final class Trainer {
     /// (in this order); none: nothing is computed.
     public var penalties: [Penalty] = []
     private var rng: RandomGenerator
+    /// The generator of the shuffling orders (read and set to resume a run where it stopped:
+    /// the next epoch then visits the data in the order it would have).
+    public var orderGenerator: RandomGenerator {
+        get { rng }
+        set { rng = newValue }
+    }
     /// Epochs completed by `trainEpoch`.
     private(set) public var epochsDone = 0
     /// Optimiser steps taken, over every call so far.

@@ -38,7 +38,7 @@ function records.densities(layers, method)
 end
 
 function records.save(base, net, state)
-  wb.saveModel(net, base .. '.safetensors', {model_name = state.model_name, epoch = tostring(state.epoch or 0)})
+  wb.saveModel(net, base .. '.safetensors', {model_name = state.model_name, epoch = tostring(math.tointeger(state.epoch or 0))})
   wb.writeFile(base .. '.json', json.encode(state) .. '\n')
 end
 
