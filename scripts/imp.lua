@@ -56,6 +56,9 @@ local function runMode(mode, base)
   torch.manualSeed(seed)
   local net, layers = network.build(opt.layers, shape, opt.batch_norm_beta, opt.place.arch)
   network.initialise(layers)
+  -- Nothing here reads a gradient under a mask, so the pruned layers may train on sparse
+  -- kernels once their masks are sparse enough (the engine's rule, docs/sparse.md).
+  net:sparseTraining(true)
   local pruned = {}
   for _, info in ipairs(layers) do if info.linear and info.prune then pruned[#pruned + 1] = info end end
   local weighted = {}

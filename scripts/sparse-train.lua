@@ -20,6 +20,7 @@ local gradual = require 'lib.sparsetrain.gradual'
 local schedule = require 'lib.sparsetrain.schedule'
 local records = require 'lib.sparsetrain.records'
 local resume = require 'lib.sparsetrain.resume'
+local tensorboard = require 'lib.tensorboard'
 
 local o = assert(opt, 'run through `workbench sparse-train`')
 wb.threads(o.threads)
@@ -113,6 +114,8 @@ local sched = schedule.read(o.schedule_file)
 local function lrAt(e) return sched.lr and sched.lr(e) or o.lr end
 local optimizer = wb.SGD{lr = lrAt(startEpoch), momentum = o.momentum, nesterov = o.nesterov, weightDecay = o.weight_decay}
 local criterion = nn.CrossEntropyCriterion()
+-- TensorBoard event files with --tensorboard DIR (nothing is written without it)
+local tb = tensorboard.open(o.tensorboard)
 local trainer = wb.Trainer{model = net, optimizer = optimizer, criterion = criterion, batchSize = o.batch_size,
                            seed = o.seed, progress = o.progress}
 if o.L1_loss_coeff > 0 and method ~= 'tied' then
@@ -154,8 +157,11 @@ trainer.afterStep = function(s)
   elseif (method == 'set' or method == 'dsr') and iteration ~= 0 and iteration % rewirePeriod == 0 then
     local t0 = wb.clock()
     print('rewiring at iteration ' .. iteration)
-    rewire.step(layers, state, {fraction = o.rewire_fraction, threshold = o.threshold_prune, scaling = o.rewire_scaling,
+    local pruned, grown = rewire.step(layers, state, {fraction = o.rewire_fraction, threshold = o.threshold_prune, scaling = o.rewire_scaling,
                                 nPrune = o.n_prune_params, big = o.big_new_weights, optimizer = optimizer, log = log})
+    tb:scalar('rewire/pruned', pruned, iteration)
+    tb:scalar('rewire/grown', grown, iteration)
+    if method == 'dsr' then tb:scalar('rewire/threshold', state.threshold, iteration) end
     timing.rewire = timing.rewire + wb.clock() - t0
   end
 end
@@ -260,7 +266,16 @@ for e = startEpoch, epochs - 1 do
   if score > best.val then best.val, best.prec1, best.epoch = score, t1p, e + 1 end
   records.save(base, net, snapshot(e + 1))
   saveState(base, e + 1)
+  -- TensorBoard (--tensorboard DIR): the epoch's figures at step e + 1, as the JSON lists them
+  if not o.no_validate_train then tb:scalar('train/loss', loss, e + 1); tb:scalar('train/prec1', p1, e + 1) end
+  if validation then tb:scalar('val/loss', vl, e + 1); tb:scalar('val/prec1', v1, e + 1) end
+  tb:scalar('test/loss', tl, e + 1)
+  tb:scalar('test/prec1', t1p, e + 1)
+  tb:scalar('test/prec5', t5p, e + 1)
+  tb:scalar('lr', lr, e + 1)
+  for l, d in ipairs(lists.layer_density[#lists.layer_density]) do tb:scalar('density/' .. names[l]:match('^%S+'), d, e + 1) end
 end
+tb:close()
 local total = wb.clock() - started
 print('Best accuracy: ', best.prec1)
 local d = records.densities(layers, method)

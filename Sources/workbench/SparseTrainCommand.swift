@@ -168,9 +168,11 @@ struct SparseTrainCommand: ParsableCommand {
     var noProgress = false
     @OptionGroup var engine: ThreadOptions
     @OptionGroup var luaLimits: LuaLimitOptions
+    @OptionGroup var tensorBoard: TensorBoardOptions
 
     func validate() throws {
         _ = try SparseTrainOptions(self, scheduleRequired: false)
+        try tensorBoard.check()
         try engine.check()
         try luaLimits.check()
     }
@@ -185,6 +187,7 @@ struct SparseTrainCommand: ParsableCommand {
             }
             var options = try SparseTrainOptions(self, scheduleRequired: true, scriptsDirectory: scripts)
             options.values["threads"] = .number(Double(engine.threads))
+            tensorBoard.add(to: &options.values)
             let base = options.runName
             let lock = try RunLock.acquire(folder: runsDir, name: base, what: (runsDir as NSString).appendingPathComponent(base) + ".*",
                                            flag: "--runs-dir", hint: "another --job-idx or --runs-dir")

@@ -2,7 +2,7 @@ import Engine
 import Foundation
 import XCTest
 
-/// `-tensorboard DIR` on the default flow, `--tensorboard DIR` on `imp` and `freezeout`: the
+/// `-tensorboard DIR` on the default flow, `--tensorboard DIR` on `imp`, `freezeout` and `sparse-train`: the
 /// event files are where the docs say, with the tags, steps and values the run printed.
 /// (TensorBoard's own reader reads the same writer's files in EngineTests.TensorBoardTests.)
 final class CLITensorBoardTests: XCTestCase {
@@ -99,6 +99,26 @@ final class CLITensorBoardTests: XCTestCase {
         let log = f.read("runs/logs/t_log.jsonl").split(separator: "\n")
         let last = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(log[1].utf8)) as? [String: Any])
         XCTAssertEqual(tags["val/error"]?.last?.1 ?? -1, Float(last["val_err"] as? Double ?? 0), accuracy: 1e-4)
+    }
+
+    func testSparseTrainLogsEachEpochAndEachRewiring() throws {
+        let f = try CLIFixture()
+        try f.write("lr_schedule:\n  - 0 : 0.1\nrewire_period_schedule:\n  - 0 : 2\n", to: "s.yaml")
+        let r = try f.run(["sparse-train", "--data", "fashion-mnist", "--train-size", "200", "--test-size", "100", "-b", "100",
+                           "--threads", "1", "--no-progress", "--schedule-file", "s.yaml", "--epochs", "2",
+                           "--rewire", "--threshold-prune", "--rewire-scaling", "--tensorboard", f.path("tb")])
+        XCTAssertEqual(r.status, 0, r.output)
+        let tags = try XCTUnwrap(try scalars(f.path("tb"))["."])
+        for tag in ["train/loss", "train/prec1", "test/loss", "test/prec1", "test/prec5", "lr"] {
+            XCTAssertEqual(tags[tag]?.map(\.0), [1, 2], tag)
+        }
+        XCTAssertEqual(tags.keys.filter { $0.hasPrefix("density/") }.count, 3, "one per sparse layer")
+        // 2 epochs of 2 iterations, rewiring every 2 (never at iteration 0): at iterations 2
+        XCTAssertEqual(tags["rewire/grown"]?.map(\.0), [2])
+        XCTAssertEqual(tags["rewire/threshold"]?.count, 1)
+        let j = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(f.read("runs/mnist_mlp_0.json").utf8)) as? [String: Any])
+        let test1 = try XCTUnwrap(j["test_prec1"] as? [Double])
+        XCTAssertEqual(tags["test/prec1"]?.map { Double($0.1) } ?? [], test1.map { Double(Float($0)) })
     }
 }
 
