@@ -110,6 +110,7 @@ public enum LuaBindingAreas {
         DatasetBindings.self,
         SummaryWriterBindings.self,
         DeepRBindings.self,
+        TiedWeightsBindings.self,
         WorkbenchBindings.self,
         PrunerBindings.self,
         TrainerBindings.self,

@@ -78,14 +78,27 @@ extension Tensor {
     /// The tensor's values as 0-based row numbers: each must be a whole number in
     /// 1...2^24 (exact in float32), 1-based as Lua writes them.
     public func oneBasedRows(_ what: String) throws -> [Int] {
-        var out = [Int](repeating: 0, count: count)
-        let p = data
-        for i in 0..<count {
+        let p = data, n = count
+        // One pass without branches (v in range and v = (float)(int)v), so that it vectorises;
+        // the first bad index is looked for only when there is one.
+        var bad: UInt32 = 0
+        let out = [Int](unsafeUninitializedCapacity: n) { buffer, initialised in
+            let o = buffer.baseAddress!
+            for i in 0..<n {
+                let v = p[i]
+                let inRange = v >= 1 && v <= 16_777_216   // out of range (or NaN): r = 1, which differs from v
+                let r = Int32(inRange ? v : 1)
+                bad |= (Float(r) == v ? 0 : 1)
+                o[i] = Int(r) - 1
+            }
+            initialised = n
+        }
+        if bad == 0 { return out }
+        for i in 0..<n {
             let v = p[i]
-            guard v == v.rounded(), v >= 1, v <= 16_777_216 else {
+            guard v >= 1, v <= 16_777_216, Float(Int32(v)) == v else {
                 throw EngineError("\(what): index \(v) at position \(i + 1) is not a positive whole number (1-based, at most 2^24)")
             }
-            out[i] = Int(v) - 1
         }
         return out
     }

@@ -17,7 +17,8 @@ function tied.init(L, s)
   for j = 1, L.n do cyclic[j] = (j - 1) % B + 1 end
   h:indexCopy(1, order, torch.Tensor(cyclic))
   L.buckets, L.values = h, B
-  L.counts = torch.zeros(B):indexAdd(1, h, torch.ones(L.n))
+  L.tied = wb.TiedWeights(h, B)   -- the map, kept in the engine: one pass per step below
+  L.counts = L.tied.counts
   local stdv = 1 / math.sqrt(L.fanIn)
   local bank = torch.Tensor(B):uniform(-stdv, stdv)
   L.module.weight = bank:index(1, h):view(L.shape)
@@ -28,13 +29,11 @@ function tied.bank(L)
   return torch.zeros(L.values):indexCopy(1, L.buckets, L.module.weight:view(-1))
 end
 
--- Sums each value's gradient over its positions and gives every position the sum.
+-- Sums each value's gradient over its positions and gives every position the sum:
+-- G = zeros(B):indexAdd(1, buckets, g) (÷ counts with rescale; + l1·sign(bank)), then
+-- g = G:index(1, buckets), in one engine pass (wb.TiedWeights, the same bits).
 function tied.gradient(L, rescale, l1)
-  local g = L.module.gradWeight:view(-1)
-  local G = torch.zeros(L.values):indexAdd(1, L.buckets, g)
-  if rescale then G:cdiv(L.counts) end
-  if l1 > 0 then G:add(l1, tied.bank(L):sign()) end
-  g:copy(G:index(1, L.buckets))
+  L.tied:sumGradients(L.module.gradWeight, L.module.weight, rescale, l1)
 end
 
 return tied
