@@ -136,7 +136,7 @@ struct FuzzCommand: ParsableCommand {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         let pid = p.processIdentifier
-        var fds = [out.fileHandleForReading.fileDescriptor, err.fileHandleForReading.fileDescriptor]
+        let fds = [out.fileHandleForReading.fileDescriptor, err.fileHandleForReading.fileDescriptor]
         var open = [true, true]
         var lineBuffer = [UInt8](), stderrTail = [UInt8]()
         var current: Begin?
