@@ -6,13 +6,7 @@ local json = require 'lib.json'
 local out = arg[1] or 'out/sparse-train-grid'
 local methods = {'dense', 'thin-dense', 'static', 'set', 'dsr', 'deepr', 'tied', 'gradual-exp', 'gradual-cubic'}
 
-local function read(path)
-  local f = io.open(path, 'r')
-  if not f then return nil end
-  local text = f:read('a')
-  f:close()
-  return text
-end
+local read = require('lib.files').read
 
 local function stats(xs)
   local n, m = #xs, 0

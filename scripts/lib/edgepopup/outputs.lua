@@ -4,6 +4,7 @@
 --     [<n>/]                                     checkpoints/ already, the first free 0, 1, ...
 --     settings.txt, logs/ (TensorBoard), checkpoints/
 -- Every file is written whole (wb.writeFile: a temporary file, then a rename).
+local files = require 'lib.files'
 local outputs = {}
 
 outputs.header = 'Date Finished, Base Config, Name, Prune Rate, Current Val Top 1, Current Val Top 5, '
@@ -41,9 +42,7 @@ end
 --- Appends the run's line to results.csv (the header first when the file is new).
 function outputs.appendResult(o, r)
   local path = o.log_dir .. '/results.csv'
-  local text = outputs.header
-  local f = io.open(path, 'r')
-  if f then text = f:read('a') f:close() end
+  local text = files.read(path) or outputs.header
   text = text .. string.format('%s, %s, %s, %s, %.02f, %.02f, %.02f, %.02f, %.02f, %.02f\n',
     os.date('%m-%d-%y_%H:%M:%S'), o.config, o.name, outputs.number(o.prune_rate),
     r.acc1, r.acc5, r.bestAcc1, r.bestAcc5, r.bestTrainAcc1, r.bestTrainAcc5)

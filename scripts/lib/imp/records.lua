@@ -16,13 +16,7 @@ function records.path(base, suffix) return base .. '_' .. suffix end
 local function basename(p) return p:match('[^/]+$') end
 local function dirname(p) return p:match('^(.*)/[^/]*$') or '.' end
 
-local function readAll(path)
-  local f = io.open(path, 'r')
-  if not f then return nil end
-  local text = f:read('a')
-  f:close()
-  return text
-end
+local readAll = require('lib.files').read
 
 -- The out.dat log: finished text, and the running iteration's lines appended to the file.
 function records.openLog(base, keep)
