@@ -75,6 +75,23 @@ extension SparseRows {
         self.init(rows: rows, columns: columns, rowStart: start, columnIndex: index, values: value)
     }
 
+    /// The entries of the row-major A [rows × columns] at a given layout (row offsets
+    /// `rowStart`, rows + 1 of them, and each row's increasing column indices), whatever their
+    /// value: a gather of the layout's entries.
+    public init(dense a: UnsafePointer<Float>, rows: Int, columns: Int, rowStart: [Int32], columnIndex: [Int32]) {
+        precondition(rowStart.count == rows + 1 && Int(rowStart[rows]) == columnIndex.count, "a layout of \(rowStart.count - 1) rows and \(columnIndex.count) entries for \(rows) rows")
+        let value = [Float](unsafeUninitializedCapacity: columnIndex.count) { v, count in
+            columnIndex.withUnsafeBufferPointer { index in
+                for r in 0..<rows {
+                    let row = a + r * columns
+                    for e in Int(rowStart[r])..<Int(rowStart[r + 1]) { v[e] = row[Int(index[e])] }
+                }
+            }
+            count = columnIndex.count
+        }
+        self.init(rows: rows, columns: columns, rowStart: rowStart, columnIndex: columnIndex, values: value)
+    }
+
     /// Aᵀ [columns × rows] as sparse rows, the same entries (a counting sort by column: row j
     /// of Aᵀ lists the entries of A's column j in increasing row order).
     public func transposed() -> SparseRows {
@@ -96,13 +113,21 @@ extension SparseRows {
 
     /// T[j·ldt + s] = S[s·lds + j] for the first n rows of S (s < n) and its columns j in
     /// `columns`, and T[j·ldt + s] = 0 for n ≤ s < ldt (the padding the 8-lane dot products read).
+    /// 8 × 8 tiles through registers (`SmallGEMM.Tile8`), the ragged edges element by element.
     public static func transpose(_ src: UnsafePointer<Float>, lds: Int, samples n: Int, columns columnRange: Range<Int>,
                                  into dst: UnsafeMutablePointer<Float>, ldt: Int) {
-        // 8 columns at a time, so that each sample's row is read in 32-byte pieces.
+        let whole = n / 8 * 8
         var j0 = columnRange.lowerBound
         while j0 < columnRange.upperBound {
             let j1 = Swift.min(j0 + 8, columnRange.upperBound)
-            for s in 0..<n {
+            var s0 = 0
+            if j1 - j0 == 8 {
+                while s0 < whole {
+                    SmallGEMM.Tile8.transpose(src + s0 * lds + j0, stride: lds, into: dst + j0 * ldt + s0, outStride: ldt)
+                    s0 += 8
+                }
+            }
+            for s in s0..<n {
                 let row = src + s * lds
                 for j in j0..<j1 { dst[j * ldt + s] = row[j] }
             }

@@ -96,11 +96,7 @@ public struct SparseRows {
                 let n = Swift.min(b, samples.upperBound - s0)
                 // scratch[k·32 + j] = X[s0 + j, k], zero for j ≥ n: written in order, read from
                 // the block's rows side by side.
-                for k in 0..<columns {
-                    let dst = scratch + k * b, src = x + s0 * ldx + k
-                    for j in 0..<n { dst[j] = src[j * ldx] }
-                    for j in n..<b { dst[j] = 0 }
-                }
+                Self.transpose(x + s0 * ldx, lds: ldx, samples: n, columns: 0..<columns, into: scratch, ldt: b)
                 let raw = UnsafeRawPointer(scratch)
                 for r in 0..<rows {
                     // four 8-lane accumulators (AVX registers) for the block's 32 samples

@@ -257,4 +257,61 @@ final class SparseTrainingTests: XCTestCase {
             XCTAssertTrue(one[k].map(\.bitPattern) == two[k].map(\.bitPattern), "\(name): same bits on 1 and 2 threads")
         }
     }
+
+    /// SGD over the active entries alone (`Parameter.stepEntries`) gives the bits of the step
+    /// over all entries, with momentum, Nesterov and weight decay, through masks rewired in
+    /// place (as scripts/lib/sparsetrain/masks.lua does) and replaced with setMask: the first
+    /// copy takes the active path where it may, the second is forced onto the full one.
+    func testOptimizerStepOverActiveEntriesEqualsTheFullStep() throws {
+        SparseChoice.forcedTraining = true
+        for nesterov in [false, true] {
+            var rng = RandomGenerator(seed: 16)
+            let weights = TestData.uniform([20, 30], seed: 6)
+            let mask = Tensor(shape: [20, 30])
+            for i in 0..<mask.count { mask.data[i] = rng.next() % 10 == 0 ? 1 : 0 }
+            let layers = [Linear(30, 20), Linear(30, 20)]
+            for l in layers {
+                try l.weightParameter.setWeights(weights)
+                try l.weightParameter.setMask(mask)
+                l.sparseTraining = true
+            }
+            let sgd = [SGD(learningRate: 0.1, momentum: 0.9, nesterov: nesterov, weightDecay: 1e-2),
+                       SGD(learningRate: 0.1, momentum: 0.9, nesterov: nesterov, weightDecay: 1e-2)]
+            for step in 0..<8 {
+                let x = TestData.uniform([40, 30], seed: UInt64(300 + step)), r = TestData.uniform([40, 20], seed: UInt64(400 + step))
+                if step == 3 {   // in place: two entries leave, two come in with new values
+                    let active = (0..<mask.count).filter { layers[0].weightParameter.mask!.data[$0] == 1 }
+                    let free = (0..<mask.count).filter { layers[0].weightParameter.mask!.data[$0] == 0 }
+                    for l in layers {
+                        let m = l.weightParameter.mask!.data, w = l.weightParameter.value.data
+                        for p in active.prefix(2) { m[p] = 0; w[p] = 0 }
+                        for p in free.suffix(2) { m[p] = 1; w[p] = 0.5 }
+                    }
+                }
+                if step == 6 {   // a new mask through setMask
+                    for i in 0..<mask.count { mask.data[i] = rng.next() % 8 == 0 ? 1 : 0 }
+                    for l in layers { try l.weightParameter.setMask(mask) }
+                }
+                for (k, l) in layers.enumerated() {
+                    l.zeroGradParameters()
+                    _ = try l.forward(x)
+                    XCTAssertNotNil(l.trainingRows)
+                    _ = try l.backward(x, r)
+                    if k == 1 { l.weightParameter.stepEntries = nil }
+                    sgd[k].step(l)
+                }
+                let label = "nesterov \(nesterov) step \(step + 1)"
+                let (a, b) = (layers[0].weightParameter, layers[1].weightParameter)
+                XCTAssertEqual(a.value.scalars.map(\.bitPattern), b.value.scalars.map(\.bitPattern), "\(label): W_eff")
+                XCTAssertEqual(a.weights().scalars.map(\.bitPattern), b.weights().scalars.map(\.bitPattern), "\(label): W")
+                let va = try XCTUnwrap(sgd[0].velocity(of: a)), vb = try XCTUnwrap(sgd[1].velocity(of: b))
+                XCTAssertEqual(va.scalars.map(\.bitPattern), vb.scalars.map(\.bitPattern), "\(label): velocity")
+                for i in 0..<va.count where a.mask!.data[i] == 0 && (va.data[i] != 0 || a.value.data[i] != 0) {
+                    XCTFail("\(label): W_eff and v are 0 under the mask (entry \(i))"); break
+                }
+            }
+            XCTAssertEqual(sgd[0].activeEntryUpdates, 6, "nesterov \(nesterov): the active path ran except after the two mask changes")
+            XCTAssertEqual(sgd[1].activeEntryUpdates, 0)
+        }
+    }
 }

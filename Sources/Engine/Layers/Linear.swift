@@ -64,6 +64,7 @@ public final class Linear: Module {
         let bias = biasParameter?.value.data
         trainingRows = nil
         trainingRowsTransposed = nil
+        weightParameter.stepEntries = nil
         if isTraining, sparseTraining, let rows = sparse.trainingRows(weightParameter, rows: outputSize, columns: inputSize) {
             trainingRows = rows
             multiplySparse(rows, input.data, samples: n, into: y, bias: bias)
@@ -122,6 +123,7 @@ public final class Linear: Module {
         gradientScratch = Tensor()
         trainingRows = nil
         trainingRowsTransposed = nil
+        weightParameter.stepEntries = nil
     }
 
     override public var spec: ModuleSpec {

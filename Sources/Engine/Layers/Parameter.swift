@@ -37,6 +37,13 @@ public final class Parameter {
     public private(set) var keptFraction: Double?
     /// An optimiser leaves a frozen parameter as it is (its scores, if any, still train).
     public var isFrozen = false
+    /// The layout of the mask's active entries as sparse training last read it
+    /// (`activePattern`, MaskPattern.swift), reused while the mask is unchanged.
+    var maskPattern: MaskPattern?
+    /// Set by a layer whose forward pass in training ran on the mask's active entries alone
+    /// (a Linear's sparse training path), nil after a dense pass: the gradient of this step
+    /// exists at these entries only, and an optimiser may update just them (SGD).
+    public internal(set) var stepEntries: MaskPattern?
 
     public init(name: String, shape: [Int]) {
         self.name = name
@@ -60,6 +67,8 @@ public final class Parameter {
     public func removeMask() {
         scores = nil
         keptFraction = nil
+        maskPattern = nil
+        stepEntries = nil
         guard let m = mask?.data, let kept = maskedValues?.data else { return }
         let x = value.data
         for i in 0..<value.count where m[i] == 0 { x[i] = kept[i] }

@@ -7,7 +7,14 @@
 ///   θ ← θ - lr · scale_module / (1 + t · learningRateDecay) · g
 ///
 /// then the parameter's mask is applied to θ and v (`Parameter.applyMask`, `maskState`): a
-/// masked weight stays exactly 0, keeps its stored value, and has no momentum. Frozen
+/// masked weight stays exactly 0, keeps its stored value, and has no momentum. When the step
+/// trained the mask's active entries alone (`Parameter.stepEntries`: a layer on its sparse
+/// training path read them from the mask at this step's forward pass) and the mask is the one
+/// v was last masked under, only those entries are updated (the same formula, the same bits:
+/// under the mask θ and v are 0 already, and stay so). Sparse training reads the mask at the
+/// forward pass: a mask changed between the forward pass and the step (no method here does)
+/// takes effect at the next forward pass, which zeroes θ under it, and the next step, which
+/// then runs over all entries and zeroes v under it. Frozen
 /// modules and frozen parameters are skipped; scores are trained as parameters of their own;
 /// `Module.learningRateScale` multiplies the rate per module.
 ///
@@ -30,6 +37,11 @@ public final class SGD: Optimizer {
     /// Torch's learningRateDecay: the rate of step t is lr / (1 + t · decay), for every group.
     public var learningRateDecay: Float
     private var velocity: [ObjectIdentifier: Tensor] = [:]
+    /// The mask layout each parameter's last step ran under (its velocity is 0 under that
+    /// mask): the condition of the active-entries step.
+    private var steppedUnder: [ObjectIdentifier: MaskPattern] = [:]
+    /// Parameter updates so far that ran over the active entries alone (for inspection).
+    public private(set) var activeEntryUpdates = 0
     private var evaluations = 0
 
     public init(learningRate: Float = 0.01, momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false,
@@ -61,6 +73,31 @@ public final class SGD: Optimizer {
         let first = mom != 0 && velocity[key] == nil
         if first { velocity[key] = Tensor(shape: p.value.shape) }
         let v = mom != 0 ? velocity[key]?.data : nil
+        if let entries = p.stepEntries, p.mask != nil, steppedUnder[key] === entries || first {
+            // Only the active entries: x and v are 0 under the mask (the forward pass applied it
+            // to x, the last step under this mask to v; a new v is all 0).
+            entries.forEachPosition { i in
+                if let v {
+                    if first {
+                        let gi = g[i] + wd * x[i]
+                        v[i] = gi
+                        x[i] -= lr * (nesterov ? gi + mom * gi : gi)
+                    } else if nesterov {
+                        let gi = g[i] + wd * x[i]
+                        v[i] = mom * v[i] + damp * gi
+                        x[i] -= lr * (gi + mom * v[i])
+                    } else {
+                        v[i] = mom * v[i] + damp * (g[i] + wd * x[i])
+                        x[i] -= lr * v[i]
+                    }
+                } else {
+                    x[i] -= lr * (g[i] + wd * x[i])
+                }
+            }
+            steppedUnder[key] = entries
+            activeEntryUpdates += 1
+            return
+        }
         // Elementwise, so chunks update independently (the same bits for any split). Each case
         // is its own branch-free loop, so that it vectorises.
         Parallel.forChunks(p.value.count, costPerItem: 4) { r in
@@ -90,11 +127,13 @@ public final class SGD: Optimizer {
         }
         p.applyMask()
         if let v = velocity[key] { p.maskState(v) }
+        steppedUnder[key] = p.mask != nil ? p.stepEntries : nil
     }
 
     /// Forgets momentum (e.g. after a model is reloaded).
     public func reset() {
         velocity = [:]
+        steppedUnder = [:]
         evaluations = 0
     }
 
@@ -110,6 +149,7 @@ public final class SGD: Optimizer {
     /// Sets the velocity of `p` to a copy of `v` (shaped like p; nil: none, so that the next
     /// step starts it as v ← g), as a checkpoint saved it: the steps then continue exactly.
     public func setVelocity(of p: Parameter, to v: Tensor?) throws {
+        steppedUnder[ObjectIdentifier(p)] = nil
         guard let v else { velocity[ObjectIdentifier(p)] = nil; return }
         guard v.count == p.value.count else {
             throw EngineError("a velocity of \(v.count) values (\(shapeString(v.shape))) for a \(p.name) of \(p.value.count) (\(shapeString(p.value.shape)))")

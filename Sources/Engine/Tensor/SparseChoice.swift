@@ -94,12 +94,16 @@ final class SparseWeightCache {
     /// In training (a layer that opted in): the effective weight at its mask's active entries
     /// (zeros included) when the rule prefers them, else nil. Never for a weight without a
     /// mask (its zeros would get no gradient) or with scores (their straight-through gradient
-    /// reads the gradient under the mask).
+    /// reads the gradient under the mask). The layout of the entries is the parameter's
+    /// `activePattern`, read anew only when the mask changed; the parameter's `stepEntries`
+    /// says which entries this step trains (nil on the dense path).
     func trainingRows(_ p: Parameter, rows: Int, columns: Int) -> SparseRows? {
-        guard let m = p.mask, p.scores == nil else { return nil }
-        // The count of the mask's entries per row is the rule's density and the rows' layout.
-        let start = SparseRows.patternRowStart(m.data, rows: rows, columns: columns)
-        guard SparseChoice.prefersSparseTraining(density: Double(start[rows]) / Double(Swift.max(m.count, 1))) else { return nil }
-        return SparseRows(dense: p.value.data, pattern: m.data, rows: rows, columns: columns, rowStart: start)
+        guard p.scores == nil, let pattern = p.activePattern(rows: rows, columns: columns),
+              SparseChoice.prefersSparseTraining(density: Double(pattern.count) / Double(Swift.max(rows * columns, 1))) else {
+            p.stepEntries = nil
+            return nil
+        }
+        p.stepEntries = pattern
+        return SparseRows(dense: p.value.data, rows: rows, columns: columns, rowStart: pattern.rowStart, columnIndex: pattern.columnIndex)
     }
 }

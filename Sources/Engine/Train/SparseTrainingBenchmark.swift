@@ -68,7 +68,8 @@ public enum SparseTrainingBenchmark {
             for sparse in [false, true] {
                 let (net, linears) = try mnistMLP(sparsity: sparsity, seed: seed)
                 for l in linears { l.sparseTraining = sparse }
-                let trainer = Trainer(model: net, optimizer: SGD(learningRate: 0.1, momentum: 0.9), batchSize: 100, seed: 0)
+                let sgd = SGD(learningRate: 0.1, momentum: 0.9)
+                let trainer = Trainer(model: net, optimizer: sgd, batchSize: 100, seed: 0)
                 let w0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
                 let loss = try trainer.trainEpoch(train)
                 let run = Run(sparse: sparse, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9,
@@ -76,8 +77,8 @@ public enum SparseTrainingBenchmark {
                 if sparse && linears.contains(where: { $0.trainingRows == nil }) {
                     throw EngineError("the sparse kernels were not used (WORKBENCH_SPARSE or WORKBENCH_SPARSE_TRAINING forces dense?)")
                 }
-                log(String(format: "run %d, %@: %.3f s wall, %.3f s CPU, mean loss %.6f", r + 1, sparse ? "sparse" : "dense", run.wallSeconds,
-                           run.cpuSeconds, Double(loss)))
+                log(String(format: "run %d, %@: %.3f s wall, %.3f s CPU, mean loss %.6f, %d updates over active entries only", r + 1,
+                           sparse ? "sparse" : "dense", run.wallSeconds, run.cpuSeconds, Double(loss), sgd.activeEntryUpdates))
                 all.append(run)
                 if r == 0 { weights.append(linears.flatMap(\.weightParameter.value.scalars)) }
             }
