@@ -137,17 +137,19 @@ extension SparseRows {
     }
 
     /// out[r·ldo + k] += scale · Σ_s GT[r·ldt + s] · XT[k·ldt + s] for every stored entry (r, k)
-    /// of the rows `rowRange`: the weight gradient Σ_s G[s, r] X[s, k] at A's entries, from
-    /// the transposed operands GT [rows × ldt] and XT [columns × ldt] (`transpose`, zero
-    /// padded; ldt a multiple of 8). Each entry is a dot product of two contiguous vectors in
-    /// two 8-lane accumulators (16 samples a step, then 8), summed lane by lane: the same
-    /// order for any split of the rows. Entries outside A are not touched.
-    public func accumulateEntryGradients(gt: UnsafePointer<Float>, xt: UnsafePointer<Float>, ldt: Int, rows rowRange: Range<Int>,
+    /// of the rows `rowRange`, s < `length` (the samples rounded up to 8, ≤ ldt; all of ldt by
+    /// default): the weight gradient Σ_s G[s, r] X[s, k] at A's entries, from the transposed
+    /// operands GT [rows × ldt] and XT [columns × ldt] (`transpose`, zero padded; ldt and length
+    /// multiples of 8). Each entry is a dot product of two contiguous vectors in two 8-lane
+    /// accumulators (16 samples a step, then 8), summed lane by lane: the same order for any
+    /// split of the rows. Entries outside A are not touched.
+    public func accumulateEntryGradients(gt: UnsafePointer<Float>, xt: UnsafePointer<Float>, ldt: Int, length: Int? = nil, rows rowRange: Range<Int>,
                                          scale: Float, into out: UnsafeMutablePointer<Float>, ldo: Int) {
-        precondition(ldt % 8 == 0, "the transposed operands' stride must be a multiple of 8")
+        let length = length ?? ldt
+        precondition(ldt % 8 == 0 && length % 8 == 0 && length <= ldt, "the transposed operands' stride and length must be multiples of 8")
         rowStart.withUnsafeBufferPointer { start in
         columnIndex.withUnsafeBufferPointer { index in
-            let pairs = ldt / 16, odd = ldt % 16 != 0
+            let pairs = length / 16, odd = length % 16 != 0
             for r in rowRange {
                 let graw = UnsafeRawPointer(gt + r * ldt), orow = out + r * ldo
                 for k in Int(start[r])..<Int(start[r + 1]) {

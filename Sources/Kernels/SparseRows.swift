@@ -94,29 +94,54 @@ public struct SparseRows {
             var s0 = samples.lowerBound
             while s0 < samples.upperBound {
                 let n = Swift.min(b, samples.upperBound - s0)
-                // scratch[k·32 + j] = X[s0 + j, k], zero for j ≥ n: written in order, read from
-                // the block's rows side by side.
+                // scratch[k·32 + j] = X[s0 + j, k], zero for j ≥ n.
                 Self.transpose(x + s0 * ldx, lds: ldx, samples: n, columns: 0..<columns, into: scratch, ldt: b)
-                let raw = UnsafeRawPointer(scratch)
-                for r in 0..<rows {
-                    // four 8-lane accumulators (AVX registers) for the block's 32 samples
-                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-                    for k in Int(start[r])..<Int(start[r + 1]) {
-                        let v = SIMD8<Float>(repeating: value[k]), o = Int(index[k]) * b * 4
-                        a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                        a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
-                        a2 += v * raw.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
-                        a3 += v * raw.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
-                    }
-                    for j in 0..<n {
-                        let sum = j < 8 ? a0[j] : j < 16 ? a1[j - 8] : j < 24 ? a2[j - 16] : a3[j - 24]
-                        let p = c + (s0 + j) * ldc + r
-                        p.pointee = accumulate ? p.pointee + sum : sum
-                    }
-                }
+                blockProduct(UnsafeRawPointer(scratch), stride: b, samples: s0..<(s0 + n), start, index, value, c: c, ldc: ldc, accumulate: accumulate)
                 s0 += n
             }
         }}}
+    }
+
+    /// `multiplyTransposed` from the batch already transposed: XT[k · ldt + s] = X[s, k], ldt
+    /// a multiple of 32 (`block`) with XT readable up to s = the block's end (zero padded), and
+    /// `samples` starting at a multiple of 32. The same sums in the same order as the other form.
+    public func multiplyTransposed(xt: UnsafePointer<Float>, ldt: Int, samples: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                   accumulate: Bool) {
+        precondition(ldt % Self.block == 0 && samples.lowerBound % Self.block == 0, "blocks of \(Self.block) samples")
+        rowStart.withUnsafeBufferPointer { start in
+        columnIndex.withUnsafeBufferPointer { index in
+        values.withUnsafeBufferPointer { value in
+            var s0 = samples.lowerBound
+            while s0 < samples.upperBound {
+                let n = Swift.min(Self.block, samples.upperBound - s0)
+                blockProduct(UnsafeRawPointer(xt + s0), stride: ldt, samples: s0..<(s0 + n), start, index, value, c: c, ldc: ldc, accumulate: accumulate)
+                s0 += n
+            }
+        }}}
+    }
+
+    /// C[s, r] (+)= Σ_k A[r, k] · XT[k · stride + s - s0] for the ≤ 32 samples s of one block:
+    /// each entry scales the contiguous 32 samples of its column, in four 8-lane accumulators.
+    @inline(__always)
+    private func blockProduct(_ raw: UnsafeRawPointer, stride: Int, samples: Range<Int>, _ start: UnsafeBufferPointer<Int32>,
+                              _ index: UnsafeBufferPointer<Int32>, _ value: UnsafeBufferPointer<Float>,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        let bytes = stride * 4, s0 = samples.lowerBound, n = samples.count
+        for r in 0..<rows {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            for k in Int(start[r])..<Int(start[r + 1]) {
+                let v = SIMD8<Float>(repeating: value[k]), o = Int(index[k]) * bytes
+                a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                a2 += v * raw.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
+                a3 += v * raw.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
+            }
+            for j in 0..<n {
+                let sum = j < 8 ? a0[j] : j < 16 ? a1[j - 8] : j < 24 ? a2[j - 16] : a3[j - 24]
+                let p = c + (s0 + j) * ldc + r
+                p.pointee = accumulate ? p.pointee + sum : sum
+            }
+        }
     }
 
     /// C[r, j] = (accumulate ? C[r, j] : 0) + Σ_k A[r, k] · B[k, j], j < n (B's rows stride

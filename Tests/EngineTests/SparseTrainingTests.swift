@@ -314,4 +314,40 @@ final class SparseTrainingTests: XCTestCase {
             XCTAssertEqual(sgd[1].activeEntryUpdates, 0)
         }
     }
+
+    /// The products from batches transposed once (`TransposedBatch`: stride n rounded up to 32)
+    /// give the bits of the forms that transpose per block (forward) or at stride n rounded up
+    /// to 8 (weight gradient): the same sums in the same order.
+    func testProductsFromTransposedBatchesKeepTheirBits() {
+        var rng = RandomGenerator(seed: 17)
+        let (rows, columns) = (37, 70)
+        let (w, m) = masked(rows, columns, density: 0.1, &rng)
+        let a = w.withUnsafeBufferPointer { wp in m.withUnsafeBufferPointer { mp in
+            SparseRows(dense: wp.baseAddress!, pattern: mp.baseAddress!, rows: rows, columns: columns)
+        } }
+        for n in [4, 9, 32, 33, 100] {
+            let x = (0..<(n * columns)).map { _ in Float(rng.uniform(-1, 1)) }, g = (0..<(n * rows)).map { _ in Float(rng.uniform(-1, 1)) }
+            let ldt = (n + 31) / 32 * 32, short = (n + 7) / 8 * 8
+            var xt = [Float](repeating: .nan, count: columns * ldt), gt = [Float](repeating: .nan, count: rows * ldt)
+            var xs = [Float](repeating: .nan, count: columns * short), gs = [Float](repeating: .nan, count: rows * short)
+            var scratch = [Float](repeating: 0, count: SparseRows.block * (columns + 1))
+            var y1 = [Float](repeating: 0, count: n * rows), y2 = y1
+            var d1 = [Float](repeating: 0, count: rows * columns), d2 = d1
+            x.withUnsafeBufferPointer { xp in g.withUnsafeBufferPointer { gp in
+                SparseRows.transpose(xp.baseAddress!, lds: columns, samples: n, columns: 0..<columns, into: &xt, ldt: ldt)
+                SparseRows.transpose(gp.baseAddress!, lds: rows, samples: n, columns: 0..<rows, into: &gt, ldt: ldt)
+                SparseRows.transpose(xp.baseAddress!, lds: columns, samples: n, columns: 0..<columns, into: &xs, ldt: short)
+                SparseRows.transpose(gp.baseAddress!, lds: rows, samples: n, columns: 0..<rows, into: &gs, ldt: short)
+                a.multiplyTransposed(x: xp.baseAddress!, ldx: columns, samples: 0..<n, c: &y1, ldc: rows, accumulate: false, scratch: &scratch)
+            } }
+            a.multiplyTransposed(xt: xt, ldt: ldt, samples: 0..<n, c: &y2, ldc: rows, accumulate: false)
+            XCTAssertEqual(y1.map(\.bitPattern), y2.map(\.bitPattern), "forward, batch \(n)")
+            a.accumulateEntryGradients(gt: gs, xt: xs, ldt: short, rows: 0..<rows, scale: 0.5, into: &d1, ldo: columns)
+            a.accumulateEntryGradients(gt: gt, xt: xt, ldt: ldt, length: short, rows: 0..<rows, scale: 0.5, into: &d2, ldo: columns)
+            XCTAssertEqual(d1.map(\.bitPattern), d2.map(\.bitPattern), "weight gradient, batch \(n)")
+            for k in 0..<columns { for s in 0..<ldt where xt[k * ldt + s] != (s < n ? x[s * columns + k] : 0) {
+                XCTFail("transpose, batch \(n): [\(k), \(s)]"); return
+            } }
+        }
+    }
 }

@@ -8,6 +8,9 @@ import Kernels
 ///   input gradient:  ∂L/∂X = G A = G (Aᵀ)ᵀ                 the same, on Aᵀ's sparse rows
 ///   weight gradient: ∂L/∂A[r, k] += scale · Σ_s G[s, r] X[s, k] at A's entries only
 ///                                                         rows of A per thread
+/// In training the products read the batches transposed (Xᵀ, Gᵀ: each sample's value of one
+/// column side by side), and each is transposed once per pass: Xᵀ in the forward pass serves
+/// the weight gradient too, Gᵀ of the input gradient serves it as well.
 extension Linear {
     /// y[s, ·] = (bias or 0) + Σ_k A[·, k] x[s, k] for s < n (rows of x `rows.columns` wide, of
     /// y `rows.rows` wide).
@@ -28,28 +31,65 @@ extension Linear {
         }
     }
 
-    /// ∂L/∂x = g A through Aᵀ's sparse rows (built once per backward pass).
+    /// The same product from the batch transposed, xt[k · ldt + s] = x[s, k] (`TransposedBatch`).
+    func multiplySparse(_ rows: SparseRows, transposed xt: UnsafePointer<Float>, ldt: Int, samples n: Int,
+                        into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
+        let width = rows.rows, block = SparseRows.block
+        if let bias { for r in 0..<n { (y + r * width).update(from: bias, count: width) } }
+        let blocks = (n + block - 1) / block
+        let accumulate = bias != nil
+        Parallel.forChunks(blocks, costPerItem: 2 * block * rows.nonzeros) { r in
+            rows.multiplyTransposed(xt: xt, ldt: ldt, samples: (r.lowerBound * block)..<Swift.min(r.upperBound * block, n),
+                                    c: y, ldc: width, accumulate: accumulate)
+        }
+    }
+
+    /// ∂L/∂x = g A through Aᵀ's sparse rows (built once per backward pass), from gᵀ.
     func sparseInputGradient(_ rows: SparseRows, _ g: UnsafePointer<Float>, samples n: Int, into gx: UnsafeMutablePointer<Float>) {
         let t = trainingRowsTransposed ?? rows.transposed()
         trainingRowsTransposed = t
-        multiplySparse(t, g, samples: n, into: gx, bias: nil)
+        let gt = gradOutputTransposed.make(g, width: outputSize, samples: n)
+        multiplySparse(t, transposed: gt, ldt: gradOutputTransposed.ldt, samples: n, into: gx, bias: nil)
     }
 
     /// ∂L/∂W[r, k] += scale · Σ_s g[s, r] x[s, k] at A's entries (the mask's active ones); the
-    /// gradient elsewhere is left as it is (0 after zeroGradParameters).
+    /// gradient elsewhere is left as it is (0 after zeroGradParameters). xᵀ and gᵀ are the
+    /// forward pass's and the input gradient's when they were made from these buffers.
     func sparseWeightGradient(_ rows: SparseRows, _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, samples n: Int, scale: Float) {
-        let ldt = (n + 7) / 8 * 8
-        _ = gradientScratch.resize([(inputSize + outputSize) * ldt])
-        let xt = gradientScratch.data, gt = xt + inputSize * ldt
-        let inputs = inputSize, outputs = outputSize
-        Parallel.forChunks(inputs, costPerItem: 2 * n) { r in
-            SparseRows.transpose(x, lds: inputs, samples: n, columns: r, into: xt, ldt: ldt)
-        }
-        SparseRows.transpose(g, lds: outputs, samples: n, columns: 0..<outputs, into: gt, ldt: ldt)
-        let out = weightParameter.grad.data
-        let perRow = Swift.max(1, 2 * ldt * rows.nonzeros / Swift.max(outputs, 1))
+        let xt = inputTransposed.make(x, width: inputSize, samples: n)
+        let gt = gradOutputTransposed.make(g, width: outputSize, samples: n)
+        let ldt = inputTransposed.ldt, length = (n + 7) / 8 * 8
+        let out = weightParameter.grad.data, inputs = inputSize, outputs = outputSize
+        let perRow = Swift.max(1, 2 * length * rows.nonzeros / Swift.max(outputs, 1))
         Parallel.forChunks(outputs, costPerItem: perRow) { r in
-            rows.accumulateEntryGradients(gt: gt, xt: xt, ldt: ldt, rows: r, scale: scale, into: out, ldo: inputs)
+            rows.accumulateEntryGradients(gt: gt, xt: xt, ldt: ldt, length: length, rows: r, scale: scale, into: out, ldo: inputs)
         }
+    }
+}
+
+/// A batch B [n × width] transposed for the sparse products, T[k · ldt + s] = B[s, k], zero
+/// for n ≤ s < ldt, with ldt = n rounded up to a block of 32 samples (`SparseRows.block`).
+/// Kept with the buffer and sample count it was made from: `make` transposes only when asked
+/// for another batch. (A layer's input and output gradient are not changed between its
+/// forward and backward passes, as in Torch; the layer forgets both at every forward pass.)
+struct TransposedBatch {
+    private var storage = Tensor()
+    private var source: (UnsafePointer<Float>, width: Int, samples: Int)?
+    private(set) var ldt = 0
+
+    mutating func forget() { source = nil }
+
+    /// Bᵀ of `b` [n × width], transposed now unless it was the last one made.
+    mutating func make(_ b: UnsafePointer<Float>, width: Int, samples n: Int) -> UnsafePointer<Float> {
+        let stride = (n + SparseRows.block - 1) / SparseRows.block * SparseRows.block
+        if let s = source, s.0 == b, s.width == width, s.samples == n { return UnsafePointer(storage.data) }
+        ldt = stride
+        _ = storage.resize([width * stride])
+        let t = storage.data
+        Parallel.forChunks(width, costPerItem: 2 * n) { r in
+            SparseRows.transpose(b, lds: width, samples: n, columns: r, into: t, ldt: stride)
+        }
+        source = (b, width, n)
+        return UnsafePointer(t)
     }
 }

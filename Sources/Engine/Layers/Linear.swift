@@ -24,8 +24,11 @@ public final class Linear: Module {
     /// (nil: the dense path), and its transpose once the input gradient needed it.
     var trainingRows: SparseRows?
     var trainingRowsTransposed: SparseRows?
-    /// The transposed batch and output gradient of the sparse weight gradient.
-    var gradientScratch = Tensor()
+    /// The sparse training path's transposed batch Xᵀ (from the forward pass, for the weight
+    /// gradient) and output gradient Gᵀ (from the input gradient, for the weight gradient), each
+    /// with the buffer and sample count it was made from.
+    var inputTransposed = TransposedBatch()
+    var gradOutputTransposed = TransposedBatch()
 
     public init(_ inputSize: Int, _ outputSize: Int, bias: Bool = true) {
         self.inputSize = inputSize
@@ -65,9 +68,12 @@ public final class Linear: Module {
         trainingRows = nil
         trainingRowsTransposed = nil
         weightParameter.stepEntries = nil
+        inputTransposed.forget()
+        gradOutputTransposed.forget()
         if isTraining, sparseTraining, let rows = sparse.trainingRows(weightParameter, rows: outputSize, columns: inputSize) {
             trainingRows = rows
-            multiplySparse(rows, input.data, samples: n, into: y, bias: bias)
+            let xt = inputTransposed.make(input.data, width: inputSize, samples: n)
+            multiplySparse(rows, transposed: xt, ldt: inputTransposed.ldt, samples: n, into: y, bias: bias)
             return output
         }
         if !isTraining, let rows = sparse.rows(weightParameter, .linear, rows: outputSize, columns: inputSize, batch: n) {
@@ -120,7 +126,8 @@ public final class Linear: Module {
     override public func clearState() {
         super.clearState()
         sparseScratch = Tensor()
-        gradientScratch = Tensor()
+        inputTransposed = TransposedBatch()
+        gradOutputTransposed = TransposedBatch()
         trainingRows = nil
         trainingRowsTransposed = nil
         weightParameter.stepEntries = nil
