@@ -122,24 +122,83 @@ public struct SparseRows {
 
     /// C[s, r] (+)= Σ_k A[r, k] · XT[k · stride + s - s0] for the ≤ 32 samples s of one block:
     /// each entry scales the contiguous 32 samples of its column, in four 8-lane accumulators.
+    /// The sums of 8 rows at a time go to a small tile (row by row, as they come), which 8 × 8
+    /// register transposes (`SmallGEMM.Tile8`) write into C's rows, 8 outputs at a time.
     @inline(__always)
     private func blockProduct(_ raw: UnsafeRawPointer, stride: Int, samples: Range<Int>, _ start: UnsafeBufferPointer<Int32>,
                               _ index: UnsafeBufferPointer<Int32>, _ value: UnsafeBufferPointer<Float>,
                               c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         let bytes = stride * 4, s0 = samples.lowerBound, n = samples.count
-        for r in 0..<rows {
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-            for k in Int(start[r])..<Int(start[r + 1]) {
-                let v = SIMD8<Float>(repeating: value[k]), o = Int(index[k]) * bytes
-                a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
-                a2 += v * raw.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
-                a3 += v * raw.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
-            }
-            for j in 0..<n {
-                let sum = j < 8 ? a0[j] : j < 16 ? a1[j - 8] : j < 24 ? a2[j - 16] : a3[j - 24]
-                let p = c + (s0 + j) * ldc + r
-                p.pointee = accumulate ? p.pointee + sum : sum
+        // A last, partial block takes only the accumulators its samples reach (one loop each,
+        // so the branches are outside the entries' loop); the sums of a lane are the same.
+        let lanes = (n + 7) / 8
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * Self.block + 64) { buffer in
+            // tile[q · 32 + j]: row r0 + q, sample s0 + j; then an 8 × 8 piece of it transposed
+            let tile = buffer.baseAddress!, piece = tile + 8 * Self.block
+            var r0 = 0
+            while r0 < rows {
+                let group = Swift.min(8, rows - r0)
+                for q in 0..<group {
+                    let r = r0 + q
+                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                    let entries = Int(start[r])..<Int(start[r + 1])
+                    @inline(__always) func column(_ k: Int) -> (SIMD8<Float>, Int) { (SIMD8<Float>(repeating: value[k]), Int(index[k]) * bytes) }
+                    switch lanes {
+                    case 4:
+                        for k in entries {
+                            let (v, o) = column(k)
+                            a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                            a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                            a2 += v * raw.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
+                            a3 += v * raw.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
+                        }
+                    case 3:
+                        for k in entries {
+                            let (v, o) = column(k)
+                            a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                            a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                            a2 += v * raw.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
+                        }
+                    case 2:
+                        for k in entries {
+                            let (v, o) = column(k)
+                            a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                            a1 += v * raw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                        }
+                    default:
+                        for k in entries {
+                            let (v, o) = column(k)
+                            a0 += v * raw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                        }
+                    }
+                    let t = UnsafeMutableRawPointer(tile + q * Self.block)
+                    t.storeBytes(of: a0, as: SIMD8<Float>.self)
+                    t.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+                    t.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+                    t.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+                }
+                var j0 = 0
+                if group == 8 {
+                    while j0 + 8 <= n {
+                        let out = c + (s0 + j0) * ldc + r0
+                        if accumulate {
+                            SmallGEMM.Tile8.transpose(tile + j0, stride: Self.block, into: piece, outStride: 8)
+                            for j in 0..<8 {
+                                let p = UnsafeMutableRawPointer(out + j * ldc)
+                                p.storeBytes(of: p.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(piece + 8 * j).loadUnaligned(as: SIMD8<Float>.self),
+                                             as: SIMD8<Float>.self)
+                            }
+                        } else {
+                            SmallGEMM.Tile8.transpose(tile + j0, stride: Self.block, into: out, outStride: ldc)
+                        }
+                        j0 += 8
+                    }
+                }
+                for j in j0..<n {
+                    let out = c + (s0 + j) * ldc + r0
+                    for q in 0..<group { out[q] = accumulate ? out[q] + tile[q * Self.block + j] : tile[q * Self.block + j] }
+                }
+                r0 += 8
             }
         }
     }
