@@ -350,4 +350,35 @@ final class SparseTrainingTests: XCTestCase {
             } }
         }
     }
+
+    /// A mask's layout is its entries row by row, and `matches` sees a change anywhere: in
+    /// the first or a later stretch of 1,024, in the ragged tail, a sign of zero (-0 is not
+    /// +0 bit for bit, so the layout is read anew, and holds the same entries).
+    func testMaskPatternSeesEveryChange() {
+        var rng = RandomGenerator(seed: 18)
+        let (rows, columns) = (41, 53)   // 2,173 entries: two stretches and a tail of 5
+        let m = Tensor(shape: [rows, columns])
+        for i in 0..<m.count { m.data[i] = rng.next() % 7 == 0 ? 1 : 0 }
+        let p = MaskPattern(m, rows: rows, columns: columns)
+        var expected: [Int] = []
+        for i in 0..<m.count where m.data[i] != 0 { expected.append(i) }
+        var listed: [Int] = []
+        p.forEachPosition { listed.append($0) }
+        XCTAssertEqual(listed, expected)
+        XCTAssertEqual(p.count, expected.count)
+        XCTAssertTrue(p.matches(m))
+        for i in [0, 7, 1023, 1024, 1500, 2167, 2172] {
+            let old = m.data[i]
+            m.data[i] = old == 0 ? 1 : 0
+            XCTAssertFalse(p.matches(m), "a change at \(i)")
+            m.data[i] = old
+            XCTAssertTrue(p.matches(m), "undone at \(i)")
+        }
+        if let z = (0..<m.count).first(where: { m.data[$0] == 0 }) {
+            m.data[z] = -0.0
+            XCTAssertFalse(p.matches(m))
+            XCTAssertEqual(MaskPattern(m, rows: rows, columns: columns).count, p.count, "-0 is no entry")
+        }
+        XCTAssertFalse(p.matches(Tensor(shape: [rows, columns - 1])), "another size")
+    }
 }

@@ -38,26 +38,24 @@ public final class MaskPattern {
         }
     }
 
-    /// The layout of `m`, this one when `m` still matches it.
-    public func current(_ m: Tensor) -> MaskPattern {
-        matches(m) ? self : MaskPattern(m, rows: rows, columns: columns)
-    }
-
-    /// Whether two float arrays are the same bit patterns: XORs of 8 lanes ORed together, so
-    /// the loop has no branch but the one at its end.
+    /// Whether two float arrays are the same bit patterns: XORs of 8 lanes ORed together, with
+    /// no branch inside a stretch of 1,024 entries; a difference stops at the end of its stretch.
     static func equalBits(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count n: Int) -> Bool {
-        var diff = SIMD8<UInt32>()
         var i = 0
         while i + 8 <= n {
-            diff |= a.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self) ^ b.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self)
-            i += 8
+            var diff = SIMD8<UInt32>()
+            let end = Swift.min(n, i + 1024) & ~7
+            while i < end {
+                diff |= a.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self) ^ b.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self)
+                i += 8
+            }
+            if diff != SIMD8<UInt32>() { return false }
         }
-        var rest: UInt32 = 0
         while i < n {
-            rest |= a.load(fromByteOffset: 4 * i, as: UInt32.self) ^ b.load(fromByteOffset: 4 * i, as: UInt32.self)
+            if a.load(fromByteOffset: 4 * i, as: UInt32.self) != b.load(fromByteOffset: 4 * i, as: UInt32.self) { return false }
             i += 1
         }
-        return diff == SIMD8<UInt32>() && rest == 0
+        return true
     }
 }
 
