@@ -31,6 +31,37 @@ final class TiedWeightsTests: XCTestCase {
         XCTAssertEqual(g.scalars, [sum, sum, sum])
     }
 
+    /// A random map of 20,000 positions onto 397 values, with the L1 term read at each value's
+    /// last position: the bits of the scatter-add in position order, on 1 and 2 threads.
+    func testLargeMapsGiveTheScatterAddsBitsOnAnyThreadCount() throws {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        var rng = RandomGenerator(seed: 21)
+        let n = 20_000, values = 397
+        var h = (0..<n).map { _ in Int(rng.next() % UInt64(values)) }
+        for b in 0..<values { h[b] = b }   // every value used
+        let g0 = (0..<n).map { _ in Float(rng.uniform(-1, 1)) }
+        var w = (0..<n).map { _ in Float(rng.uniform(-1, 1)) }
+        w[n - 1] = 0
+        for rescale in [false, true] {
+            var s = [Float](repeating: 0, count: values), last = [Int](repeating: 0, count: values), c = [Float](repeating: 0, count: values)
+            for i in 0..<n { s[h[i]] += g0[i]; last[h[i]] = i; c[h[i]] += 1 }
+            for b in 0..<values {
+                if rescale { s[b] /= c[b] }
+                let v = w[last[b]]
+                s[b] += 0.25 * (v > 0 ? 1 : v < 0 ? -1 : 0)
+            }
+            let expected = h.map { s[$0].bitPattern }
+            for threads in [1, 2] {
+                Parallel.setThreads(threads)
+                let t = try TiedWeights(buckets: h, values: values)
+                let g = Tensor(shape: [n], values: g0)
+                try t.sumGradients(g, weight: Tensor(shape: [n], values: w), rescale: rescale, l1: 0.25)
+                XCTAssertEqual(g.scalars.map(\.bitPattern), expected, "rescale \(rescale), \(threads) thread(s)")
+            }
+        }
+    }
+
     func testBadMapsAndShapesAreRefused() throws {
         XCTAssertThrowsError(try TiedWeights(buckets: [0, 3], values: 2))
         XCTAssertThrowsError(try TiedWeights(buckets: [0, 0], values: 2))   // value 2 has no position

@@ -1,6 +1,7 @@
 -- The targets of `workbench sparse-train` on mnist_mlp at sparsity 0.98 (batch 100,
 -- Fashion-MNIST, the original's SGD with Nesterov momentum): the median time of a training
--- step (dense-with-mask: the engine has no sparse kernels yet), of one DSR rewiring over all
+-- step (on the sparse training kernels, as scripts/sparse-train.lua runs static, SET, DSR and
+-- DeepR; tied weights dense), of one DSR rewiring over all
 -- layers (prune + regrow) as a fraction of the 100 steps between two of them (target ≤ 5%),
 -- of DeepR's per-step work (noise + sign-flip rewiring) and of tied weights' gradient sums
 -- as fractions of a step (target ≤ 20%), and one 20-epoch run's time estimated from them and
@@ -22,7 +23,7 @@ local function setup(method)
   local net, layers = model.mnistMLP(true)
   model.initialise(layers)
   for _, L in ipairs(layers) do
-    if method == 'tied' then tied.init(L, 0.98) else masks.initial(L, 0.98) end
+    if method == 'tied' then tied.init(L, 0.98) else masks.initial(L, 0.98); L.module:sparseTraining(true) end
   end
   local opt = wb.SGD{lr = 0.1, momentum = 0.9, nesterov = true, weightDecay = 1e-4}
   local t = wb.Trainer{model = net, optimizer = opt, batchSize = 100, seed = 1}
