@@ -13,10 +13,8 @@ public final class TiedWeights {
     public let values: Int
     /// n_b, the positions of each value.
     public let counts: [Float]
-    /// The positions of each value in increasing order: value b's are
-    /// `positions[start[b]..<start[b + 1]]` (a counting sort of `buckets`), so that each sum
-    /// reads its terms in position order, independent of the other values' sums.
-    private let start: [Int32], positions: [Int32]
+    /// The last position of each value (where the L1 term reads its sign).
+    private let last: [Int32]
     /// Σ per value, reused each step.
     private var sums: [Float]
 
@@ -24,35 +22,28 @@ public final class TiedWeights {
     public init(buckets: [Int], values: Int) throws {
         guard values >= 1 else { throw EngineError("tied weights need at least one value, got \(values)") }
         var counts = [Float](repeating: 0, count: values)
-        var start = [Int32](repeating: 0, count: values + 1)
         for (i, b) in buckets.enumerated() {
             guard b >= 0 && b < values else {
                 throw EngineError("tied weights: position \(i + 1) maps to value \(b + 1), outside 1...\(values)")
             }
             counts[b] += 1
-            start[b + 1] += 1
         }
         if let unused = counts.firstIndex(of: 0) {
             throw EngineError("tied weights: value \(unused + 1) has no position")
         }
-        for b in 0..<values { start[b + 1] += start[b] }
-        var next = start, positions = [Int32](repeating: 0, count: buckets.count)
-        for (i, b) in buckets.enumerated() {
-            positions[Int(next[b])] = Int32(i)
-            next[b] += 1
-        }
+        var last = [Int32](repeating: 0, count: values)
+        for (i, b) in buckets.enumerated() { last[b] = Int32(i) }
         self.buckets = buckets.map { Int32($0) }
         self.values = values
         self.counts = counts
-        self.start = start
-        self.positions = positions
+        self.last = last
         sums = [Float](repeating: 0, count: values)
     }
 
     /// g_i ← G_{h(i)} with G_b = Σ_{h(i)=b} g_i (÷ n_b when `rescale`) + λ·sign(θ_b), θ_b the
     /// value of b read from `weight` at its last position (as an indexCopy of W would read it;
-    /// its positions are equal). The values' sums are split across the engine's threads (each
-    /// sum in position order: the same bits for any split), then every position reads its own.
+    /// its positions are equal). The sums are one pass in position order (adds into B sums
+    /// that stay in the cache); every position then reads its own, split across the threads.
     public func sumGradients(_ gradient: Tensor, weight: Tensor, rescale: Bool, l1: Float) throws {
         let n = buckets.count
         guard gradient.count == n, weight.count == n else {
@@ -62,26 +53,21 @@ public final class TiedWeights {
         sums.withUnsafeMutableBufferPointer { s in
             buckets.withUnsafeBufferPointer { h in
             counts.withUnsafeBufferPointer { c in
-            start.withUnsafeBufferPointer { st in
-            positions.withUnsafeBufferPointer { pos in
-                let sp = s.baseAddress!, cp = c.baseAddress!, stp = st.baseAddress!, pp = pos.baseAddress!
-                Parallel.forChunks(values, costPerItem: Swift.max(1, n / Swift.max(values, 1))) { range in
-                    for b in range {
-                        var sum: Float = 0
-                        for e in Int(stp[b])..<Int(stp[b + 1]) { sum += g[Int(pp[e])] }
-                        if rescale { sum /= cp[b] }
-                        if l1 > 0 {
-                            let v = w[Int(pp[Int(stp[b + 1]) - 1])]
-                            sum += l1 * (v > 0 ? 1 : v < 0 ? -1 : 0)
-                        }
-                        sp[b] = sum
+            last.withUnsafeBufferPointer { l in
+                s.update(repeating: 0)
+                for i in 0..<n { s[Int(h[i])] += g[i] }
+                if rescale { for b in 0..<values { s[b] /= c[b] } }
+                if l1 > 0 {
+                    for b in 0..<values {
+                        let v = w[Int(l[b])]
+                        s[b] += l1 * (v > 0 ? 1 : v < 0 ? -1 : 0)
                     }
                 }
-                let hp = h.baseAddress!
+                let sp = s.baseAddress!, hp = h.baseAddress!
                 Parallel.forChunks(n, costPerItem: 2) { range in
                     for i in range { g[i] = sp[Int(hp[i])] }
                 }
-            }}}}
+            }}}
         }
     }
 }
