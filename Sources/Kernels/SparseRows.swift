@@ -7,7 +7,8 @@
 /// product up to float rounding, not bit for bit):
 /// - `multiplyTransposed`: C[s, r] (+)= Σ_k A[r, k] · X[s, k] (a linear layer, y = x Aᵀ): per
 ///   block of 32 samples, X's block is transposed so that each nonzero A[r, k] scales one
-///   contiguous 32-vector X[·, k]; a single sample is a gather dot product per row;
+///   contiguous 32-vector X[·, k]; fewer than 4 samples, a gather dot product per row (in four
+///   partial sums);
 /// - `multiply`: C[r, j] (+)= Σ_k A[r, k] · B[k, j] (a convolution on the unfolded input,
 ///   Y = W · columns): each nonzero scales row k of B into row r of C.
 public struct SparseRows {
@@ -80,11 +81,23 @@ public struct SparseRows {
         columnIndex.withUnsafeBufferPointer { index in
         values.withUnsafeBufferPointer { value in
             if samples.count < 4 {
+                // A gather dot product per row, its entries dealt to four partial sums (k mod 4)
+                // so that the additions do not wait on each other: ((s0 + s1) + (s2 + s3)).
                 for s in samples {
                     let xs = x + s * ldx, cs = c + s * ldc
                     for r in 0..<rows {
-                        var sum: Float = 0
-                        for k in Int(start[r])..<Int(start[r + 1]) { sum += value[k] * xs[Int(index[k])] }
+                        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                        var k = Int(start[r])
+                        let end = Int(start[r + 1])
+                        while k + 4 <= end {
+                            s0 += value[k] * xs[Int(index[k])]
+                            s1 += value[k + 1] * xs[Int(index[k + 1])]
+                            s2 += value[k + 2] * xs[Int(index[k + 2])]
+                            s3 += value[k + 3] * xs[Int(index[k + 3])]
+                            k += 4
+                        }
+                        while k < end { s0 += value[k] * xs[Int(index[k])]; k += 1 }
+                        let sum = (s0 + s1) + (s2 + s3)
                         cs[r] = accumulate ? cs[r] + sum : sum
                     }
                 }

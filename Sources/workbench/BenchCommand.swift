@@ -131,12 +131,14 @@ struct BenchCommand: ParsableCommand {
                 print(String(data: try enc.encode(Out(threads: Parallel.threads, kernels: kernels, model: whole)), encoding: .utf8)!)
                 return
             }
-            print("| layer (evaluation) | sparsity | batch | dense ms | sparse ms | sparse speed-up | max rel. difference | rule picks |")
-            print("|---|---:|---:|---:|---:|---:|---:|---|")
+            print("| layer (evaluation) | sparsity | batch | dense ms | sparse ms (rows per pass) | speed-up | sparse ms (weights frozen) | speed-up | max rel. difference | rule picks (per pass / frozen) |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             for r in kernels {
-                print(String(format: "| %@ | %.0f%% | %d | %.3f | %.3f | %.2fx | %.1e | %@ |", r.layer as NSString, 100 * r.sparsity, r.batch,
-                             r.denseMilliseconds, r.sparseMilliseconds, r.speedup, r.relativeDifference, r.chosen as NSString))
+                print(String(format: "| %@ | %.0f%% | %d | %.3f | %.3f | %.2fx | %.3f | %.2fx | %.1e | %@ / %@ |", r.layer as NSString, 100 * r.sparsity, r.batch,
+                             r.denseMilliseconds, r.sparseMilliseconds, r.speedup, r.frozenMilliseconds, r.frozenSpeedup, r.relativeDifference,
+                             r.chosen as NSString, r.chosenFrozen as NSString))
             }
+            print("(weights frozen: inside SparseChoice.withFrozenWeights, as every evaluation loop runs, the sparse rows are built at the first pass only)")
             print("")
             print(String(format: "%@, %d test images at batch 1000 (best of 3): dense %.3f s (error %.2f), as the rule chooses %.3f s (error %.2f): %.2fx",
                          whole.model as NSString, whole.images, whole.denseSeconds, whole.denseError, whole.chosenSeconds, whole.chosenError, whole.speedup))

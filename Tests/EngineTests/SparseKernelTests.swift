@@ -119,5 +119,37 @@ final class SparseKernelTests: XCTestCase {
         XCTAssertFalse(SparseChoice.prefersSparse(.linear, density: 0.9, batch: 1000))
         XCTAssertTrue(SparseChoice.prefersSparse(.convolution, density: SparseChoice.convolutionDensity, batch: 1))
         XCTAssertFalse(SparseChoice.prefersSparse(.convolution, density: 0.95, batch: 1000))
+        XCTAssertTrue(SparseChoice.prefersSparse(.linear, density: 0.05, batch: 1, frozen: true), "frozen: rows built once, any batch")
+        XCTAssertFalse(SparseChoice.prefersSparse(.linear, density: 0.9, batch: 1, frozen: true))
+    }
+
+    /// In a frozen-weights scope the rows of the scope's first pass serve its other passes (a
+    /// write inside the scope breaks the scope's contract and is not seen: that is the test
+    /// that the rows are reused); a new scope, and every pass outside one, reads the weights
+    /// anew. A batch of 1 runs sparse in a scope (the rule's minimum batch does not apply).
+    func testFrozenScopesBuildTheRowsOnce() throws {
+        let layer = Linear(40, 10)
+        var rng = RandomGenerator(seed: 4)
+        layer.reset(&rng)
+        let mask = Tensor(shape: [10, 40])
+        for i in 0..<mask.count { mask.data[i] = i % 25 == 0 ? 1 : 0 }   // 4%
+        try layer.weightParameter.setMask(mask)
+        layer.evaluate()
+        let x = Tensor(shape: [1, 40])
+        x.fillUniform(-1, 1, &rng)
+        SparseChoice.forced = false
+        let before = try layer.forward(x).scalars
+        SparseChoice.forced = nil
+        try SparseChoice.withFrozenWeights {
+            assertClose(try layer.forward(x).scalars, before, "frozen, batch 1: sparse, the dense result")
+            layer.weightParameter.value.data[0] += 1
+            XCTAssertEqual(try layer.forward(x).scalars, try SparseChoice.withFrozenWeights { try layer.forward(x).scalars },
+                           "a nested scope is the same scope")
+            assertClose(try layer.forward(x).scalars, before, "inside the scope: the scope's rows")
+        }
+        let after = try layer.forward(x).scalars
+        XCTAssertNotEqual(after[0], before[0], "outside: the weights as they are")
+        try SparseChoice.withFrozenWeights { assertClose(try layer.forward(x).scalars, after, "a new scope reads the weights anew") }
+        XCTAssertEqual(SparseChoice.frozen, nil)
     }
 }

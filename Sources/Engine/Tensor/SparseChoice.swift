@@ -57,14 +57,35 @@ public enum SparseChoice {
 
     public enum Kind { case linear, convolution }
 
-    /// The rule for a layer of `kind` whose weight has this density, at a batch of `batch`.
-    public static func prefersSparse(_ kind: Kind, density: Double, batch: Int) -> Bool {
+    /// The rule for a layer of `kind` whose weight has this density, at a batch of `batch`;
+    /// with the weights frozen (`withFrozenWeights`) the rows are built once for every batch,
+    /// so a linear layer's minimum batch does not apply.
+    public static func prefersSparse(_ kind: Kind, density: Double, batch: Int, frozen: Bool = false) -> Bool {
         if let forced { return forced }
         switch kind {
-        case .linear: return density <= linearDensity && batch >= linearMinimumBatch
+        case .linear: return density <= linearDensity && (frozen || batch >= linearMinimumBatch)
         case .convolution: return density <= convolutionDensity
         }
     }
+
+    /// The depth of the `withFrozenWeights` scopes running, and the number of the outermost.
+    nonisolated(unsafe) private static var frozenDepth = 0
+    nonisolated(unsafe) private static var frozenScope: UInt64 = 0
+
+    /// Runs `body` as a scope in which no weight and no mask changes (an evaluation loop, a
+    /// timed inference): a layer builds its sparse rows at its first forward pass in the scope
+    /// and reuses them at the others, which makes them pay off at any batch size (batch 1
+    /// included). Nothing that writes a weight may run inside; scopes nest (the outermost
+    /// counts), and each new one builds the rows anew.
+    public static func withFrozenWeights<T>(_ body: () throws -> T) rethrows -> T {
+        if frozenDepth == 0 { frozenScope &+= 1 }
+        frozenDepth += 1
+        defer { frozenDepth -= 1 }
+        return try body()
+    }
+
+    /// The number of the frozen-weights scope running, nil outside one.
+    static var frozen: UInt64? { frozenDepth > 0 ? frozenScope : nil }
 
     /// Whether to build sparse rows for `p` at all (a pruned weight, or one sparse last time).
     static func isCandidate(_ p: Parameter, hint: Bool) -> Bool {
@@ -77,17 +98,28 @@ public enum SparseChoice {
 final class SparseWeightCache {
     /// The last forward pass found the weight sparse enough to try again.
     var hint = false
+    /// The choice made in a frozen-weights scope (its number), for the scope's other passes.
+    private var frozenChoice: (scope: UInt64, rows: SparseRows?)?
 
-    /// The weight as sparse rows [rows × columns] when the rule prefers them, else nil.
+    /// The weight as sparse rows [rows × columns] when the rule prefers them, else nil; in a
+    /// frozen-weights scope, the choice of its first pass.
     func rows(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int) -> SparseRows? {
+        let scope = SparseChoice.frozen
+        if let scope, let c = frozenChoice, c.scope == scope { return c.rows }
+        let chosen = choose(p, kind, rows: rows, columns: columns, batch: batch, frozen: scope != nil)
+        frozenChoice = scope.map { ($0, chosen) }
+        return chosen
+    }
+
+    private func choose(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int, frozen: Bool) -> SparseRows? {
         guard SparseChoice.isCandidate(p, hint: hint) else { return nil }
-        if SparseChoice.forced == nil && kind == .linear && batch < SparseChoice.linearMinimumBatch { return nil }
+        if SparseChoice.forced == nil && kind == .linear && batch < SparseChoice.linearMinimumBatch && !frozen { return nil }
         // Counting the nonzeros first costs a read of the weights; the sparse rows (arrays of
         // values and columns) are built only when they will be used.
         let nonzeros = rows * columns - p.value.zeroCount()
         let density = Double(nonzeros) / Double(Swift.max(rows * columns, 1))
         hint = density <= (kind == .linear ? SparseChoice.linearDensity : SparseChoice.convolutionDensity)
-        guard SparseChoice.prefersSparse(kind, density: density, batch: batch) else { return nil }
+        guard SparseChoice.prefersSparse(kind, density: density, batch: batch, frozen: frozen) else { return nil }
         return SparseRows(dense: p.value.data, rows: rows, columns: columns)
     }
 

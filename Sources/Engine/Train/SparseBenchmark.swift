@@ -3,17 +3,22 @@ import Foundation
 /// `workbench bench --sparse`: the sparse kernels against the dense ones, side by side in one
 /// process (so the ratios compare runs under the same load): a layer's forward pass in
 /// evaluation with its weight pruned at random to each density, `SparseChoice.forced` false
-/// (dense) and true (sparse), best of `repeats`; then a pruned model over test images, dense
+/// (dense) and true (sparse, the rows built at every pass, then in a frozen-weights scope that
+/// builds them once), best of `repeats`; then a pruned model over test images, dense
 /// against the rule's choice, and the time to load its compressed file.
 public enum SparseBenchmark {
     public struct KernelRow: Codable {
         public var layer: String, sparsity: Double, batch: Int
-        public var denseMilliseconds: Double, sparseMilliseconds: Double
+        /// Dense; sparse with the rows built at every pass; sparse in a frozen-weights scope
+        /// (`SparseChoice.withFrozenWeights`: the rows built at the first pass only, as in an
+        /// evaluation loop).
+        public var denseMilliseconds: Double, sparseMilliseconds: Double, frozenMilliseconds: Double
         /// max |sparse − dense| over the outputs, relative to max |dense|.
         public var relativeDifference: Double
-        /// What the rule picks.
-        public var chosen: String
+        /// What the rule picks, outside and inside a frozen-weights scope.
+        public var chosen: String, chosenFrozen: String
         public var speedup: Double { denseMilliseconds / sparseMilliseconds }
+        public var frozenSpeedup: Double { denseMilliseconds / frozenMilliseconds }
     }
 
     public struct ModelRow: Codable {
@@ -52,6 +57,7 @@ public enum SparseBenchmark {
         SparseChoice.forced = true
         let sparse = try layer.forward(x).clone()
         let sparseTime = try best(repeats) { _ = try layer.forward(x) }
+        let frozenTime = try SparseChoice.withFrozenWeights { try best(repeats) { _ = try layer.forward(x) } }
         var diff: Float = 0, scale: Float = 0
         for i in 0..<dense.count {
             diff = Swift.max(diff, abs(dense.data[i] - sparse.data[i]))
@@ -60,8 +66,9 @@ public enum SparseBenchmark {
         let kind: SparseChoice.Kind = layer is Linear ? .linear : .convolution
         SparseChoice.forced = nil
         return KernelRow(layer: name, sparsity: sparsity, batch: batch, denseMilliseconds: denseTime, sparseMilliseconds: sparseTime,
-                         relativeDifference: Double(diff / Swift.max(scale, .leastNormalMagnitude)),
-                         chosen: SparseChoice.prefersSparse(kind, density: 1 - sparsity, batch: batch) ? "sparse" : "dense")
+                         frozenMilliseconds: frozenTime, relativeDifference: Double(diff / Swift.max(scale, .leastNormalMagnitude)),
+                         chosen: SparseChoice.prefersSparse(kind, density: 1 - sparsity, batch: batch) ? "sparse" : "dense",
+                         chosenFrozen: SparseChoice.prefersSparse(kind, density: 1 - sparsity, batch: batch, frozen: true) ? "sparse" : "dense")
     }
 
     /// The kernels of the table: Linear(2400 → 120) and LeNet-5's second convolution

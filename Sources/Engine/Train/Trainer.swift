@@ -219,14 +219,17 @@ public func evaluate(_ model: Module, on data: Dataset, criterion: Criterion = C
     let bar = ProgressBar(total: batches, enabled: showProgress)
     var wrong = 0
     var loss = 0.0
-    for b in 0..<batches {
-        let range = (b * batchSize)..<Swift.min((b + 1) * batchSize, data.count)
-        data.fillBatch(range, inputs: inputs, targets: targets)
-        let out = try model.forward(inputs)
-        loss += Double(try criterion.forward(out, targets)) * Double(range.count)
-        wrong += misclassified(out, targets)
-        bar.update(b + 1)
-        try Interrupt.check()
+    // Nothing writes a weight while the batches run: the sparse layers build their rows once.
+    try SparseChoice.withFrozenWeights {
+        for b in 0..<batches {
+            let range = (b * batchSize)..<Swift.min((b + 1) * batchSize, data.count)
+            data.fillBatch(range, inputs: inputs, targets: targets)
+            let out = try model.forward(inputs)
+            loss += Double(try criterion.forward(out, targets)) * Double(range.count)
+            wrong += misclassified(out, targets)
+            bar.update(b + 1)
+            try Interrupt.check()
+        }
     }
     return Evaluation(errorPercent: 100 * Double(wrong) / Double(data.count), loss: loss / Double(data.count), count: data.count)
 }
