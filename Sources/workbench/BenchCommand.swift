@@ -168,19 +168,22 @@ struct BenchCommand: ParsableCommand {
             let onnx = try onnxRuntimeTimes(folder: folder, test: test)
             guard let base = r.variants.first else { return }
             print("| model | parameters | MFLOPs/image | FLOPs ratio | test error % | " + threads.map { "workbench s (\($0) thr) | speed-up | CPU s" }.joined(separator: " | ")
-                  + " | " + threads.map { "ORT s (\($0) thr)" }.joined(separator: " | ") + " | ORT error % |")
-            print("|---|---:|---:|---:|---:|" + String(repeating: "---:|---:|---:|", count: threads.count) + String(repeating: "---:|", count: threads.count + 1))
+                  + " | " + threads.map { "ORT s (\($0) thr) | CPU s" }.joined(separator: " | ") + " | ORT error % |")
+            print("|---|---:|---:|---:|---:|" + String(repeating: "---:|---:|---:|", count: threads.count) + String(repeating: "---:|---:|", count: threads.count) + "---:|")
             for v in r.variants {
                 var row = "| \(v.name) | \(v.parameters) | " + String(format: "%.2f | %.2fx | %.2f", v.flops / 1e6, base.flops / v.flops, v.testError)
                 for t in threads {
                     row += String(format: " | %.3f | %.2fx | %.3f", v.seconds[t] ?? .nan, (base.seconds[t] ?? .nan) / (v.seconds[t] ?? .nan), v.cpuSeconds[t] ?? .nan)
                 }
                 let o = onnx?[v.name]
-                for t in threads { row += o?.seconds[String(t)].map { String(format: " | %.3f", $0) } ?? " | -" }
+                for t in threads {
+                    row += o?.seconds[String(t)].map { String(format: " | %.3f", $0) } ?? " | -"
+                    row += o?.cpuSeconds[String(t)].map { String(format: " | %.3f", $0) } ?? " | -"
+                }
                 row += o.map { String(format: " | %.2f |", $0.error) } ?? " | - |"
                 print(row)
             }
-            print(String(format: "\n%@ over %d test images at batch 1000, best of 3; ONNX export of the original: %.1f ms (best of 10)",
+            print(String(format: "\n%@ over %d test images at batch 1000 (forward passes only), best of 3; ONNX export of the original: %.1f ms (best of 10)",
                          modelPath as NSString, r.images, r.exportMilliseconds))
             if onnx == nil { print("(ONNX Runtime not timed: \(python) with onnxruntime not found; run scripts/setup/install.sh)") }
         }
@@ -207,7 +210,7 @@ struct BenchCommand: ParsableCommand {
         return try JSONDecoder().decode([String: OnnxRuntimeRow].self, from: out)
     }
 
-    struct OnnxRuntimeRow: Codable { var seconds: [String: Double]; var error: Double }
+    struct OnnxRuntimeRow: Codable { var seconds: [String: Double]; var cpuSeconds: [String: Double]; var error: Double }
 
     private func runSparseTraining() throws {
         guard (1...20).contains(runs) else { throw ValidationError("--runs must be in 1...20, got \(runs)") }

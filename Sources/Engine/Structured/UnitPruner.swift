@@ -131,7 +131,7 @@ public final class UnitPrunerRegistry {
     /// replaced only with `replacing`.
     public func register(_ pruner: UnitPruner, replacing: Bool = false) throws {
         let name = pruner.name
-        guard !name.isEmpty, !name.contains(where: { $0 == " " || $0 == "," || $0 == "\t" || $0 == "\n" }) else {
+        guard PrunerRegistry.isValidName(name) else {
             throw EngineError("a structured criterion's name must be non-empty, without spaces or commas: '\(name)'")
         }
         if pruners[name] != nil {
