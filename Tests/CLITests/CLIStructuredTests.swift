@@ -24,6 +24,27 @@ final class CLIStructuredTests: XCTestCase {
         XCTAssertTrue(t.stdout.contains(" 8x64 ") && t.stdout.contains(" 10x8 "), t.stdout)
     }
 
+    func testAccTradeoffUndoesAUnitStepAndReLoadStartsAgain() throws {
+        let f = try CLIFixture()
+        // Removing 15 of 16 hidden neurons raises the error by more than 0 points: undone.
+        let r = try f.run(f.flowOptions + ["-structure", "unit", "-l", "2", "-p", "0.94", "-acctradeoff", "0"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("Layer2: 6.25% retained") && r.stdout.contains("step undone"), r.stdout)
+        XCTAssertEqual(try ModelFile.standardTensors(f.path("out/tiny.safetensors")).entry("1.weight")?.shape, [16, 64])
+        XCTAssertTrue(r.stdout.contains("Total Compression: 0\n"), r.stdout)
+        // -reLoad: each step starts from the loaded model, so step 2 removes half, not a quarter more.
+        let s = try f.run(f.flowOptions + ["-structure", "unit", "-l", "2", "-p", "0.5", "-iPruning", "2", "-reLoad", "-jobID", "re"])
+        XCTAssertEqual(s.status, 0, s.output)
+        XCTAssertTrue(s.stdout.contains("Layer2: 75% retained") && s.stdout.contains("Layer2: 50% retained"), s.stdout)
+        XCTAssertEqual(try ModelFile.standardTensors(f.path("out/tiny.safetensors")).entry("1.weight")?.shape, [16, 64],
+                       "-reLoad: the model written is the one loaded again after the last step")
+        // A .conf file (layers and fractions): layer 2 only.
+        try f.write("2\n0.25\n", to: "inp/tiny.conf")
+        let c = try f.run(f.flowOptions + ["-structure", "unit", "-jobID", "conf"])
+        XCTAssertEqual(c.status, 0, c.output)
+        XCTAssertEqual(try ModelFile.standardTensors(f.path("out/tiny.safetensors")).entry("1.weight")?.shape, [12, 64])
+    }
+
     func testEachCriterionRunsAndMagIsTheL1Norm() throws {
         let f = try CLIFixture()
         var removed = [String: String]()
