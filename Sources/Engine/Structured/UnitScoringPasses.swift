@@ -10,19 +10,12 @@ enum UnitScoringPasses {
     /// from the output down to the consumer's input.
     static func activationStatistics(_ c: UnitContext, gradients: Bool, for name: String) throws
         -> (meanAbsolute: [Double], taylor: [Double]) {
-        let data = try c.requireScoringSet(for: name)
-        let model = c.model, plan = c.plan, units = plan.units
-        let criterion = c.settings.criterion
-        let state = ModelStateGuard(model)
-        defer { state.restore() }
-        model.evaluate()
+        let model = c.model, plan = c.plan, units = plan.units, criterion = c.settings.criterion
         var absolute = [Double](repeating: 0, count: units), taylor = [Double](repeating: 0, count: units)
         var positions = 1
-        let n = Double(data.count)
-        try forEachBatch(data, batchSize: c.settings.batchSize) { x, t, range in
+        let n = try forEachScoringBatch(c, for: name) { x, t, b, scale in
             let out = try model.forward(x)
             let a = model.modules[plan.consumer - 1].output
-            let b = range.count
             positions = a.count / (b * units)
             let p = a.data
             for e in 0..<b {
@@ -39,7 +32,6 @@ enum UnitScoringPasses {
             for i in stride(from: model.modules.count - 1, through: plan.consumer, by: -1) {
                 g = try model.modules[i].updateGradInput(model.modules[i - 1].output, g)
             }
-            let scale = (criterion.sizeAverage ? Double(b) : 1) / n
             let d = g.data
             for e in 0..<b {
                 for j in 0..<units {
@@ -58,17 +50,9 @@ enum UnitScoringPasses {
     /// set; each batch runs the full model once, then the layers from the consumer on once
     /// per unit.
     static func lossChanges(_ c: UnitContext, for name: String) throws -> [Double] {
-        let data = try c.requireScoringSet(for: name)
-        let model = c.model, plan = c.plan, units = plan.units
-        let criterion = c.settings.criterion
-        let state = ModelStateGuard(model)
-        defer { state.restore() }
-        model.evaluate()
+        let model = c.model, plan = c.plan, units = plan.units, criterion = c.settings.criterion
         var change = [Double](repeating: 0, count: units)
-        let n = Double(data.count)
-        try forEachBatch(data, batchSize: c.settings.batchSize) { x, t, range in
-            let b = range.count
-            let weight = (criterion.sizeAverage ? Double(b) : 1) / n
+        _ = try forEachScoringBatch(c, for: name) { x, t, b, weight in
             let base = Double(try criterion.forward(try model.forward(x), t))
             let a = model.modules[plan.consumer - 1].output.clone()
             let z = a.clone()
@@ -89,5 +73,21 @@ enum UnitScoringPasses {
             }
         }
         return change
+    }
+
+    /// Runs `body(inputs, targets, b, w)` on each batch of the scoring set (b images, w = their
+    /// weight in the mean loss: b/N for a size-averaged criterion, 1/N otherwise) with the model
+    /// in evaluation mode, and puts back what the pass disturbs. Returns N (as a Double).
+    private static func forEachScoringBatch(_ c: UnitContext, for name: String,
+                                            _ body: (Tensor, Tensor, Int, Double) throws -> Void) throws -> Double {
+        let data = try c.requireScoringSet(for: name)
+        let state = ModelStateGuard(c.model)
+        defer { state.restore() }
+        c.model.evaluate()
+        let n = Double(data.count), sizeAverage = c.settings.criterion.sizeAverage
+        try forEachBatch(data, batchSize: c.settings.batchSize) { x, t, range in
+            try body(x, t, range.count, (sizeAverage ? Double(range.count) : 1) / n)
+        }
+        return n
     }
 }
