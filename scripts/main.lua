@@ -12,6 +12,11 @@
 -- (0 = the model as loaded): test/error (after retraining, with -reTrain), prune/error_after_pruning,
 -- prune/layer<l>_retained_percent, prune/compression (before an undo or -reLoad); retraining adds
 -- train/loss by epoch (counted over the whole run).
+-- With -structure unit the steps remove whole units instead of weights (wb.pruneStructured:
+-- a Linear's neurons, a convolution's filters, and the next layer's inputs that read them):
+-- the fraction counts the layer's original units, -pruner names a structured criterion, the
+-- retained percentage is of the units, and Total Compression is 1 - nonzero weights left /
+-- weights of the loaded model.
 
 local flow = require 'lib.flow'
 local tensorboard = require 'lib.tensorboard'
@@ -24,7 +29,9 @@ if opt.train then return flow.trainFromScratch(opt) end
 if opt.test then return flow.testPruned(opt) end
 
 if opt.prunerFile then dofile(opt.prunerFile) end
-flow.checkPruner(opt.pruner)
+local structured = opt.structure == 'unit'
+local criterion = structured and flow.unitCriterion(opt.pruner) or opt.pruner
+if not structured then flow.checkPruner(opt.pruner) end
 local prunerOptions = flow.parseOptions(opt.prunerOptions)
 
 local modelPath = flow.modelFile(opt.inp, opt.model)
@@ -38,19 +45,31 @@ local tb = tensorboard.open(opt.tensorboard)
 print(string.format('Model %s: %d layers, %d weights; data %s: %d training, %d test images',
   modelPath, #model, wb.weightCount(model), opt.data, #train, #test))
 
+local original = structured and flow.unitCounts(model, layers) or nil
+local function compression(m)
+  return structured and flow.unitCompression(m, original) or wb.compression(m)
+end
+
 local initErr = flow.test(model, test, opt)
 local stopped = {}
 local step, epochs = 0, 0
 tb:scalar('test/error', initErr, 0)
-tb:scalar('prune/compression', wb.compression(model), 0)
+tb:scalar('prune/compression', compression(model), 0)
 
 for i = 1, opt.iPruning do
   for k, l in ipairs(layers) do
     if not stopped[l] then
       local target = fractions[k] / opt.iPruning * i
-      local before = model:clone()
-      local retained = wb.prune(model, l, target, {pruner = opt.pruner, data = scoring, seed = opt.manualSeed,
-                                                   batchSize = opt.batchsize, options = prunerOptions})
+      local before, retained
+      if structured then
+        before = model   -- wb.pruneStructured leaves it as it is
+        model, retained = flow.pruneUnits(model, l, target, original, {criterion = criterion, data = scoring,
+                                          seed = opt.manualSeed, batchSize = opt.batchsize})
+      else
+        before = model:clone()
+        retained = wb.prune(model, l, target, {pruner = opt.pruner, data = scoring, seed = opt.manualSeed,
+                                               batchSize = opt.batchsize, options = prunerOptions})
+      end
       print(string.format('Layer%d: %.4g%% retained', l, retained * 100))
       local err = flow.test(model, test, opt)
       step = step + 1
@@ -65,7 +84,7 @@ for i = 1, opt.iPruning do
         err = flow.test(model, test, opt)
       end
       tb:scalar('test/error', err, step)
-      tb:scalar('prune/compression', wb.compression(model), step)
+      tb:scalar('prune/compression', compression(model), step)
       if err > initErr + opt.acctradeoff then
         print(string.format('Layer%d: error %.4f exceeds %.4f + %g: step undone, layer %d stops here',
           l, err, initErr, opt.acctradeoff, l))
@@ -80,10 +99,11 @@ for i = 1, opt.iPruning do
   end
 end
 
-print('Total Compression: ' .. string.format('%.14g', wb.compression(model)))
+print('Total Compression: ' .. string.format('%.14g', compression(model)))
 local outPath = flow.path(opt.out, opt.model .. '.safetensors')
 flow.ensureFolder(opt.out)
-wb.saveModel(model, outPath, {source = modelPath, pruner = opt.pruner})
+wb.saveModel(model, outPath, {source = modelPath, pruner = criterion, structure = opt.structure})
+if structured then print(model) end
 print('Pruned model written to ' .. outPath)
 log.close()
 tb:close()

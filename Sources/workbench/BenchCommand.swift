@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bridge
 import Engine
 import Foundation
 
@@ -21,6 +22,7 @@ struct BenchCommand: ParsableCommand {
           workbench bench --nets lenet5 --threads 2
           workbench bench --pruners          emp and taylor2 timings on inp/lenet5.safetensors (issue targets)
           workbench bench --sparse --model out/lenet5.safetensors --compressed out/lenet5.wbz
+          workbench bench --structured       thinned LeNet-5s against the original, in the workbench and ONNX Runtime
                                              sparse against dense kernels, and the pruned model dense vs sparse
         """
     )
@@ -51,6 +53,12 @@ struct BenchCommand: ParsableCommand {
     var sparsity: Double = 0.98
     @Option(help: "Compressed model file whose loading --sparse times (e.g. out/lenet5.wbz).")
     var compressed: String?
+    @Flag(help: "Time structured pruning's thinned models (--model, default inp/lenet5.safetensors, with 50% and 75% of conv2's filters or of fc1's neurons removed by their L1 norm) against the original over the 10k test images on each --threads count, beside ONNX Runtime's time for the same exported files (with --python); and the ONNX export time.")
+    var structured = false
+    @Option(help: "Python with onnxruntime for --structured (default .venv/bin/python; skipped when absent).")
+    var python: String = ".venv/bin/python"
+    @Option(help: "Folder where --structured writes the thinned models and their ONNX files (default: a temporary folder, removed).")
+    var exportFolder: String?
 
     /// `--threads 1 -2` as `--threads=1 --threads=-2`: the numbers after `--threads`, negative
     /// ones included (which the parser would take for flags), so that they reach validate().
@@ -88,6 +96,7 @@ struct BenchCommand: ParsableCommand {
         if gemm { return runGEMM() }
         if sparse { return try runSparse() }
         if sparseTraining { return try runSparseTraining() }
+        if structured { return try runStructured() }
         if let net = one {
             // Child process: one measurement, as JSON on stdout.
             let r = try measure(net: net, threads: threads.first ?? 1)
@@ -147,6 +156,63 @@ struct BenchCommand: ParsableCommand {
             }
         }
     }
+
+    private func runStructured() throws {
+        try runReportingErrors {
+            let modelPath = self.model ?? "inp/lenet5.safetensors"
+            let test = try Datasets.load("fashion-mnist").test
+            let folder = exportFolder ?? FileManager.default.temporaryDirectory.appendingPathComponent("wb-structured-\(getpid())").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { if exportFolder == nil { try? FileManager.default.removeItem(atPath: folder) } }
+            let r = try StructuredBenchmark.run(path: modelPath, test: test, threads: threads, exportFolder: folder) { line in
+                FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
+            }
+            let onnx = try onnxRuntimeTimes(folder: folder, test: test)
+            guard let base = r.variants.first else { return }
+            print("| model | parameters | MFLOPs/image | FLOPs ratio | test error % | " + threads.map { "workbench s (\($0) thr) | speed-up | CPU s" }.joined(separator: " | ")
+                  + " | " + threads.map { "ORT s (\($0) thr) | CPU s" }.joined(separator: " | ") + " | ORT error % |")
+            print("|---|---:|---:|---:|---:|" + String(repeating: "---:|---:|---:|", count: threads.count) + String(repeating: "---:|---:|", count: threads.count) + "---:|")
+            for v in r.variants {
+                var row = "| \(v.name) | \(v.parameters) | " + String(format: "%.2f | %.2fx | %.2f", v.flops / 1e6, base.flops / v.flops, v.testError)
+                for t in threads {
+                    row += String(format: " | %.3f | %.2fx | %.3f", v.seconds[t] ?? .nan, (base.seconds[t] ?? .nan) / (v.seconds[t] ?? .nan), v.cpuSeconds[t] ?? .nan)
+                }
+                let o = onnx?[v.name]
+                for t in threads {
+                    row += o?.seconds[String(t)].map { String(format: " | %.3f", $0) } ?? " | -"
+                    row += o?.cpuSeconds[String(t)].map { String(format: " | %.3f", $0) } ?? " | -"
+                }
+                row += o.map { String(format: " | %.2f |", $0.error) } ?? " | - |"
+                print(row)
+            }
+            print(String(format: "\n%@ over %d test images at batch 1000 (forward passes only), best of 3; ONNX export of the original: %.1f ms (best of 10)",
+                         modelPath as NSString, r.images, r.exportMilliseconds))
+            if onnx == nil { print("(ONNX Runtime not timed: \(python) with onnxruntime not found; run scripts/setup/install.sh)") }
+        }
+    }
+
+    /// ONNX Runtime's times from scripts/bench/structured-onnx.py over the exported files, or
+    /// nil without a Python that has onnxruntime.
+    private func onnxRuntimeTimes(folder: String, test: Dataset) throws -> [String: OnnxRuntimeRow]? {
+        guard FileManager.default.isExecutableFile(atPath: python), let scripts = LuaRuntime.locateScriptsDirectory() else { return nil }
+        let x = Tensor(), labels = Tensor()
+        test.fillBatch(0..<test.count, inputs: x, targets: labels)
+        let data = folder + "/test.safetensors"
+        try AtomicFile.write(try SafetensorsFile.encode([("input", x), ("labels", labels)], metadata: [:]), to: data)
+        FileHandle.standardError.write("timing the ONNX files in ONNX Runtime...\n".data(using: .utf8)!)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [scripts + "/bench/structured-onnx.py", folder, data] + threads.map(String.init)
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return try JSONDecoder().decode([String: OnnxRuntimeRow].self, from: out)
+    }
+
+    struct OnnxRuntimeRow: Codable { var seconds: [String: Double]; var cpuSeconds: [String: Double]; var error: Double }
 
     private func runSparseTraining() throws {
         guard (1...20).contains(runs) else { throw ValidationError("--runs must be in 1...20, got \(runs)") }

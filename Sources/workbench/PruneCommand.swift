@@ -47,6 +47,8 @@ struct PruneCommand: ParsableCommand {
               stop pruning layer 10 once its error grows by more than 1 point
           workbench -l 8 -p 0.9 -pruner taylor2 -prunerOptions hessian=fisher
               another criterion (mag, taylor1, taylor2, taylor12, l1, l2, emp, random)
+          workbench -structure unit -l 4 -p 0.5 -pruner taylor -reTrain
+              remove half of conv2's filters (and fc1's inputs that read them), retrain
           workbench -l 8 -p 0.9 -pruner mycrit -prunerFile my-criterion.lua
               a criterion written in Lua (wb.registerPruner)
           workbench -test
@@ -89,6 +91,9 @@ struct PruneCommand: ParsableCommand {
     @Option(name: .customLong("pruner", withSingleDash: true),
             help: "Pruning criterion: mag, taylor1, taylor2, taylor12, l1, l2, emp, random, or one registered by -prunerFile.")
     var pruner: String = "mag"
+    @Option(name: .customLong("structure", withSingleDash: true),
+            help: "What a step removes: weight (masks), or unit (whole neurons and filters, physically: the fraction counts units; -pruner l1 (mag), l2, activation, taylor, loss).")
+    var structure: String = "weight"
     @Option(name: .customLong("model", withSingleDash: true),
             help: "Model name: inp/<model>.safetensors, inp/<model>.conf, scripts/models/<model>.lua.")
     var model: String = "lenet5"
@@ -178,6 +183,7 @@ struct PruneCommand: ParsableCommand {
         _ = try manualSeedText.integer("-manualSeed", in: Limits.seed)
         try engine.check()
         _ = try scoreSizeText.integer("-scoreSize", in: Limits.scoreSize)
+        if !["weight", "unit"].contains(structure) { throw ValidationError("-structure must be weight or unit, got \(structure)") }
         if !["train", "test"].contains(scoreSet) { throw ValidationError("-scoreSet must be train or test, got \(scoreSet)") }
         _ = try trainSizeText.integer("-trainSize", in: Limits.subsetSize, note: " (0: all)")
         _ = try testSizeText.integer("-testSize", in: Limits.subsetSize, note: " (0: all)")
@@ -192,7 +198,7 @@ struct PruneCommand: ParsableCommand {
         var o: [String: LuaValue] = [
             "l": .number(Double(l)), "p": .number(p), "reTrain": .boolean(reTrain), "nEpochs": .number(Double(nEpochs)),
             "iPruning": .number(Double(iPruning)), "reLoad": .boolean(reLoad), "acctradeoff": .number(acctradeoff),
-            "pruner": .string(pruner), "model": .string(model), "data": .string(data),
+            "pruner": .string(pruner), "structure": .string(structure), "model": .string(model), "data": .string(data),
             "batchsize": .number(Double(batchsize)), "LR": .number(LR), "momentum": .number(momentum),
             "manualSeed": .number(Double(manualSeed)), "logDir": .string(logDir), "jobID": .string(jobID),
             "verbose": .boolean(verbose), "test": .boolean(test), "train": .boolean(train),

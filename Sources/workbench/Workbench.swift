@@ -12,7 +12,7 @@ struct Workbench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: abstract,
-        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, SparseTrainCommand.self, BenchCommand.self, CompressCommand.self, FuzzCommand.self],
+        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, SparseTrainCommand.self, BenchCommand.self, CompressCommand.self, ExportCommand.self, FuzzCommand.self],
         defaultSubcommand: PruneCommand.self
     )
 

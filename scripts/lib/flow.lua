@@ -35,6 +35,42 @@ function flow.checkPruner(name)
     name, table.concat(wb.pruners(), ', ')), 0)
 end
 
+-- -structure unit: the structured criterion -pruner names; mag (the default) is the unit's
+-- L1 norm, l1.
+function flow.unitCriterion(name)
+  if name == 'mag' then return 'l1' end
+  for _, known in ipairs(wb.structuredCriteria()) do
+    if known == name then return name end
+  end
+  error(string.format("-structure unit: unknown structured criterion '%s'; known: %s (or register one with "
+    .. "wb.registerPruner(name, fn, {structure = 'unit'}) in -prunerFile)", name, table.concat(wb.structuredCriteria(), ', ')), 0)
+end
+
+-- The loaded model's units of each layer to prune and its weight count (-structure unit).
+function flow.unitCounts(model, layers)
+  local counts = {weights = wb.weightCount(model), units = {}}
+  for _, l in ipairs(layers) do counts.units[l] = model:get(l).weight:size(1) end
+  return counts
+end
+
+-- 1 - nonzero weights of `model` / weights of the loaded model.
+function flow.unitCompression(model, original)
+  local nonzero = wb.weightCount(model) * (1 - wb.compression(model))
+  return 1 - nonzero / original.weights
+end
+
+-- Removes units of layer l until round(target * its original units) are gone: the thinner
+-- model and the fraction of the original units it keeps.
+function flow.pruneUnits(model, l, target, original, opts)
+  local units, now = original.units[l], model:get(l).weight:size(1)
+  local goal = math.min(units, math.floor(target * units + 0.5))
+  local remove = goal - (units - now)
+  if remove > 0 then
+    model = wb.pruneStructured(model, l, remove / now, opts)
+  end
+  return model, model:get(l).weight:size(1) / units
+end
+
 -- "hessian=fisher,lambda=0.001" -> {hessian = 'fisher', lambda = '0.001'}
 function flow.parseOptions(text)
   local options = {}

@@ -27,16 +27,17 @@ fi
 
 # The project's Python: .venv/ at the repository's root, with tensorboard (whose reader checks
 # the event files) and safetensors + numpy (the counterpart that checks the model files and
-# runs the Python reader of docs/model-files.md). A venv left half made (no pip, or an import
+# runs the Python reader of docs/model-files.md), onnx + onnxruntime (the checker and the
+# runtime that validate `workbench export`'s ONNX files). A venv left half made (no pip, or an import
 # that fails) is made again.
 root="$(cd "$here/../.." && pwd)"
 venv="$root/.venv"
-if ! "$venv/bin/python" -c "import tensorboard, safetensors.numpy, numpy" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import tensorboard, safetensors.numpy, numpy, onnx, onnxruntime" 2>/dev/null; then
     if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
         rm -rf "$venv"
         python3 -m venv "$venv"
     fi
-    echo "installing tensorboard, safetensors and numpy into .venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorboard safetensors numpy
+    echo "installing tensorboard, safetensors, numpy, onnx and onnxruntime into .venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check tensorboard safetensors numpy onnx onnxruntime
 fi
 echo "set-up done"

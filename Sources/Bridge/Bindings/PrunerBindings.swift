@@ -7,6 +7,8 @@ import Engine
 ///   wb.pruneGlobal(model, {layers}, fraction [, opts]) -> retained fraction of those layers
 ///   wb.scores(model, layer [, opts]) -> the pruner's score tensor
 ///   wb.registerPruner(name, function(ctx) return scores end [, {normalization = 'mean'}])
+///   (with {structure = 'unit'}: a structured criterion, one score per output unit, for
+///   wb.pruneStructured: StructuredBindings.swift)
 /// opts: pruner ('mag'), data (scoring set, a dataset), seed (0), batchSize (128),
 /// options ({hessian = 'fisher', lambda = 1e-4, epochs = 1, lr = 0.01, momentum = 0.9,
 /// normalization = 'mean'}: see PrunerOptions).
@@ -84,7 +86,15 @@ public enum PrunerBindings: LuaBindingArea {
         "registerPruner": { call in
             let name = try call.string(1)
             guard call.type(2) == LUA_TFUNCTION else { throw call.typeError(2, expected: "function") }
-            let o = try LuaOptions(call, 3, allowed: ["normalization", "replace"])
+            let o = try LuaOptions(call, 3, allowed: ["normalization", "replace", "structure"])
+            switch try o.string("structure") ?? "weight" {
+            case "weight": break
+            case "unit":
+                try StructuredBindings.register(call, name: name, function: LuaReference(call, 2),
+                                                replacing: try o.boolean("replace", default: false))
+                return 0
+            case let s: throw call.error("structure must be 'weight' or 'unit', got '\(s)'")
+            }
             var normalization = ScoreNormalization.mean
             if let n = try o.string("normalization") {
                 guard let v = ScoreNormalization(rawValue: n) else {

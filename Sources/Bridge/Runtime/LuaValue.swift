@@ -113,6 +113,7 @@ public enum LuaBindingAreas {
         TiedWeightsBindings.self,
         WorkbenchBindings.self,
         PrunerBindings.self,
+        StructuredBindings.self,
         TrainerBindings.self,
         FreezeOutBindings.self,
         YAMLBindings.self,

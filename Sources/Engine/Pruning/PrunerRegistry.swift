@@ -36,7 +36,7 @@ public final class PrunerRegistry {
     /// existing name is replaced only with `replacing`.
     public func register(_ pruner: Pruner, replacing: Bool = false) throws {
         let name = pruner.name
-        guard !name.isEmpty, !name.contains(where: { $0 == " " || $0 == "," || $0 == "\t" || $0 == "\n" }) else {
+        guard Self.isValidName(name) else {
             throw EngineError("a pruner name must be non-empty, without spaces or commas: '\(name)'")
         }
         if pruners[name] != nil {
@@ -45,6 +45,11 @@ public final class PrunerRegistry {
             order.append(name)
         }
         pruners[name] = pruner
+    }
+
+    /// A criterion's name (weight or unit): non-empty, without spaces, tabs, newlines or commas.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && !name.contains(where: { $0 == " " || $0 == "," || $0 == "\t" || $0 == "\n" })
     }
 
     /// Registers a criterion given as a closure (see `ClosurePruner`).

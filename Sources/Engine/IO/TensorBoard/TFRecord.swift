@@ -46,7 +46,5 @@ public enum TFRecord {
         UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
     }
 
-    static func littleEndian<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
-        (0..<(T.bitWidth / 8)).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) }
-    }
+    static func littleEndian<T: FixedWidthInteger>(_ v: T) -> [UInt8] { ProtobufWriter.littleEndian(v) }
 }
