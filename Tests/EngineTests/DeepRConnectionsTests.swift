@@ -25,6 +25,31 @@ final class DeepRConnectionsTests: XCTestCase {
         XCTAssertEqual(rng.next(), replay.next(), "one draw per active entry")
     }
 
+    /// 6,000 active entries of 300,000: the transforms split across 2 threads give the bits of
+    /// one normal() per entry in A's order, and use the same draws.
+    func testTheNoiseHasTheSameBitsOnAnyThreadCount() throws {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        let mask = Tensor(shape: [300, 1000])
+        for i in stride(from: 7, to: mask.count, by: 50) { mask.data[i] = 1 }
+        let p = Parameter(name: "weight", shape: [300, 1000])
+        try p.setMask(mask)
+        var outputs: [[UInt32]] = []
+        for threads in [1, 2] {
+            Parallel.setThreads(threads)
+            p.grad.zero()
+            let d = try DeepRConnections(parameter: p)
+            var rng = RandomGenerator(seed: 8), replay = rng
+            d.addNoise(std: 0.25, &rng)
+            var wrong = 0
+            for a in d.active where p.grad.data[a] != replay.normal() * 0.25 { wrong += 1 }
+            XCTAssertEqual(wrong, 0, "\(threads) thread(s): entries unlike one normal() each in order")
+            XCTAssertEqual(rng.next(), replay.next(), "the same draws")
+            outputs.append(p.grad.scalars.map(\.bitPattern))
+        }
+        XCTAssertEqual(outputs[0], outputs[1])
+    }
+
     func testAFlippedSignMovesTheConnectionToAFreePositionDrawnUniformly() throws {
         let p = try weight()
         let d = try DeepRConnections(parameter: p)

@@ -57,14 +57,28 @@ public final class DeepRConnections {
 
     @inline(__always) static func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 
-    /// g_{a_j} += σ·z_j, z_j ~ N(0, 1) from `rng` in A's order.
+    /// g_{a_j} += σ·z_j, z_j ~ N(0, 1) from `rng` in A's order: the draws made in order, their
+    /// Box-Muller transforms (the costly part) split across the engine's threads.
     public func addNoise(std: Float, _ rng: inout RandomGenerator) {
-        let g = parameter.grad.data
-        for a in active {
-            let z = 0 + 1 * rng.normal()   // as Tensor.fillNormal(mean: 0, std: 1) draws it
-            g[a] += z * std
+        let g = parameter.grad.data, m = active.count
+        if draws.count < 2 * m { draws = [UInt64](repeating: 0, count: 2 * m) }
+        draws.withUnsafeMutableBufferPointer { d in
+            for i in 0..<(2 * m) { d[i] = rng.next() }
+            let dp = UnsafePointer(d.baseAddress!)
+            active.withUnsafeBufferPointer { a in
+                let ap = a.baseAddress!
+                Parallel.forChunks(m, costPerItem: 60) { r in
+                    for j in r {
+                        let z = 0 + 1 * RandomGenerator.normal(dp[2 * j], dp[2 * j + 1])   // as Tensor.fillNormal(mean: 0, std: 1) draws it
+                        g[ap[j]] += z * std
+                    }
+                }
+            }
         }
     }
+
+    /// The generator's draws of one `addNoise`, reused.
+    private var draws: [UInt64] = []
 
     /// The sign-flip rewiring after a step (above). `optimizer`: its state at grown positions
     /// is zeroed; `newWeightStd`: grown weights from N(0, std²) (nil: 0).

@@ -61,10 +61,18 @@ public struct RandomGenerator: RandomNumberGenerator {
     /// Uniform in [lo, hi).
     public mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * nextUniform() }
 
-    /// Standard normal by Box-Muller.
+    /// Standard normal by Box-Muller, from two draws.
     public mutating func normal() -> Float {
-        let u1 = Swift.max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
-        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        let a = next()
+        return Self.normal(a, next())
+    }
+
+    /// The Box-Muller transform of two draws a, b (in the order `next` gave them):
+    /// √(−2 ln u₁) · cos(2π u₂) with u = 53-bit uniforms in [0, 1) (u₁ at least 1e-300). Pure,
+    /// so the transforms of draws made in order can run on any thread.
+    @inline(__always) public static func normal(_ a: UInt64, _ b: UInt64) -> Float {
+        let u1 = Swift.max(Double(a >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
+        let u2 = Double(b >> 11) * (1.0 / 9_007_199_254_740_992.0)
         return Float(sqrt(-2 * log(u1)) * cos(2 * .pi * u2))
     }
 
