@@ -45,6 +45,8 @@ struct PruneCommand: ParsableCommand {
               layers and fractions from inp/lenet5.conf
           workbench -acctradeoff 1 -iPruning 10 -reTrain -l 10 -p 1
               stop pruning layer 10 once its error grows by more than 1 point
+          workbench -global -p 0.9 -conf inp/lenet5-han2015.conf -iPruning 6 -reTrain -LRretrain 0.001 -weightDecay 0.0001 -finalEpochs 4
+              Han et al. 2015: all layers ranked together to 90%, per-layer caps from the .conf, retraining at LR/10 (docs/recipes.md)
           workbench -l 8 -p 0.9 -pruner taylor2 -prunerOptions hessian=fisher
               another criterion (mag, taylor1, taylor2, taylor12, l1, l2, emp, random)
           workbench -l 8 -p 0.9 -pruner mycrit -prunerFile my-criterion.lua
@@ -148,6 +150,7 @@ struct PruneCommand: ParsableCommand {
     var out: String = "out"
     @OptionGroup var luaLimits: LuaLimitOptions
     @OptionGroup var tensorBoard: TensorBoardOptions
+    @OptionGroup var recipe: RecipeOptions
 
     // The numeric flags' values: validate() has checked that these succeed.
     var l: Int { (try? lText.integer("-l", in: Limits.layer)) ?? 0 }
@@ -184,6 +187,7 @@ struct PruneCommand: ParsableCommand {
         if jobID.isEmpty || jobID.contains("/") { throw ValidationError("-jobID must be a non-empty name without '/', got '\(jobID)'") }
         try luaLimits.check()
         try tensorBoard.check()
+        try recipe.check(iPruning: iPruning)
         if test && train { throw ValidationError("-test and -train exclude each other") }
     }
 
@@ -204,6 +208,7 @@ struct PruneCommand: ParsableCommand {
         ]
         if let prunerFile { o["prunerFile"] = .string(prunerFile) }
         tensorBoard.add(to: &o)
+        recipe.add(to: &o)
         return o
     }
 

@@ -21,10 +21,13 @@ public struct PrunerOptions: Equatable {
     public var scalePenalty: Float = 1e-4
     /// `normalization`: none, mean or l2; overrides the pruner's own choice in global mode.
     public var globalNormalization: ScoreNormalization?
+    /// `rank`: signed, abs or square: what emp, emp-naive, taylor12, l1 and l2 rank
+    /// (`ScoreRanking`); nil: the pruner's own default (signed; taylor12: abs).
+    public var ranking: ScoreRanking?
 
     public init() {}
 
-    public static let names = ["hessian", "epochs", "lr", "momentum", "lambda", "normalization"]
+    public static let names = ["hessian", "epochs", "lr", "momentum", "lambda", "normalization", "rank"]
 
     /// Sets an option by name from its text (numbers as text, or a choice's name).
     public mutating func set(_ name: String, _ value: String) throws {
@@ -63,6 +66,11 @@ public struct PrunerOptions: Equatable {
                 throw EngineError("pruner option normalization must be one of \(ScoreNormalization.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
             }
             globalNormalization = n
+        case "rank":
+            guard let r = ScoreRanking(rawValue: value) else {
+                throw EngineError("pruner option rank must be one of \(ScoreRanking.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
+            }
+            ranking = r
         default:
             throw EngineError("unknown pruner option '\(name)'; the options are \(PrunerOptions.names.joined(separator: ", "))")
         }
