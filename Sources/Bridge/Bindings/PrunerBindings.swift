@@ -11,7 +11,7 @@ import Engine
 ///   wb.scores(model, layer [, opts]) -> the pruner's score tensor
 ///   wb.registerPruner(name, function(ctx) return scores end [, {normalization = 'mean'}])
 /// opts: pruner ('mag'), data (scoring set, a dataset), seed (0), batchSize (128),
-/// options ({hessian = 'fisher', lambda = 1e-4, epochs = 1, lr = 0.01, momentum = 0.9,
+/// options ({hessian = 'fisher', lambda = 1e-5, epochs = 10, lr = 1000, momentum = 0.9,
 /// normalization = 'mean', rank = 'abs'}: see PrunerOptions).
 /// A criterion written in Lua receives a context `ctx` with fields `layer`, `module`,
 /// `weight` (the weights), `mask` and methods `ctx:gradient()`, `ctx:hessian()`,
