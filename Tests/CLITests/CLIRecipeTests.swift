@@ -151,6 +151,22 @@ final class CLIRecipeTests: XCTestCase {
         }
     }
 
+    /// scripts/examples/han2015.lua runs the recipe on the fixture: the .conf's fractions reached,
+    /// the per-layer table beside the paper's, the final figures and the model written.
+    func testTheHan2015ScriptRuns() throws {
+        let f = try CLIFixture()
+        let script = CLIFixture.repositoryRoot + "/scripts/examples/han2015.lua"
+        let r = try f.run(["run", "-threads", "1", script, f.path("inp/tiny.safetensors"), f.path("data"), f.path("inp/tiny.conf"),
+                           "2", "1", "0.01", "0.0001", "1", "0", f.path("han.safetensors")])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(lines(r.stdout, containing: "step ").count, 2, r.stdout)
+        XCTAssertEqual(lines(r.stdout, containing: "| 2 nn.Linear | 50.00% |").count, 1, r.stdout)
+        XCTAssertEqual(lines(r.stdout, containing: "| 4 nn.Linear | 75.00% |").count, 1, r.stdout)
+        XCTAssertEqual(lines(r.stdout, containing: "final: ").count, 1, r.stdout)
+        let saved = try ModelFile.load(f.path("han.safetensors"))
+        XCTAssertEqual(try XCTUnwrap(saved.module(at: 2).weight).prunedCount, 512)
+    }
+
     /// -scaleDropout: the dropout before a pruned layer goes to D_o·sqrt(C_r/C_o) (Han et al.
     /// eq. 2): 0.5 · sqrt(0.25) = 0.25 after pruning 75% of the layer after it; saved so.
     func testScaleDropoutFollowsHanEtAlsRule() throws {
