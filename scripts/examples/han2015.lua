@@ -2,11 +2,13 @@
 -- iterative magnitude pruning of every layer to the .conf's fractions, each step followed by
 -- retraining at a reduced learning rate with L2 weight decay, the dropout before each pruned
 -- layer scaled to D_o·sqrt(C_r/C_o) (their eq. 2; nets without dropout are left as they are),
--- then a final retraining. The same recipe as the shipped command of docs/recipes.md, written
--- out with wb.prune and wb.train; prints the per-layer table beside the paper's kept fractions.
+-- then a final retraining. Han et al.'s per-layer form of the recipe of docs/recipes.md (the
+-- shipped command ranks the layers globally under the .conf's caps instead), written out with
+-- wb.prune and wb.train: a starting point for variants. Prints the per-layer table beside the
+-- paper's kept fractions.
 --
 --   workbench run scripts/examples/han2015.lua [model] [dataset] [conf] [steps] [epochs] [lr] [weightDecay] [finalEpochs] [trainImages] [out]
---   workbench run scripts/examples/han2015.lua inp/lenet5.safetensors fashion-mnist inp/lenet5-han2015.conf 4 1 0.01 0.0001 8
+--   workbench run scripts/examples/han2015.lua inp/lenet5.safetensors fashion-mnist inp/lenet5-han2015.conf 4 1 0.001 0.0001 4
 local flow = require 'lib.flow'
 local dropout = require 'lib.dropout'
 
@@ -15,9 +17,9 @@ local dataset = arg[2] or 'fashion-mnist'
 local conf = arg[3] or 'inp/lenet5-han2015.conf'
 local steps = tonumber(arg[4] or '4')
 local epochs = tonumber(arg[5] or '1')
-local lr = tonumber(arg[6] or '0.01')
+local lr = tonumber(arg[6] or '0.001')
 local weightDecay = tonumber(arg[7] or '0.0001')
-local finalEpochs = tonumber(arg[8] or '8')
+local finalEpochs = tonumber(arg[8] or '4')
 local trainImages = tonumber(arg[9] or '0')   -- 0: all
 local out = arg[10]
 
