@@ -4,10 +4,14 @@
 --
 --   1. load the model, test it: init_err
 --   2. for i = 1..iPruning, for each (layer l, fraction p): prune p/iPruning*i of layer l,
---      print "Layer<l>: <retained>% retained", test; with -reTrain retrain and test again;
---      if the error exceeds init_err + acctradeoff, undo the step and stop pruning l;
---      with -reLoad start the next step from the original model (sensitivity data)
---   3. print "Total Compression: <fraction of all weights that are zero>", save the model
+--      print "Layer<l>: <retained>% retained" and the per-layer sparsity table, test; with
+--      -reTrain retrain and test again; if the error exceeds init_err + acctradeoff, undo the
+--      step and stop pruning l; with -reLoad start the next step from the original model
+--      (sensitivity data). -pruneSchedule s1,...,sn: step i prunes s_i*p instead.
+--      -global: each step prunes all the layers together, ranked as one (flow.globalTargets);
+--      an undo then stops them all. -scaleDropout: Han et al.'s dropout rates after each step
+--   3. with -reTrain and -finalEpochs N: N more epochs of retraining, test
+--   4. print "Total Compression: <fraction of all weights that are zero>", save the model
 -- With -tensorboard DIR the same figures go to TensorBoard event files in DIR, by pruning step
 -- (0 = the model as loaded): test/error (after retraining, with -reTrain), prune/error_after_pruning,
 -- prune/layer<l>_retained_percent, prune/compression (before an undo or -reLoad); retraining adds
@@ -20,6 +24,7 @@
 
 local flow = require 'lib.flow'
 local tensorboard = require 'lib.tensorboard'
+local dropout = require 'lib.dropout'
 
 assert(opt, 'scripts/main.lua is run by the workbench command, which sets the global `opt`')
 wb.threads(opt.threads)
@@ -53,50 +58,78 @@ end
 local initErr = flow.test(model, test, opt)
 local stopped = {}
 local step, epochs = 0, 0
+local dropouts = opt.scaleDropout and dropout.rates(model) or nil
 tb:scalar('test/error', initErr, 0)
 tb:scalar('prune/compression', compression(model), 0)
+local function onEpoch(e)
+  epochs = epochs + 1
+  tb:scalar('train/loss', e.loss, epochs)
+end
+local pruneOpts = {pruner = opt.pruner, data = scoring, seed = opt.manualSeed, batchSize = opt.batchsize,
+                   options = prunerOptions}
 
-for i = 1, opt.iPruning do
-  for k, l in ipairs(layers) do
-    if not stopped[l] then
-      local target = fractions[k] / opt.iPruning * i
-      local before, retained
-      if structured then
-        before = model   -- wb.pruneStructured leaves it as it is
-        model, retained = flow.pruneUnits(model, l, target, original, {criterion = criterion, data = scoring,
-                                          seed = opt.manualSeed, batchSize = opt.batchsize})
-      else
-        before = model:clone()
-        retained = wb.prune(model, l, target, {pruner = opt.pruner, data = scoring, seed = opt.manualSeed,
-                                               batchSize = opt.batchsize, options = prunerOptions})
-      end
-      print(string.format('Layer%d: %.4g%% retained', l, retained * 100))
-      local err = flow.test(model, test, opt)
-      step = step + 1
-      tb:scalar('prune/error_after_pruning', err, step)
-      tb:scalar(string.format('prune/layer%d_retained_percent', l), retained * 100, step)
-      if opt.reTrain and opt.nEpochs > 0 then
-        flow.retrain(model, train, opt, function(e)
-          epochs = epochs + 1
-          tb:scalar('train/loss', e.loss, epochs)
+-- One pruning step of the layers `ls` (one layer, or all of them with -global): prune(model)
+-- prunes and returns the pruned model (a thinner one with -structure unit, the same one
+-- otherwise) and each layer's retained fraction; then test, retrain, test, undo or log.
+local function pruneStep(i, ls, prune)
+  local before = structured and model or model:clone()   -- wb.pruneStructured leaves it as it is
+  local retained
+  model, retained = prune(model)
+  for _, l in ipairs(ls) do print(string.format('Layer%d: %.4g%% retained', l, retained[l] * 100)) end
+  print((wb.sparsity(model)))
+  if dropouts then dropout.scale(model, dropouts) end
+  local err = flow.test(model, test, opt)
+  step = step + 1
+  tb:scalar('prune/error_after_pruning', err, step)
+  for _, l in ipairs(ls) do tb:scalar(string.format('prune/layer%d_retained_percent', l), retained[l] * 100, step) end
+  local what = #ls == 1 and string.format('layer %d', ls[1]) or 'layers ' .. table.concat(ls, ',')
+  if opt.reTrain and opt.nEpochs > 0 then
+    flow.retrain(model, train, opt, onEpoch)
+    flow.checkFinite(model, opt, string.format('%s, step %d, after retraining', what, i))
+    err = flow.test(model, test, opt)
+  end
+  tb:scalar('test/error', err, step)
+  tb:scalar('prune/compression', compression(model), step)
+  if err > initErr + opt.acctradeoff then
+    print(string.format('Layer%s: error %.4f exceeds %.4f + %g: step undone, %s stops here',
+      table.concat(ls, ','), err, initErr, opt.acctradeoff, what))
+    model = before
+    for _, l in ipairs(ls) do stopped[l] = true; log.plot(string.format('%d,stop', l)) end
+  else
+    for _, l in ipairs(ls) do log.plot(string.format('%d,%s,%.4f', l, flow.number(retained[l] * 100), err)) end
+  end
+  if opt.reLoad then model = wb.loadModel(modelPath) end
+end
+
+local shares = flow.stepShares(opt)
+local total, caps = flow.globalTargets(opt, layers, fractions)
+for i, share in ipairs(shares) do
+  if opt.global then
+    if not stopped[layers[1]] then
+      pruneStep(i, layers, function(m) return m, flow.pruneGlobal(m, layers, total * share, caps, share, pruneOpts) end)
+    end
+  else
+    for k, l in ipairs(layers) do
+      if not stopped[l] then
+        pruneStep(i, {l}, function(m)
+          if structured then
+            local thinner, retained = flow.pruneUnits(m, l, fractions[k] * share, original, {criterion = criterion, data = scoring,
+                                                      seed = opt.manualSeed, batchSize = opt.batchsize})
+            return thinner, {[l] = retained}
+          end
+          return m, {[l] = wb.prune(m, l, fractions[k] * share, pruneOpts)}
         end)
-        flow.checkFinite(model, opt, string.format('layer %d, step %d, after retraining', l, i))
-        err = flow.test(model, test, opt)
       end
-      tb:scalar('test/error', err, step)
-      tb:scalar('prune/compression', compression(model), step)
-      if err > initErr + opt.acctradeoff then
-        print(string.format('Layer%d: error %.4f exceeds %.4f + %g: step undone, layer %d stops here',
-          l, err, initErr, opt.acctradeoff, l))
-        model = before
-        stopped[l] = true
-        log.plot(string.format('%d,stop', l))
-      else
-        log.plot(string.format('%d,%s,%.4f', l, flow.number(retained * 100), err))
-      end
-      if opt.reLoad then model = wb.loadModel(modelPath) end
     end
   end
+end
+
+if opt.reTrain and opt.finalEpochs > 0 then
+  print(string.format('Final retraining: %d epochs', opt.finalEpochs))
+  flow.retrain(model, train, opt, onEpoch, opt.finalEpochs)
+  flow.checkFinite(model, opt, 'after the final retraining')
+  local err = flow.test(model, test, opt)
+  tb:scalar('test/error', err, step + 1)
 end
 
 print('Total Compression: ' .. string.format('%.14g', compression(model)))

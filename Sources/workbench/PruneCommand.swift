@@ -45,6 +45,8 @@ struct PruneCommand: ParsableCommand {
               layers and fractions from inp/lenet5.conf
           workbench -acctradeoff 1 -iPruning 10 -reTrain -l 10 -p 1
               stop pruning layer 10 once its error grows by more than 1 point
+          workbench -global -p 0.918 -conf inp/lenet5-han2015.conf -pruneSchedule 0.46,0.72,0.85,0.9,0.93,0.95,0.965,0.978,0.99,1 -reTrain -LRretrain 0.001 -weightDecay 0.0001 -finalEpochs 6
+              Han et al. 2015's recipe: the layers ranked together to 91.8%, the .conf's caps, retraining at LR/10 (docs/recipes.md)
           workbench -l 8 -p 0.9 -pruner taylor2 -prunerOptions hessian=fisher
               another criterion (mag, taylor1, taylor2, taylor12, l1, l2, emp, random)
           workbench -structure unit -l 4 -p 0.5 -pruner taylor -reTrain
@@ -153,6 +155,7 @@ struct PruneCommand: ParsableCommand {
     var out: String = "out"
     @OptionGroup var luaLimits: LuaLimitOptions
     @OptionGroup var tensorBoard: TensorBoardOptions
+    @OptionGroup var recipe: RecipeOptions
 
     // The numeric flags' values: validate() has checked that these succeed.
     var l: Int { (try? lText.integer("-l", in: Limits.layer)) ?? 0 }
@@ -190,6 +193,10 @@ struct PruneCommand: ParsableCommand {
         if jobID.isEmpty || jobID.contains("/") { throw ValidationError("-jobID must be a non-empty name without '/', got '\(jobID)'") }
         try luaLimits.check()
         try tensorBoard.check()
+        try recipe.check(iPruning: iPruning)
+        if structure == "unit" && recipe.global {
+            throw ValidationError("-global ranks weights across layers; with -structure unit each layer's units are ranked on their own: give one of them")
+        }
         if test && train { throw ValidationError("-test and -train exclude each other") }
     }
 
@@ -210,6 +217,7 @@ struct PruneCommand: ParsableCommand {
         ]
         if let prunerFile { o["prunerFile"] = .string(prunerFile) }
         tensorBoard.add(to: &o)
+        recipe.add(to: &o)
         return o
     }
 

@@ -73,5 +73,8 @@ final class CLIStructuredTests: XCTestCase {
         let bad = try f.run(f.flowOptions + ["-structure", "rows"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("-structure must be weight or unit"), bad.stderr)
+        let global = try f.run(f.flowOptions + ["-structure", "unit", "-global", "-l", "4", "-p", "0.5"])
+        XCTAssertNotEqual(global.status, 0)
+        XCTAssertTrue(global.stderr.contains("-global ranks weights across layers"), global.stderr)
     }
 }

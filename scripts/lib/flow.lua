@@ -109,19 +109,22 @@ function flow.layersAndFractions(opt, model)
   if opt.l > 0 then
     layers, fractions = {opt.l}, {opt.p}
   else
-    local conf = flow.path(opt.inp, opt.model .. '.conf')
+    local conf = flow.confFile(opt)
     local layerLine, fractionLine
-    layers, fractions, layerLine, fractionLine = flow.readConf(conf)
+    layers, fractions, layerLine, fractionLine = flow.readConf(conf, opt.global)
     layerWhere, fractionWhere = conf .. ':' .. layerLine .. ': ', conf .. ':' .. fractionLine .. ': '
   end
+  local seen = {}
   for k, l in ipairs(layers) do
+    if opt.global and seen[l] then error(string.format('%slayer %d is listed twice', layerWhere, l), 0) end
+    seen[l] = true
     if l < 1 or l > #model then
       error(string.format('%slayer %d does not exist: the model has layers 1..%d', layerWhere, l, #model), 0)
     end
     if not model:get(l).weight then
       error(string.format('%slayer %d (%s) has no weights to prune', layerWhere, l, tostring(model:get(l))), 0)
     end
-    local p = fractions[k]
+    local p = fractions[k] or fractions[1]
     if not (p >= 0 and p <= 1) then
       error(string.format('%sthe fraction for layer %d must be in [0, 1], got %s', fractionWhere, l, flow.exact(p)), 0)
     end
@@ -142,7 +145,13 @@ local function csvNumbers(line, conf, lineNo, integers)
   return out
 end
 
-function flow.readConf(conf)
+-- The .conf file: -conf, or <inp>/<model>.conf.
+function flow.confFile(opt)
+  return opt.conf or flow.path(opt.inp, opt.model .. '.conf')
+end
+
+-- singleFraction: a second line of one number is allowed (-global's total or common cap).
+function flow.readConf(conf, singleFraction)
   local f, why = io.open(conf, 'r')
   if not f then
     error(string.format('no layer given (-l) and cannot read %s: %s', conf, why), 0)
@@ -158,7 +167,7 @@ function flow.readConf(conf)
   end
   local layers = csvNumbers(lines[1], conf, lineNos[1], true)
   local fractions = csvNumbers(lines[2], conf, lineNos[2], false)
-  if #layers ~= #fractions then
+  if #layers ~= #fractions and not (singleFraction and #fractions == 1) then
     error(string.format('%s: %d layers but %d fractions', conf, #layers, #fractions), 0)
   end
   return layers, fractions, lineNos[1], lineNos[2]
@@ -208,10 +217,57 @@ function flow.test(model, test, opt)
   return err
 end
 
--- onEpoch(e) (optional) after each epoch: e.epoch, e.loss (wb.train's table).
-function flow.retrain(model, train, opt, onEpoch)
-  wb.train(model, train, {epochs = opt.nEpochs, lr = opt.LR, momentum = opt.momentum, batchSize = opt.batchsize,
+-- onEpoch(e) (optional) after each epoch: e.epoch, e.loss (wb.train's table). Retraining runs
+-- at -LRretrain (default -LR) with -weightDecay, for `epochs` (default -nEpochs) epochs.
+function flow.retrain(model, train, opt, onEpoch, epochs)
+  wb.train(model, train, {epochs = epochs or opt.nEpochs, lr = opt.LRretrain or opt.LR, momentum = opt.momentum,
+                          weightDecay = opt.weightDecay or 0, batchSize = opt.batchsize,
                           seed = opt.manualSeed, verbose = opt.verbose, onEpoch = onEpoch})
+end
+
+-- The share of each layer's fraction that step i reaches: i/iPruning, or -pruneSchedule's s_i
+-- (checked by the command: nondecreasing, in (0, 1], the last 1).
+function flow.stepShares(opt)
+  local shares = {}
+  if opt.pruneSchedule then
+    for s in opt.pruneSchedule:gmatch('[^,]+') do shares[#shares + 1] = tonumber(s) end
+  else
+    for i = 1, opt.iPruning do shares[i] = i / opt.iPruning end
+  end
+  return shares
+end
+
+-- -global: the total fraction and the per-layer caps (nil: none). With -l: -p, no caps. With a
+-- .conf: a single fraction on its second line is the total (or, with -p, every layer's cap);
+-- one fraction per layer are caps, and -p the total.
+function flow.globalTargets(opt, layers, fractions)
+  if not opt.global then return nil, nil end
+  if opt.l > 0 then return opt.p, nil end
+  if #fractions == 1 and #layers > 1 then
+    if opt.p == 0 then return fractions[1], nil end
+    local caps = {}
+    for k = 1, #layers do caps[k] = fractions[1] end
+    return opt.p, caps
+  end
+  if opt.p == 0 then
+    error(string.format('-global with one cap per layer in %s needs the total fraction -p', flow.confFile(opt)), 0)
+  end
+  return opt.p, fractions
+end
+
+-- One global step: `fraction` of all the weights of `layers`, each layer at most share*cap.
+-- Returns each layer's retained fraction by layer index.
+function flow.pruneGlobal(model, layers, fraction, caps, share, pruneOpts)
+  local o = {}
+  for k, v in pairs(pruneOpts) do o[k] = v end
+  if caps then
+    o.caps = {}
+    for k, c in ipairs(caps) do o.caps[k] = c * share end
+  end
+  local _, perLayer = wb.pruneGlobal(model, layers, fraction, o)
+  local retained = {}
+  for _, r in ipairs(perLayer) do retained[r.layer] = 1 - r.pruned / r.weights end
+  return retained
 end
 
 -- -train: build scripts/models/<model>.lua, train it -nEpochs epochs, write inp/<model>.safetensors.
@@ -249,6 +305,7 @@ function flow.testPruned(opt)
   local model = wb.loadModel(path)
   local _, test = flow.loadData(opt)
   print(wb.describe(model, {file = path}))
+  print((wb.sparsity(model)))
   print('Total Compression: ' .. string.format('%.14g', wb.compression(model)))
   local err = flow.test(model, test, opt)
   print(string.format('Error: %.2f', err))

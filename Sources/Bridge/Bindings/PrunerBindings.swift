@@ -4,14 +4,17 @@ import Engine
 /// Pruning in Lua:
 ///   wb.pruners() -> names
 ///   wb.prune(model, layer, fraction [, opts]) -> retained fraction of the layer, details
-///   wb.pruneGlobal(model, {layers}, fraction [, opts]) -> retained fraction of those layers
+///   wb.pruneGlobal(model, {layers}, fraction [, opts]) -> retained fraction of those layers,
+///     {{layer =, weights =, pruned =}, ...} (opts.caps: the most of each layer to prune)
+///   wb.sparsity(model) -> the per-layer table (layer, type, weights, kept, kept%) as text,
+///     {{layer =, type =, weights =, kept =}, ...}
 ///   wb.scores(model, layer [, opts]) -> the pruner's score tensor
 ///   wb.registerPruner(name, function(ctx) return scores end [, {normalization = 'mean'}])
 ///   (with {structure = 'unit'}: a structured criterion, one score per output unit, for
 ///   wb.pruneStructured: StructuredBindings.swift)
 /// opts: pruner ('mag'), data (scoring set, a dataset), seed (0), batchSize (128),
-/// options ({hessian = 'fisher', lambda = 1e-4, epochs = 1, lr = 0.01, momentum = 0.9,
-/// normalization = 'mean'}: see PrunerOptions).
+/// options ({hessian = 'fisher', lambda = 1e-5, epochs = 10, lr = 1000, momentum = 0.9,
+/// normalization = 'mean', rank = 'abs'}: see PrunerOptions).
 /// A criterion written in Lua receives a context `ctx` with fields `layer`, `module`,
 /// `weight` (the weights), `mask` and methods `ctx:gradient()`, `ctx:hessian()`,
 /// `ctx:loss()`, `ctx:inputSecondMoment()`, `ctx:scoringSet()`; it returns one score per
@@ -33,8 +36,8 @@ public enum PrunerBindings: LuaBindingArea {
     static let pruneOptions = ["pruner", "data", "seed", "batchSize", "options"]
 
     /// The pruner and settings an options table at argument `i` asks for.
-    static func settings(_ call: LuaCall, _ i: Int) throws -> (Pruner, PruningSettings) {
-        let o = try LuaOptions(call, i, allowed: pruneOptions)
+    static func settings(_ call: LuaCall, _ i: Int, extra: [String] = []) throws -> (Pruner, PruningSettings) {
+        let o = try LuaOptions(call, i, allowed: pruneOptions + extra)
         let pruner = try registry(call).pruner(named: try o.string("pruner") ?? "mag")
         var options = PrunerOptions()
         if let idx = try o.tableIndex("options") {
@@ -72,10 +75,29 @@ public enum PrunerBindings: LuaBindingArea {
             let model = try WorkbenchBindings.sequential(call, 1)
             let layers = try call.integerArray(2)
             let fraction = try call.number(3)
-            let (pruner, settings) = try settings(call, 4)
-            let r = try Pruning.pruneGlobally(model: model, layers: layers, fraction: fraction, pruner: pruner, settings: settings)
+            let (pruner, settings) = try settings(call, 4, extra: ["caps"])
+            var caps: [Double]?
+            if let i = try LuaOptions(call, 4, allowed: pruneOptions + ["caps"]).tableIndex("caps") {
+                defer { wb_pop(call.L, 1) }
+                caps = try call.numberArray(i)
+            }
+            let r = try Pruning.pruneGlobally(model: model, layers: layers, fraction: fraction, pruner: pruner,
+                                              settings: settings, caps: caps)
             call.push(1 - r.prunedFraction)
-            return 1
+            try call.pushArray(r.layers) { l in
+                LuaValue.record(["layer": .number(Double(l.layer)), "weights": .number(Double(l.weightCount)),
+                                 "pruned": .number(Double(l.prunedCount))]).push(call.L)
+            }
+            return 2
+        },
+        "sparsity": { call in
+            let report = SparsityReport(try WorkbenchBindings.sequential(call, 1))
+            call.push(report.table)
+            try call.pushArray(report.rows) { r in
+                LuaValue.record(["layer": .number(Double(r.layer)), "type": .string(r.type),
+                                 "weights": .number(Double(r.weights)), "kept": .number(Double(r.kept))]).push(call.L)
+            }
+            return 2
         },
         "scores": { call in
             let model = try WorkbenchBindings.sequential(call, 1)

@@ -133,19 +133,25 @@ public struct LuaCall {
 
     /// Integers of a Lua array `{a, b, ...}` at `i` (raw access, no metamethods).
     public func integerArray(_ i: Int) throws -> [Int] {
+        try numberArray(i, integers: true).map { Int($0) }
+    }
+
+    /// Numbers of a Lua array `{a, b, ...}` at `i` (raw access, no metamethods); with
+    /// `integers`, each must be a whole number.
+    public func numberArray(_ i: Int, integers: Bool = false) throws -> [Double] {
         guard isTable(i) else { throw typeError(i, expected: "table") }
         let n = Int(lua_rawlen(L, Int32(i)))
-        var out: [Int] = []
+        var out: [Double] = []
         out.reserveCapacity(n)
         for k in stride(from: 1, through: n, by: 1) {
             lua_rawgeti(L, Int32(i), lua_Integer(k))
             defer { wb_pop(L, 1) }
             var isnum: Int32 = 0
             let v = lua_tonumberx(L, -1, &isnum)
-            guard isnum != 0, lua_type(L, -1) == LUA_TNUMBER, v.rounded() == v else {
-                throw argumentError(i, "entry \(k) of the table is not an integer")
+            guard isnum != 0, lua_type(L, -1) == LUA_TNUMBER, !integers || v.rounded() == v else {
+                throw argumentError(i, "entry \(k) of the table is not \(integers ? "an integer" : "a number")")
             }
-            out.append(Int(v))
+            out.append(v)
         }
         return out
     }

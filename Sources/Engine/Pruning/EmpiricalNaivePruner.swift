@@ -9,6 +9,7 @@ import Foundation
 /// With a softmax cross-entropy loss the per-example losses are taken in double precision
 /// from the logits and differenced example by example. Cost: (nonzero weights + 1) forward
 /// passes over the scoring set — the reference for `emp`, for small nets and tests.
+/// Option `rank` (`ScoreRanking`): signed (default), abs or square of the change.
 public struct EmpiricalNaivePruner: Pruner {
     public init() {}
     public var name: String { "emp-naive" }
@@ -58,6 +59,7 @@ public struct EmpiricalNaivePruner: Pruner {
             scores[i] = Float(sum / Double(data.count))
             try Interrupt.check()
         }
+        (context.options.ranking ?? .signed).apply(to: scores)
         return scores
     }
 }

@@ -24,6 +24,8 @@ import Foundation
 /// restricted to what it reaches (for LeNet-5's layer 8: 120→84 for one unit, then 84→10, i.e.
 /// ~1k per pair). Memory: the unperturbed activations of `blockSize` examples downstream of the
 /// layer, plus per-thread buffers of about `rowFloats` floats.
+///
+/// Option `rank` (`ScoreRanking`): the signed change above (default), |score| or score².
 public struct EmpiricalPruner: Pruner {
     public init() {}
     public var name: String { "emp" }
@@ -99,6 +101,7 @@ public struct EmpiricalPruner: Pruner {
         let scores = Tensor(shape: weight.value.shape)
         let n = Double(data.count)
         for i in 0..<scores.count { scores[i] = Float(sums[i] / n) }
+        (context.options.ranking ?? .signed).apply(to: scores)
         return scores
     }
 

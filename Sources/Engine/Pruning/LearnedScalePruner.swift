@@ -7,7 +7,15 @@ import Foundation
 ///   J(s) = L(W ⊙ s) + λ Σ|s|   (l1)   or   L(W ⊙ s) + λ Σ s²   (l2),
 ///
 /// with ∂J/∂s = ∂L/∂W_eff ⊙ W + λ sign(s)  (or + 2λ s), where ∂L/∂W_eff is the layer's own
-/// weight gradient at W_eff = W ⊙ s (the chain rule). Score = |s|.
+/// weight gradient at W_eff = W ⊙ s (the chain rule). Score, by option `rank`:
+///
+/// - signed (default): |s|, i.e. s while the scales stay positive. To first order s moves by
+///   -lr Σ_t (∂J/∂s)_t, and zeroing the weight changes the loss by about -∂L/∂s, so ranking by
+///   s ranks by the signed loss change (plus the penalty's drift, the same for every scale);
+/// - abs: |s - s₀|, s₀ the scale the same steps give a weight of zero loss gradient (the
+///   penalty's drift alone, followed through the same SGD with momentum): how far the loss
+///   moved this scale, the magnitude of that change;
+/// - square: (s - s₀)².
 ///
 /// W is restored bit for bit afterwards; the rest of the model (other parameters, gradients,
 /// frozen flags, mode) is left untouched: other modules are frozen during training so that
@@ -46,6 +54,7 @@ public struct LearnedScalePruner: Pruner {
         var rng = RandomGenerator(seed: context.seed)
         let inputs = Tensor(), targets = Tensor()
         var firstStep = true
+        var s0: Float = 1, v0: Float = 0   // a scale moved by the penalty alone
         for _ in 0..<opt.scaleEpochs {
             let order = rng.permutation(data.count)
             var start = 0
@@ -65,10 +74,18 @@ public struct LearnedScalePruner: Pruner {
                     v[i] = firstStep ? gs : mom * v[i] + gs
                     s[i] -= lr * v[i]
                 }
+                let penaltyOnly = l1 ? lambda * (s0 > 0 ? 1 : (s0 < 0 ? -1 : 0)) : 2 * lambda * s0
+                v0 = firstStep ? penaltyOnly : mom * v0 + penaltyOnly
+                s0 -= lr * v0
                 firstStep = false
             }
         }
-        scales.absInPlace()
+        switch opt.ranking ?? .signed {
+        case .signed: scales.absInPlace()
+        case let r:
+            scales.addScalar(-s0)
+            r.apply(to: scales)
+        }
         return scales
     }
 }

@@ -11,7 +11,10 @@ import Foundation
 ///
 /// **Global.** One ranking across several layers to a total fraction: k = round(p · Σ n_l)
 /// over all of them, the already pruned counting toward k, the rest chosen by lowest
-/// normalised score (`ScoreNormalization`), ties by (layer order, index).
+/// normalised score (`ScoreNormalization`), ties by (layer order, index). With per-layer caps
+/// c_l, layer l ends with at most max(m_l, round(c_l · n_l)) pruned weights (m_l already pruned):
+/// a capped layer's remaining candidates are passed over, so when the caps leave fewer than
+/// k weights to take the result prunes fewer than k.
 public enum MaskSelection {
     /// round(p · n) after checking p.
     public static func pruneCount(fraction p: Double, of n: Int) throws -> Int {
@@ -29,19 +32,29 @@ public enum MaskSelection {
     }
 
     /// New masks for several layers pruned to one total fraction.
+    /// `caps`: at most this fraction of each layer pruned (nil: no caps).
     public static func globalMasks(scores: [Tensor], current: [Tensor?], fraction: Double,
-                                   normalization: ScoreNormalization) throws -> [Tensor] {
+                                   normalization: ScoreNormalization, caps: [Double]? = nil) throws -> [Tensor] {
         let k = try pruneCount(fraction: fraction, of: scores.reduce(0) { $0 + $1.count })
-        return try masks(scores: scores, current: current, pruneCount: k, normalization: normalization)
+        var limits: [Int]?
+        if let caps {
+            guard caps.count == scores.count else {
+                throw EngineError("global pruning: \(caps.count) caps for \(scores.count) layers")
+            }
+            limits = try zip(caps, scores).map { try pruneCount(fraction: $0, of: $1.count) }
+        }
+        return try masks(scores: scores, current: current, pruneCount: k, normalization: normalization, caps: limits)
     }
 
     /// Prunes `k` weights in all: the masked ones, then the lowest normalised scores.
+    /// `caps[l]`: the most weights layer l may end with pruned (its already pruned ones stay).
     static func masks(scores: [Tensor], current: [Tensor?], pruneCount k: Int,
-                      normalization: ScoreNormalization) throws -> [Tensor] {
+                      normalization: ScoreNormalization, caps: [Int]? = nil) throws -> [Tensor] {
         precondition(scores.count == current.count)
         var candidates = [(score: Double, layer: Int32, index: Int32)]()
         var result = [Tensor]()
         var alreadyPruned = 0
+        var prunedIn = [Int](repeating: 0, count: scores.count)
         for (l, s) in scores.enumerated() {
             if let c = current[l], c.count != s.count {
                 throw EngineError("\(s.count) scores for a mask of \(c.count) weights")
@@ -54,6 +67,7 @@ public enum MaskSelection {
                 if let mask, mask[i] == 0 {
                     m[i] = 0
                     alreadyPruned += 1
+                    prunedIn[l] += 1
                 } else {
                     guard !sp[i].isNaN else {
                         throw EngineError("the pruner returned NaN as the score of weight \(i + 1)\(scores.count > 1 ? " of the \(l + 1)th layer" : "")")
@@ -72,7 +86,18 @@ public enum MaskSelection {
             if a.layer != b.layer { return a.layer < b.layer }
             return a.index < b.index
         }
-        for c in candidates.prefix(more) { result[Int(c.layer)][Int(c.index)] = 0 }
+        guard let caps else {
+            for c in candidates.prefix(more) { result[Int(c.layer)][Int(c.index)] = 0 }
+            return result
+        }
+        var taken = 0
+        for c in candidates where taken < more {
+            let l = Int(c.layer)
+            guard prunedIn[l] < caps[l] else { continue }
+            result[l][Int(c.index)] = 0
+            prunedIn[l] += 1
+            taken += 1
+        }
         return result
     }
 

@@ -112,14 +112,20 @@ public enum Pruning {
 
     /// Prunes `fraction` of all the weights of `layers` together: one ranking of the scores,
     /// made comparable across layers by `normalization` (default: the options' choice, else the
-    /// pruner's own).
+    /// pruner's own). `caps`: one fraction per layer, the most of it that may end pruned
+    /// (`MaskSelection.globalMasks`).
     @discardableResult
     public static func pruneGlobally(model: Sequential, layers: [Int], fraction: Double, pruner: Pruner,
                                      settings: PruningSettings = PruningSettings(),
-                                     normalization: ScoreNormalization? = nil) throws -> GlobalPruneResult {
+                                     normalization: ScoreNormalization? = nil,
+                                     caps: [Double]? = nil) throws -> GlobalPruneResult {
         _ = try MaskSelection.pruneCount(fraction: fraction, of: 0)
         guard !layers.isEmpty else { throw EngineError("global pruning needs at least one layer") }
         guard Set(layers).count == layers.count else { throw EngineError("global pruning: a layer is listed twice in \(layers)") }
+        if let caps {
+            guard caps.count == layers.count else { throw EngineError("global pruning: \(caps.count) caps for \(layers.count) layers") }
+            for c in caps { _ = try MaskSelection.pruneCount(fraction: c, of: 0) }
+        }
         let how = normalization ?? settings.options.globalNormalization ?? pruner.globalNormalization
         let t0 = DispatchTime.now().uptimeNanoseconds
         let cache = ScoringCache(model: model, settings: settings, layers: layers)
@@ -131,7 +137,8 @@ public enum Pruning {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - s0) / 1e9)
         }
         let previous = contexts.map { $0.weight.mask?.clone() }
-        let masks = try MaskSelection.globalMasks(scores: allScores, current: previous, fraction: fraction, normalization: how)
+        let masks = try MaskSelection.globalMasks(scores: allScores, current: previous, fraction: fraction,
+                                                  normalization: how, caps: caps)
         for (c, m) in zip(contexts, masks) { try c.weight.setMask(m) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         let results = contexts.indices.map { i in

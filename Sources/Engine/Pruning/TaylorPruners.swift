@@ -38,7 +38,8 @@ public struct Taylor2Pruner: Pruner {
     }
 }
 
-/// `taylor12`: |-g w + ½ h w²|, both terms. Cost: taylor1 + taylor2.
+/// `taylor12`: both terms, ΔL ≈ -g w + ½ h w², ranked by option `rank` (`ScoreRanking`):
+/// |ΔL| (abs, the default), ΔL (signed) or ΔL² (square). Cost: taylor1 + taylor2.
 public struct Taylor12Pruner: Pruner {
     public init() {}
     public var name: String { "taylor12" }
@@ -49,7 +50,8 @@ public struct Taylor12Pruner: Pruner {
         let g = try context.gradient()
         let h = try context.hessianDiagonal()
         let w = context.weight.value.data, gp = g.data, hp = h.data
-        for i in 0..<g.count { gp[i] = Swift.abs(-gp[i] * w[i] + 0.5 * hp[i] * w[i] * w[i]) }
+        for i in 0..<g.count { gp[i] = -gp[i] * w[i] + 0.5 * hp[i] * w[i] * w[i] }
+        (context.options.ranking ?? .abs).apply(to: g)
         return g
     }
 }
