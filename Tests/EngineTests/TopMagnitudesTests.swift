@@ -137,4 +137,37 @@ final class TopMagnitudesTests: XCTestCase {
             }
         }
     }
+
+    /// The counting pass that also copies a guessed bucket: the same counts, the bucket's
+    /// patterns in index order; the threshold from the copy equals the gathered one.
+    func testTheCountingPassCopiesTheGuessedBucketAndGivesTheSameThreshold() {
+        var rng = RandomGenerator(seed: 31)
+        let n = 10_001
+        let x = (0..<n).map { _ in Float(rng.uniform(-1, 1)) } + tied(300, seed: 3)
+        let total = x.count
+        x.withUnsafeBufferPointer { xp in
+            var plain = [UInt32](repeating: 0, count: TopMagnitudes.digitCount)
+            TopMagnitudes.countTopDigits(xp.baseAddress!, 0..<total, into: &plain)
+            for k in [1, 2_500, 5_000, total - 1] {
+                let (digit, _) = TopMagnitudes.bucket(ofRank: k, topDigits: plain)
+                for guess in [digit, digit == 0 ? 1 : digit - 1] {
+                    var counts = [UInt32](repeating: 0, count: TopMagnitudes.digitCount)
+                    var copy = [UInt32](repeating: 0, count: total)
+                    let c = TopMagnitudes.countTopDigits(xp.baseAddress!, 0..<total, into: &counts, copying: guess, into: &copy)
+                    XCTAssertEqual(counts, plain)
+                    let expected = x.map { $0.bitPattern & 0x7FFF_FFFF }.filter { $0 >> 20 == guess }
+                    XCTAssertEqual(Array(copy[..<c]), expected, "k \(k)")
+                    let gathered = TopMagnitudes.threshold(xp.baseAddress!, count: total, keep: k, topDigits: plain)
+                    let fromCopy = copy.withUnsafeBufferPointer { cp in
+                        TopMagnitudes.threshold(xp.baseAddress!, count: total, keep: k, topDigits: plain) { d in
+                            d == guess ? UnsafeBufferPointer(rebasing: cp[..<c]) : nil
+                        }
+                    }
+                    XCTAssertEqual(fromCopy, gathered, "k \(k), guess \(guess)")
+                    let kth = x.map { abs($0).bitPattern }.sorted(by: >)[k - 1]
+                    XCTAssertEqual(gathered, kth, "k \(k): the k-th largest magnitude")
+                }
+            }
+        }
+    }
 }

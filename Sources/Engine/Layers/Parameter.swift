@@ -28,8 +28,20 @@ public final class Parameter {
     /// ∂L/∂W_eff after a backward pass (accumulated, as in Torch).
     public let grad: Tensor
     public private(set) var mask: Tensor?
-    /// W where M = 0 (meaningless where M = 1); nil without a mask.
+    /// W where M = 0 (meaningless where M = 1, unless `storedIsWhole`); nil without a mask.
     private var maskedValues: Tensor?
+    /// Whether `maskedValues` holds W at every entry, W_eff = W ⊙ M: set by the reselection of
+    /// a forward pass in training (which writes W everywhere), cleared by `applyMask` (after
+    /// anything that may have written W_eff: an optimiser step, a pass in evaluation, a new
+    /// mask) and by the first straight-through gradient that reads it (so it serves only the
+    /// backward pass of that forward pass).
+    private var storedIsWhole = false
+    /// The top-11-bit bucket that held the k-th magnitude of the scores at the last selection:
+    /// the counting pass of the next one copies this bucket aside (`bucketCopy`, one slot per
+    /// entry), and when the k-th magnitude is still in it (it rarely moves between two steps)
+    /// no pass gathers the bucket. nil before a selection with 0 < k < n.
+    private var lastBucket: UInt32?
+    private var bucketCopy: [UInt32] = []
     /// The scores that choose the mask, a parameter of their own (named "<name>_scores") that
     /// optimisers train; nil without scores.
     public private(set) var scores: Parameter?
@@ -78,7 +90,10 @@ public final class Parameter {
 
     /// W_eff = 0 (+0, whatever the sign of what was there) where the mask is 0: the one place
     /// this rule lives.
-    @inline(__always) public func applyMask() { if let m = mask { Parameter.zero(value, where: m) } }
+    @inline(__always) public func applyMask() {
+        storedIsWhole = false
+        if let m = mask { Parameter.zero(value, where: m) }
+    }
 
     /// t = 0 where the mask is 0, for optimiser state shaped like the parameter: no momentum
     /// under the mask.
@@ -182,10 +197,25 @@ public final class Parameter {
     }
 
     /// ∂L/∂s = (∂L/∂W_eff ⊙ W) · sign(s), from the gradient accumulated so far (no-op without
-    /// scores). Set, not accumulated, so it always matches `grad`.
+    /// scores). Set, not accumulated, so it always matches `grad`. W is read from the stored
+    /// values alone (three streams, not five) when the last forward pass in training chose the
+    /// mask and left W whole there (`storedIsWhole`); the first gradient after it does so, later
+    /// ones read W_eff where M = 1 and the stored values where M = 0. Either way W_i is the same
+    /// float, so the gradient has the same bits.
     public func propagateGradientToScores() {
         guard let s = scores else { return }
-        let g = grad.data, x = value.data, m = mask?.data, w = maskedValues?.data, sv = s.value.data, out = s.grad.data
+        let whole = storedIsWhole
+        storedIsWhole = false
+        let g = grad.data, sv = s.value.data, out = s.grad.data
+        if whole, let w = maskedValues?.data {
+            Parallel.forChunks(value.count, costPerItem: 3) { r in
+                let i = r.lowerBound
+                TopMagnitudes.straightThroughGradient(gradient: g + i, effective: w + i, mask: nil, stored: nil,
+                                                      scores: sv + i, into: out + i, count: r.count)
+            }
+            return
+        }
+        let x = value.data, m = mask?.data, w = maskedValues?.data
         Parallel.forChunks(value.count, costPerItem: 4) { r in
             let i = r.lowerBound
             TopMagnitudes.straightThroughGradient(gradient: g + i, effective: x + i, mask: m.map { $0 + i },
@@ -232,16 +262,45 @@ public final class Parameter {
     private func reselect(_ s: Tensor, keep k: Int, mask m: Tensor, stored: Tensor) throws {
         let n = value.count, x = s.data
         let chunks = Parallel.chunkCount(n, costPerItem: 4)
+        let guess = n > 0 ? lastBucket : nil
+        if guess != nil && bucketCopy.count != n { bucketCopy = [UInt32](repeating: 0, count: n) }
         var counts = [UInt32](repeating: 0, count: chunks * TopMagnitudes.digitCount)
-        counts.withUnsafeMutableBufferPointer { c in
-            Parallel.forChunksIndexed(n, costPerItem: 4) { chunk, range in
-                TopMagnitudes.countTopDigits(x, range, into: c.baseAddress! + chunk * TopMagnitudes.digitCount)
+        var copied = [Int](repeating: 0, count: chunks)
+        let found: UInt32? = bucketCopy.withUnsafeMutableBufferPointer { copyBuffer in
+            counts.withUnsafeMutableBufferPointer { c in
+                copied.withUnsafeMutableBufferPointer { cc in
+                    Parallel.forChunksIndexed(n, costPerItem: 4) { chunk, range in
+                        let into = c.baseAddress! + chunk * TopMagnitudes.digitCount
+                        if let d = guess {
+                            // each chunk copies into its own range's slots
+                            cc[chunk] = TopMagnitudes.countTopDigits(x, range, into: into, copying: d,
+                                                                     into: copyBuffer.baseAddress! + range.lowerBound)
+                        } else {
+                            TopMagnitudes.countTopDigits(x, range, into: into)
+                        }
+                    }
+                }
+                for chunk in 1..<max(chunks, 1) {
+                    for d in 0..<TopMagnitudes.digitCount { c[d] &+= c[chunk * TopMagnitudes.digitCount + d] }
+                }
             }
-            for chunk in 1..<max(chunks, 1) {
-                for d in 0..<TopMagnitudes.digitCount { c[d] &+= c[chunk * TopMagnitudes.digitCount + d] }
+            var bucket: UInt32?
+            let t = TopMagnitudes.threshold(x, count: n, keep: k, topDigits: counts) { digit in
+                bucket = digit
+                guard digit == guess, let b = copyBuffer.baseAddress else { return nil }
+                // the chunks' copies side by side (each moves down, never past a later one)
+                var end = 0
+                for chunk in 0..<max(chunks, 1) {
+                    let from = Parallel.chunkRange(chunk, of: max(chunks, 1), n).lowerBound
+                    for j in 0..<copied[chunk] { b[end + j] = b[from + j] }
+                    end += copied[chunk]
+                }
+                return UnsafeBufferPointer(start: b, count: end)
             }
+            if bucket != nil { lastBucket = bucket }
+            return t
         }
-        guard let t = TopMagnitudes.threshold(x, count: n, keep: k, topDigits: counts) else {
+        guard let t = found else {
             throw EngineError("the scores of this \(name): \(s.firstNaN().message)")
         }
         var kept = [Int](repeating: 0, count: chunks)
@@ -252,6 +311,7 @@ public final class Parameter {
             }
         }
         TopMagnitudes.dropTies(x, count: n, threshold: t, excess: kept.reduce(0, +) - k) { mp[$0] = 0; xp[$0] = 0 }
+        storedIsWhole = true
     }
 
     /// Where the scores' mask is computed before it is installed (kept between passes).
