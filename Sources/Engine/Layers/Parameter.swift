@@ -36,12 +36,8 @@ public final class Parameter {
     /// mask) and by the first straight-through gradient that reads it (so it serves only the
     /// backward pass of that forward pass).
     private var storedIsWhole = false
-    /// The top-11-bit bucket that held the k-th magnitude of the scores at the last selection:
-    /// the counting pass of the next one copies this bucket aside (`bucketCopy`, one slot per
-    /// entry), and when the k-th magnitude is still in it (it rarely moves between two steps)
-    /// no pass gathers the bucket. nil before a selection with 0 < k < n.
-    private var lastBucket: UInt32?
-    private var bucketCopy: [UInt32] = []
+    /// The threshold of the scores' top-k, helped by the last one (ScoreSelection.swift).
+    var selection = ScoreSelection()
     /// The scores that choose the mask, a parameter of their own (named "<name>_scores") that
     /// optimisers train; nil without scores.
     public private(set) var scores: Parameter?
@@ -256,51 +252,14 @@ public final class Parameter {
     }
 
     /// M = top-k of |s|, the stored values and W_eff = W ⊙ M, split across the engine's
-    /// threads (`Kernels.TopMagnitudes`' steps): each chunk counts its top digits, the counts
-    /// give the threshold, each chunk makes its part of the mask, and the ties are settled from
-    /// the top index down. The counts are integers, so the result is the same for any split.
+    /// threads (`Kernels.TopMagnitudes`' steps): the counts give the threshold (`ScoreSelection`:
+    /// around the last one, or by the top digits), each chunk makes its part of the mask, and the
+    /// ties are settled from the top index down. The counts are integers, so the result is the
+    /// same for any split.
     private func reselect(_ s: Tensor, keep k: Int, mask m: Tensor, stored: Tensor) throws {
         let n = value.count, x = s.data
         let chunks = Parallel.chunkCount(n, costPerItem: 4)
-        let guess = n > 0 ? lastBucket : nil
-        if guess != nil && bucketCopy.count != n { bucketCopy = [UInt32](repeating: 0, count: n) }
-        var counts = [UInt32](repeating: 0, count: chunks * TopMagnitudes.digitCount)
-        var copied = [Int](repeating: 0, count: chunks)
-        let found: UInt32? = bucketCopy.withUnsafeMutableBufferPointer { copyBuffer in
-            counts.withUnsafeMutableBufferPointer { c in
-                copied.withUnsafeMutableBufferPointer { cc in
-                    Parallel.forChunksIndexed(n, costPerItem: 4) { chunk, range in
-                        let into = c.baseAddress! + chunk * TopMagnitudes.digitCount
-                        if let d = guess {
-                            // each chunk copies into its own range's slots
-                            cc[chunk] = TopMagnitudes.countTopDigits(x, range, into: into, copying: d,
-                                                                     into: copyBuffer.baseAddress! + range.lowerBound)
-                        } else {
-                            TopMagnitudes.countTopDigits(x, range, into: into)
-                        }
-                    }
-                }
-                for chunk in 1..<max(chunks, 1) {
-                    for d in 0..<TopMagnitudes.digitCount { c[d] &+= c[chunk * TopMagnitudes.digitCount + d] }
-                }
-            }
-            var bucket: UInt32?
-            let t = TopMagnitudes.threshold(x, count: n, keep: k, topDigits: counts) { digit in
-                bucket = digit
-                guard digit == guess, let b = copyBuffer.baseAddress else { return nil }
-                // the chunks' copies side by side (each moves down, never past a later one)
-                var end = 0
-                for chunk in 0..<max(chunks, 1) {
-                    let from = Parallel.chunkRange(chunk, of: max(chunks, 1), n).lowerBound
-                    for j in 0..<copied[chunk] { b[end + j] = b[from + j] }
-                    end += copied[chunk]
-                }
-                return UnsafeBufferPointer(start: b, count: end)
-            }
-            if bucket != nil { lastBucket = bucket }
-            return t
-        }
-        guard let t = found else {
+        guard let t = selection.threshold(x, count: n, keep: k) else {
             throw EngineError("the scores of this \(name): \(s.firstNaN().message)")
         }
         var kept = [Int](repeating: 0, count: chunks)
