@@ -6,7 +6,8 @@
 /// select over those patterns: a histogram of the top 11 bits finds the bucket that holds
 /// rank k (counted in chunks that can run on several threads); one more pass copies that
 /// bucket's patterns aside, and the last 20 bits are resolved on the copy (11, then 9). Two
-/// passes over the data, no sort. The mask keeps every
+/// passes over the data, no sort; one when the counting pass copies the bucket because the
+/// caller guessed it (TopMagnitudes+Bucket.swift). The mask keeps every
 /// |x| ≥ t, then drops the entries with |x| = t from the highest index down until k are kept.
 /// The passes over the data are free of branches (they vectorise).
 public enum TopMagnitudes {
@@ -67,11 +68,17 @@ public enum TopMagnitudes {
     /// The pattern every kept entry's magnitude reaches (|x| ≥ t keeps at least k, |x| > t
     /// fewer than k): the magnitude of rank k, 0 (all) for k ≥ n, above every magnitude for
     /// k ≤ 0; `counts` = `countTopDigits` of all n entries. nil when a value is NaN.
-    public static func threshold(_ x: UnsafePointer<Float>, count n: Int, keep k: Int, topDigits counts: UnsafePointer<UInt32>) -> UInt32? {
+    /// `copied(d)` may hand over the patterns of bucket d (top digit d, all of them, in any
+    /// order) when the caller has them already (`countTopDigits(_:_:into:copying:into:)`);
+    /// otherwise (nil) the bucket is gathered from x. The threshold is the same either way.
+    public static func threshold(_ x: UnsafePointer<Float>, count n: Int, keep k: Int, topDigits counts: UnsafePointer<UInt32>,
+                                 copied: (UInt32) -> UnsafeBufferPointer<UInt32>? = { _ in nil }) -> UInt32? {
         // NaN patterns (above 0x7F80_0000) all have top digits 0x7F8...0x7FF.
         if (0x7F8..<0x800).contains(where: { counts[$0] != 0 }) && hasNaN(x, count: n) { return nil }
         if k <= 0 { return 0x8000_0000 }
         if k >= n { return 0 }
+        let (digit, rank) = bucket(ofRank: k, topDigits: counts)
+        if let b = copied(digit) { return resolve(b, top: digit, rank: rank) }
         return kthLargest(x, count: n, rank: k, topDigits: counts)
     }
 
@@ -135,44 +142,41 @@ public enum TopMagnitudes {
     // MARK: the selection
 
     /// The magnitude pattern of rank `rank` (1-based, 1 ≤ rank ≤ n) from the top, by radix
-    /// select, given the counts of the top 11 bits (`countTopDigits`).
+    /// select, given the counts of the top 11 bits (`countTopDigits`): the bucket that holds
+    /// the rank (`bucket(ofRank:)`) is copied aside (`gather`) and resolved on the copy
+    /// (`resolve`).
     static func kthLargest(_ x: UnsafePointer<Float>, count n: Int, rank: Int, topDigits counts: UnsafePointer<UInt32>) -> UInt32 {
+        let (top, remaining) = bucket(ofRank: rank, topDigits: counts)
+        let size = Int(counts[Int(top)])
+        var copy = [UInt32](repeating: 0, count: size + gatherBlock)
+        return copy.withUnsafeMutableBufferPointer { b in
+            let found = gather(x, count: n, digit: top, size: size, into: b.baseAddress!)
+            return resolve(UnsafeBufferPointer(rebasing: b[..<found]), top: top, rank: remaining)
+        }
+    }
+
+    /// Patterns are gathered in blocks of this many (`gather`), the slack its copy needs.
+    static let gatherBlock = 64
+
+    /// Copies the magnitude patterns of x whose top 11 bits are `digit` (`size` of them, as
+    /// `countTopDigits` counted) into `copy` (room for size + `gatherBlock`); returns how many
+    /// it copied (at most size). Without branches: each pattern is written at the end of the
+    /// copy, which grows by one when it is in the bucket; blocks of 64 with 64 slots of slack,
+    /// so that the end is checked against the count the caller gave once per block (not per
+    /// pattern: that would make a chain of dependent steps).
+    static func gather(_ x: UnsafePointer<Float>, count n: Int, digit top: UInt32, size: Int, into b: UnsafeMutablePointer<UInt32>) -> Int {
         let bits = patterns(x)
-        var histogram = [UInt32](repeating: 0, count: digitCount)
-        var remaining = rank, digit = 2047
-        while Int(counts[digit]) < remaining { remaining -= Int(counts[digit]); digit -= 1 }
-        let top = UInt32(digit)
-        // The bucket's patterns, copied aside without branches: each pattern is written at the
-        // end of the copy, which grows by one when it is in the bucket. Blocks of 64 with 64
-        // slots of slack, so that the end is checked against the count the caller gave once
-        // per block (not per pattern: that would make a chain of dependent steps). Digits 2
-        // (11 bits) and 3 (9 bits) are then resolved on the copy.
-        let size = Int(counts[digit]), block = 64
-        var bucket = [UInt32](repeating: 0, count: size + block)
-        let found = bucket.withUnsafeMutableBufferPointer { b in
-            var end = 0, i = 0
-            while i < n && end <= size {
-                let stop = Swift.min(i + block, n)
-                for j in i..<stop {
-                    let p = bits[j] & 0x7FFF_FFFF
-                    b[end] = p
-                    end &+= Int(((p >> 20 ^ top) &- 1) >> 31)   // 1 in the bucket (digits < 2¹¹), else 0
-                }
-                i = stop
+        var end = 0, i = 0
+        while i < n && end <= size {
+            let stop = Swift.min(i + gatherBlock, n)
+            for j in i..<stop {
+                let p = bits[j] & 0x7FFF_FFFF
+                b[end] = p
+                end &+= Int(inBucket(p, top))
             }
-            return Swift.min(end, size)
+            i = stop
         }
-        bucket.removeLast(bucket.count - found)
-        var prefix = top << 20
-        for (shift, width) in [(UInt32(9), UInt32(11)), (UInt32(0), UInt32(9))] {
-            let digitMask = (UInt32(1) << width) - 1, high = shift + width
-            for b in 0..<2048 { histogram[b] = 0 }
-            for p in bucket where p >> high == prefix >> high { histogram[Int((p >> shift) & digitMask)] += 1 }
-            var d = Int(digitMask)
-            while Int(histogram[d]) < remaining { remaining -= Int(histogram[d]); d -= 1 }
-            prefix |= UInt32(d) << shift
-        }
-        return prefix
+        return Swift.min(end, size)
     }
 
     /// Whether a value is NaN (a magnitude pattern above infinity's).
@@ -207,6 +211,12 @@ public enum TopMagnitudes {
     /// so its top bit is the sign of the difference.
     @inline(__always) static func lanes(ifAtLeast t: UInt32, _ x: UInt32) -> UInt32 {
         (((x & 0x7FFF_FFFF) &- t) >> 31) &- 1
+    }
+
+    /// 1 when the magnitude pattern p (below 2³¹) has top 11 bits `digit`, else 0: the digits
+    /// differ by less than 2¹¹, so (difference − 1)'s top bit is set only when it is 0.
+    @inline(__always) static func inBucket(_ p: UInt32, _ digit: UInt32) -> UInt32 {
+        ((p >> 20 ^ digit) &- 1) >> 31
     }
 
     /// All ones when the float of pattern x is not ±0, else 0.

@@ -137,4 +137,77 @@ final class TopMagnitudesTests: XCTestCase {
             }
         }
     }
+
+    /// The counting pass that also copies a guessed bucket: the same counts, the bucket's
+    /// patterns in index order; the threshold from the copy equals the gathered one.
+    func testTheCountingPassCopiesTheGuessedBucketAndGivesTheSameThreshold() {
+        var rng = RandomGenerator(seed: 31)
+        let n = 10_001
+        let x = (0..<n).map { _ in Float(rng.uniform(-1, 1)) } + tied(300, seed: 3)
+        let total = x.count
+        x.withUnsafeBufferPointer { xp in
+            var plain = [UInt32](repeating: 0, count: TopMagnitudes.digitCount)
+            TopMagnitudes.countTopDigits(xp.baseAddress!, 0..<total, into: &plain)
+            for k in [1, 2_500, 5_000, total - 1] {
+                let (digit, _) = TopMagnitudes.bucket(ofRank: k, topDigits: plain)
+                for guess in [digit, digit == 0 ? 1 : digit - 1] {
+                    var counts = [UInt32](repeating: 0, count: TopMagnitudes.digitCount)
+                    var copy = [UInt32](repeating: 0, count: total)
+                    let c = TopMagnitudes.countTopDigits(xp.baseAddress!, 0..<total, into: &counts, copying: guess, into: &copy)
+                    XCTAssertEqual(counts, plain)
+                    let expected = x.map { $0.bitPattern & 0x7FFF_FFFF }.filter { $0 >> 20 == guess }
+                    XCTAssertEqual(Array(copy[..<c]), expected, "k \(k)")
+                    let gathered = TopMagnitudes.threshold(xp.baseAddress!, count: total, keep: k, topDigits: plain)
+                    let fromCopy = copy.withUnsafeBufferPointer { cp in
+                        TopMagnitudes.threshold(xp.baseAddress!, count: total, keep: k, topDigits: plain) { d in
+                            d == guess ? UnsafeBufferPointer(rebasing: cp[..<c]) : nil
+                        }
+                    }
+                    XCTAssertEqual(fromCopy, gathered, "k \(k), guess \(guess)")
+                    let kth = x.map { abs($0).bitPattern }.sorted(by: >)[k - 1]
+                    XCTAssertEqual(gathered, kth, "k \(k): the k-th largest magnitude")
+                }
+            }
+        }
+    }
+
+    /// The count around a window of the top 22 bits against its definition.
+    func testTheCountAroundAWindowCountsAboveAndWithinAndCopiesTheWindow() {
+        var rng = RandomGenerator(seed: 41)
+        let x = (0..<5_000).map { _ in Float(rng.uniform(-1, 1)) } + tied(200, seed: 9) + [.nan]
+        let q = x.map { ($0.bitPattern & 0x7FFF_FFFF) >> 9 }
+        for (lo, hi) in [(UInt32(0), UInt32(0)), (0x1F_8000, 0x1F_8100), (0x1F_C000, 0x3F_FFFF)] {
+            for range in [0..<5_000, 1_000..<5_201] {
+                var copy = [UInt32](repeating: 0, count: range.count)
+                let r = x.withUnsafeBufferPointer { TopMagnitudes.countAround($0.baseAddress!, range, window: lo, hi, into: &copy) }
+                XCTAssertEqual(r.above, range.filter { q[$0] > hi }.count)
+                XCTAssertEqual(r.within, range.filter { q[$0] >= lo && q[$0] <= hi }.count)
+                XCTAssertEqual(Array(copy[..<r.within]), range.filter { q[$0] >= lo && q[$0] <= hi }.map { x[$0].bitPattern & 0x7FFF_FFFF })
+                XCTAssertEqual(r.nan, range.contains(5_200))
+            }
+        }
+    }
+
+    /// Scores that move a little between selections, as in training: the window around the
+    /// last threshold decides most of them, and every mask is the definition's, on 1 and 2 threads.
+    func testSelectionsAroundTheLastThresholdKeepTheDefinitionsEntries() throws {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        for threads in [1, 2] {
+            Parallel.setThreads(threads)
+            let n = 40_000
+            let p = Parameter(name: "weight", shape: [n])
+            var rng = RandomGenerator(seed: 51)
+            var s = (0..<n).map { _ in Float(rng.uniform(-1, 1)) }
+            try p.setScores(Tensor(shape: [n], values: s), keeping: 0.4)
+            for round in 0..<6 {
+                for i in 0..<n { s[i] = s[i] * 0.9999 + Float(rng.uniform(-1e-4, 1e-4)) }
+                if round == 3 { for i in 0..<100 { s[i] = s[200 + i] } }   // ties
+                p.scores!.value.copy(from: Tensor(shape: [n], values: s))
+                try p.prepareForward(training: true)
+                XCTAssertEqual(Set((0..<n).filter { p.mask![$0] == 1 }), expectedKept(s, p.keptCount!), "threads \(threads), round \(round)")
+            }
+            XCTAssertGreaterThan(p.selection.windowHits, 2, "threads \(threads)")
+        }
+    }
 }

@@ -24,19 +24,25 @@ end
 
 local function median(t) table.sort(t) return t[(#t + 1) // 2] end
 
-local result = {}
-for _, kind in ipairs{'dense', 'edge-popup'} do
-  local t = trainer(kind == 'edge-popup')
-  t:steps(train, 5)   -- warm-up
-  local times, cpu = {}, {}
-  for r = 1, rounds do
+-- The rounds of the two alternate (dense, edge-popup, dense, ...), so that a change in the
+-- machine's load between them moves both alike.
+local result, t, times, cpu = {}, {}, {}, {}
+local kinds = {'dense', 'edge-popup'}
+for _, kind in ipairs(kinds) do
+  t[kind], times[kind], cpu[kind] = trainer(kind == 'edge-popup'), {}, {}
+  t[kind]:steps(train, 5)   -- warm-up
+end
+for r = 1, rounds do
+  for _, kind in ipairs(kinds) do
     local s, c = wb.clock(), os.clock()
-    t:steps(train, steps)
-    times[r], cpu[r] = (wb.clock() - s) / steps, (os.clock() - c) / steps
+    t[kind]:steps(train, steps)
+    times[kind][r], cpu[kind][r] = (wb.clock() - s) / steps, (os.clock() - c) / steps
   end
-  result[kind], result[kind .. ' cpu'] = median(times), median(cpu)
+end
+for _, kind in ipairs(kinds) do
+  result[kind], result[kind .. ' cpu'] = median(times[kind]), median(cpu[kind])
   local e = wb.clock()
-  t:epoch(train)
+  t[kind]:epoch(train)
   result[kind .. ' epoch'] = wb.clock() - e
   print(string.format('%-10s step %.3f ms (median of %d x %d steps; %.3f ms of process CPU time); one epoch %.2f s', kind,
     1000 * result[kind], rounds, steps, 1000 * result[kind .. ' cpu'], result[kind .. ' epoch']))

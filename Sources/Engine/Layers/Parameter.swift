@@ -28,8 +28,16 @@ public final class Parameter {
     /// ∂L/∂W_eff after a backward pass (accumulated, as in Torch).
     public let grad: Tensor
     public private(set) var mask: Tensor?
-    /// W where M = 0 (meaningless where M = 1); nil without a mask.
+    /// W where M = 0 (meaningless where M = 1, unless `storedIsWhole`); nil without a mask.
     private var maskedValues: Tensor?
+    /// Whether `maskedValues` holds W at every entry, W_eff = W ⊙ M: set by the reselection of
+    /// a forward pass in training (which writes W everywhere), cleared by `applyMask` (after
+    /// anything that may have written W_eff: an optimiser step, a pass in evaluation, a new
+    /// mask) and by the first straight-through gradient that reads it (so it serves only the
+    /// backward pass of that forward pass).
+    private var storedIsWhole = false
+    /// The threshold of the scores' top-k, helped by the last one (ScoreSelection.swift).
+    var selection = ScoreSelection()
     /// The scores that choose the mask, a parameter of their own (named "<name>_scores") that
     /// optimisers train; nil without scores.
     public private(set) var scores: Parameter?
@@ -78,7 +86,10 @@ public final class Parameter {
 
     /// W_eff = 0 (+0, whatever the sign of what was there) where the mask is 0: the one place
     /// this rule lives.
-    @inline(__always) public func applyMask() { if let m = mask { Parameter.zero(value, where: m) } }
+    @inline(__always) public func applyMask() {
+        storedIsWhole = false
+        if let m = mask { Parameter.zero(value, where: m) }
+    }
 
     /// t = 0 where the mask is 0, for optimiser state shaped like the parameter: no momentum
     /// under the mask.
@@ -182,10 +193,25 @@ public final class Parameter {
     }
 
     /// ∂L/∂s = (∂L/∂W_eff ⊙ W) · sign(s), from the gradient accumulated so far (no-op without
-    /// scores). Set, not accumulated, so it always matches `grad`.
+    /// scores). Set, not accumulated, so it always matches `grad`. W is read from the stored
+    /// values alone (three streams, not five) when the last forward pass in training chose the
+    /// mask and left W whole there (`storedIsWhole`); the first gradient after it does so, later
+    /// ones read W_eff where M = 1 and the stored values where M = 0. Either way W_i is the same
+    /// float, so the gradient has the same bits.
     public func propagateGradientToScores() {
         guard let s = scores else { return }
-        let g = grad.data, x = value.data, m = mask?.data, w = maskedValues?.data, sv = s.value.data, out = s.grad.data
+        let whole = storedIsWhole
+        storedIsWhole = false
+        let g = grad.data, sv = s.value.data, out = s.grad.data
+        if whole, let w = maskedValues?.data {
+            Parallel.forChunks(value.count, costPerItem: 3) { r in
+                let i = r.lowerBound
+                TopMagnitudes.straightThroughGradient(gradient: g + i, effective: w + i, mask: nil, stored: nil,
+                                                      scores: sv + i, into: out + i, count: r.count)
+            }
+            return
+        }
+        let x = value.data, m = mask?.data, w = maskedValues?.data
         Parallel.forChunks(value.count, costPerItem: 4) { r in
             let i = r.lowerBound
             TopMagnitudes.straightThroughGradient(gradient: g + i, effective: x + i, mask: m.map { $0 + i },
@@ -226,22 +252,14 @@ public final class Parameter {
     }
 
     /// M = top-k of |s|, the stored values and W_eff = W ⊙ M, split across the engine's
-    /// threads (`Kernels.TopMagnitudes`' steps): each chunk counts its top digits, the counts
-    /// give the threshold, each chunk makes its part of the mask, and the ties are settled from
-    /// the top index down. The counts are integers, so the result is the same for any split.
+    /// threads (`Kernels.TopMagnitudes`' steps): the counts give the threshold (`ScoreSelection`:
+    /// around the last one, or by the top digits), each chunk makes its part of the mask, and the
+    /// ties are settled from the top index down. The counts are integers, so the result is the
+    /// same for any split.
     private func reselect(_ s: Tensor, keep k: Int, mask m: Tensor, stored: Tensor) throws {
         let n = value.count, x = s.data
         let chunks = Parallel.chunkCount(n, costPerItem: 4)
-        var counts = [UInt32](repeating: 0, count: chunks * TopMagnitudes.digitCount)
-        counts.withUnsafeMutableBufferPointer { c in
-            Parallel.forChunksIndexed(n, costPerItem: 4) { chunk, range in
-                TopMagnitudes.countTopDigits(x, range, into: c.baseAddress! + chunk * TopMagnitudes.digitCount)
-            }
-            for chunk in 1..<max(chunks, 1) {
-                for d in 0..<TopMagnitudes.digitCount { c[d] &+= c[chunk * TopMagnitudes.digitCount + d] }
-            }
-        }
-        guard let t = TopMagnitudes.threshold(x, count: n, keep: k, topDigits: counts) else {
+        guard let t = selection.threshold(x, count: n, keep: k) else {
             throw EngineError("the scores of this \(name): \(s.firstNaN().message)")
         }
         var kept = [Int](repeating: 0, count: chunks)
@@ -252,6 +270,7 @@ public final class Parameter {
             }
         }
         TopMagnitudes.dropTies(x, count: n, threshold: t, excess: kept.reduce(0, +) - k) { mp[$0] = 0; xp[$0] = 0 }
+        storedIsWhole = true
     }
 
     /// Where the scores' mask is computed before it is installed (kept between passes).
