@@ -92,9 +92,11 @@ public struct Im2Col {
         }
     }
 
-    /// gi[c, y, x] = Σ of the columns entries that read x[c, y, x] (col2im), for one image.
-    public func fold(_ col: UnsafePointer<Float>, into gi: UnsafeMutablePointer<Float>) {
-        let p = oh * ow
+    /// gi[c, y, x] = Σ of the columns entries that read x[c, y, x] (col2im), for one image; a
+    /// row of columns starts every `rowStride` floats (P unless the image is one of several
+    /// unfolded side by side).
+    public func fold(_ col: UnsafePointer<Float>, into gi: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let p = rowStride ?? oh * ow
         gi.update(repeating: 0, count: nInputPlane * h * w)
         if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
             // Every window lies inside the image (see `unfold`).

@@ -59,6 +59,16 @@ struct BenchCommand: ParsableCommand {
     var python: String = ".venv/bin/python"
     @Option(help: "Folder where --structured writes the thinned models and their ONNX files (default: a temporary folder, removed).")
     var exportFolder: String?
+    @Flag(help: "Time the nets beyond LeNet instead (\(BenchCommand.largeNets.map(\.name).joined(separator: ", ")), from scripts/models/): one training step and one inference pass of a random --batch, beside PyTorch's anchor figures. The same nets can be named with --nets.")
+    var large = false
+    @Option(help: "Batch of the --large nets, 1...1024.")
+    var batch: Int = 128
+    @Option(help: "Timed steps of the --large nets (after one warm-up), 1...100.")
+    var steps: Int = 5
+    @Flag(help: "Keep one core busy with a spinning process while measuring (started and stopped by the benchmark), as on a shared machine.")
+    var busy = false
+    @Flag(help: .hidden)
+    var spin = false
 
     /// `--threads 1 -2` as `--threads=1 --threads=-2`: the numbers after `--threads`, negative
     /// ones included (which the parser would take for flags), so that they reach validate().
@@ -86,30 +96,46 @@ struct BenchCommand: ParsableCommand {
         for t in threads where !Limits.threads.contains(t) {
             throw ValidationError("--threads must be in \(Limits.threads.lowerBound)...\(Limits.threads.upperBound), got \(t)")
         }
+        if !(1...1024).contains(batch) { throw ValidationError("--batch must be in 1...1024, got \(batch)") }
+        if !(1...100).contains(steps) { throw ValidationError("--steps must be in 1...100, got \(steps)") }
         if !Limits.benchImages.contains(epochImages) {
             throw ValidationError("--epoch-images must be in \(Limits.benchImages.lowerBound)...\(Limits.benchImages.upperBound), got \(epochImages)")
         }
     }
 
     func run() throws {
+        if spin { BusyCore.spinForever() }
+        if let net = one {
+            // Child process: one measurement, as JSON on stdout.
+            if let large = Self.largeNet(net) { return print(try Self.jsonText(try measureLarge(large, threads: threads.first ?? 1))) }
+            return print(try Self.jsonText(try measure(net: net, threads: threads.first ?? 1)))
+        }
+        let busyCore = busy ? try BusyCore() : nil
+        defer { busyCore?.stop() }
+        if busy && !json { FileHandle.standardError.write("one core kept busy by a spinning process (bench --busy)\n".data(using: .utf8)!) }
+        try runMeasurements()
+        if busy && !json { print("(measured with one core kept busy by a spinning process)") }
+    }
+
+    private func runMeasurements() throws {
         if pruners { return try runPruners() }
         if gemm { return runGEMM() }
         if sparse { return try runSparse() }
         if sparseTraining { return try runSparseTraining() }
         if structured { return try runStructured() }
-        if let net = one {
-            // Child process: one measurement, as JSON on stdout.
-            let r = try measure(net: net, threads: threads.first ?? 1)
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys]
-            print(String(data: try enc.encode(r), encoding: .utf8)!)
-            return
+        if large { return try runLarge(Self.largeNets.filter { Self.modelFile($0) != nil }) }
+        let known = ModelZoo.names + Self.largeNets.map(\.name)
+        for n in nets where !known.contains(n) {
+            throw ValidationError("unknown net '\(n)'; known: \(known.joined(separator: ", "))")
         }
-        for n in nets where ModelZoo.named(n) == nil {
-            throw ValidationError("unknown net '\(n)'; known: \(ModelZoo.names.joined(separator: ", "))")
+        let largeNames = nets.compactMap(Self.largeNet)
+        if !largeNames.isEmpty {
+            try runLarge(largeNames)
+            if largeNames.count == nets.count { return }
+            print("")
         }
         var results: [BenchResult] = []
-        for net in nets {
+        for net in nets where Self.largeNet(net) == nil {
             for t in threads {
                 if !json { FileHandle.standardError.write("measuring \(net) on \(t) thread(s)...\n".data(using: .utf8)!) }
                 results.append(try runChild(net: net, threads: t))
@@ -299,19 +325,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func runChild(net: String, threads: Int) throws -> BenchResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path), let exe = Bundle.main.executablePath {
-            p.executableURL = URL(fileURLWithPath: exe)
-        }
-        p.arguments = ["bench", "--one", net, "--threads", "\(threads)", "--epoch-images", "\(epochImages)"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let r = try? JSONDecoder().decode(BenchResult.self, from: out) else {
-            throw CLIError("benchmark of \(net) on \(threads) thread(s) failed (status \(p.terminationStatus))")
+        let out = try runChildProcess(["--one", net, "--threads", "\(threads)", "--epoch-images", "\(epochImages)"])
+        guard let r = try? JSONDecoder().decode(BenchResult.self, from: out) else {
+            throw CLIError("benchmark of \(net) on \(threads) thread(s) printed no result")
         }
         return r
     }

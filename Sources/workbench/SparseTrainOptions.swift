@@ -50,7 +50,7 @@ struct SparseTrainOptions {
             throw ValidationError("--nesterov true needs a momentum > 0 (as PyTorch's SGD): give --momentum or --nesterov false")
         }
         _ = try real(c.weightDecay, "--weight-decay", "in [0, 1]") { $0 >= 0 && $0 <= 1 }
-        let l1 = try real(c.l1, "--L1-loss-coeff", "in [0, 1]") { $0 >= 0 && $0 <= 1 }
+        _ = try real(c.l1, "--L1-loss-coeff", "in [0, 1]") { $0 >= 0 && $0 <= 1 }
         _ = try int(c.printFreq, "--print-freq", 1...1_000_000_000)
         _ = try int(c.layers, "--layers", 10...1000)
         let startPruning = try int(c.startPruning, "--start-pruning-after-epoch", 0...100_000)

@@ -1,8 +1,9 @@
 import XCTest
 @testable import Engine
 
-/// SpatialConvolution has two code paths (row-segment unfolding; padded-width unfolding for
-/// stride-1 layers with wide padded rows) and splits batches across threads. Each is checked
+/// SpatialConvolution has three code paths (row-segment unfolding; padded-width unfolding for
+/// stride-1 layers with wide padded rows; groups of images side by side for small output
+/// planes, whose sparse-rows form SparseKernelTests checks) and splits batches across threads. Each is checked
 /// against the definition computed naively:
 ///   y[b,o,i,j] = bias[o] + Σ W[o,c,v,u] · x[b,c,i·dH+v-padH, j·dW+u-padW]
 final class ConvolutionPathTests: XCTestCase {
@@ -65,6 +66,20 @@ final class ConvolutionPathTests: XCTestCase {
             GlobalRandom.seed(2)
             try check(SpatialConvolution(3, 4, 5, 5), input: [5, 3, 14, 14], threads: threads)
             try check(SpatialConvolution(2, 3, 3, 2, 2, 1, 1, 0), input: [3, 2, 9, 8], threads: threads)
+        }
+    }
+
+    func testImageGroupsMatchDefinition() throws {
+        // Output planes of ≤ 64 positions run groups of images side by side: 3x3 planes (G = 57,
+        // so 70 images make a full group and a partial one), 1x1 planes (the whole chunk) and
+        // a strided 4x4 plane.
+        XCTAssertEqual(SpatialConvolution.imagesPerGroup(positions: 9, chunkImages: 70), 57)
+        XCTAssertEqual(SpatialConvolution.imagesPerGroup(positions: 100, chunkImages: 70), 1)
+        for threads in [1, 2] {
+            GlobalRandom.seed(4)
+            try check(SpatialConvolution(4, 5, 3, 3, 1, 1, 1, 1), input: [70, 4, 3, 3], threads: threads)
+            try check(SpatialConvolution(3, 4, 3, 3), input: [20, 3, 3, 3], threads: threads)
+            try check(SpatialConvolution(2, 3, 3, 3, 2, 2, 1, 1), input: [9, 2, 8, 7], threads: threads)
         }
     }
 

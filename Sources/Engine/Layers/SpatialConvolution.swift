@@ -11,6 +11,9 @@ import Kernels
 ///   ∂L/∂W += ∂L/∂Y_b · columns_bᵀ,   ∂L/∂columns_b = Wᵀ · ∂L/∂Y_b  (then folded back, col2im).
 /// The batch is split into one contiguous chunk per thread, each with its own small
 /// workspace (it stays in cache); weight-gradient partial sums are added in chunk order.
+/// Small output planes (P ≤ 64, the deep layers of VGG-style nets) unfold a group of images
+/// side by side and run one product per group (`SpatialConvolution+ImageGroups`): per image,
+/// the products would be thin (n = P) and repack W every time.
 /// In evaluation, a pruned weight runs as sparse rows (Y_b = W · columns_b with W's nonzeros
 /// only) when `SparseChoice` prefers them (equal to the dense product up to float rounding).
 public final class SpatialConvolution: Module {
@@ -19,9 +22,9 @@ public final class SpatialConvolution: Module {
     public let weightParameter: Parameter
     public let biasParameter: Parameter?
 
-    /// Per-thread scratch memory.
-    private final class Workspace {
-        let columns = Tensor(), gradColumns = Tensor(), gradWeight = Tensor(), gradBias = Tensor()
+    /// Per-thread scratch memory (`rows`: a group's output or gradient rows [nOut, G·P]).
+    final class Workspace {
+        let columns = Tensor(), gradColumns = Tensor(), gradWeight = Tensor(), gradBias = Tensor(), rows = Tensor()
     }
     private var workspaces: [Workspace] = []
     private let sparse = SparseWeightCache()
@@ -64,7 +67,7 @@ public final class SpatialConvolution: Module {
                         ow: Im2Col.outputSize(w, kernel: kW, stride: dW, pad: padW))
     }
 
-    private var kernelSize: Int { nInputPlane * kH * kW }
+    var kernelSize: Int { nInputPlane * kH * kW }
 
     /// Stride-1 layers with wide padded rows (e.g. LeNet's first layer) unfold in padded-width
     /// layout (`PaddedWidthConvolution`); the others unfold row segment by row segment.
@@ -77,16 +80,17 @@ public final class SpatialConvolution: Module {
                                      padH: padH, padW: padW, oh: g.oh, ow: g.ow)
     }
 
-    /// Workspaces for `chunks` threads, sized for `g`.
-    private func prepareWorkspaces(_ chunks: Int, _ g: Geometry, gradients: Bool) {
+    /// Workspaces for `chunks` threads, sized for `g` (and groups of `group` images).
+    private func prepareWorkspaces(_ chunks: Int, _ g: Geometry, gradients: Bool, group: Int = 1) {
         while workspaces.count < chunks { workspaces.append(Workspace()) }
         // Padded-width layout: `columns` holds the padded image, then B [K, L], then the output
         // rows [O, L]; `gradColumns` holds ∂L/∂B, then the padded input gradient.
         let pw = paddedShape(g), padded = usesPaddedWidth(g)
-        let columnsCount = padded ? pw.paddedCount + pw.k * pw.run + pw.o * pw.run : kernelSize * g.p
-        let gradColumnsCount = padded ? pw.k * pw.run + pw.paddedCount : kernelSize * g.p
+        let columnsCount = padded ? pw.paddedCount + pw.k * pw.run + pw.o * pw.run : kernelSize * g.p * group
+        let gradColumnsCount = padded ? pw.k * pw.run + pw.paddedCount : kernelSize * g.p * group
         for w in workspaces.prefix(chunks) {
             w.columns.resize([columnsCount])
+            if group > 1 { w.rows.resize([nOutputPlane * g.p * group]) }
             if gradients {
                 w.gradColumns.resize([gradColumnsCount])
                 w.gradWeight.resize([nOutputPlane, kernelSize])
@@ -100,8 +104,9 @@ public final class SpatialConvolution: Module {
         output.resize(input.dim == 4 ? [g.b, nOutputPlane, g.oh, g.ow] : [nOutputPlane, g.oh, g.ow])
         let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
         let chunks = Parallel.chunkCount(g.b, costPerItem: nOut * k * p)
-        prepareWorkspaces(chunks, g, gradients: false)
         let padded = usesPaddedWidth(g)
+        let group = padded ? 1 : Self.imagesPerGroup(positions: p, chunkImages: (g.b + chunks - 1) / chunks)
+        prepareWorkspaces(chunks, g, gradients: false, group: group)
         let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
         let inSize = nInputPlane * g.h * g.w
         let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b)
@@ -123,6 +128,9 @@ public final class SpatialConvolution: Module {
                 return
             }
             let im2col = self.im2col(g)
+            if group > 1 {
+                return self.forwardGroups(r, group: group, im2col, x: x, y: y, w: w, bias: bias, rows: rows, self.workspaces[c])
+            }
             for b in r {
                 im2col.unfold(x + b * inSize, into: col)
                 let yb = y + b * nOut * p
@@ -167,7 +175,8 @@ public final class SpatialConvolution: Module {
         let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
         let work = nOut * k * p * ((parameters ? 1 : 0) + (inputGradient ? 1 : 0))
         let chunks = Parallel.chunkCount(g.b, costPerItem: work)
-        prepareWorkspaces(chunks, g, gradients: true)
+        let group = usesPaddedWidth(g) ? 1 : Self.imagesPerGroup(positions: g.p, chunkImages: (g.b + chunks - 1) / chunks)
+        prepareWorkspaces(chunks, g, gradients: true, group: group)
         if inputGradient { gradInput.resize(input.shape) }
         let x = input.data, gy = gradOutput.data, w = weightParameter.value.data
         let gi = inputGradient ? gradInput.data : nil
@@ -205,6 +214,10 @@ public final class SpatialConvolution: Module {
                 return
             }
             let im2col = self.im2col(g)
+            if group > 1 {
+                return self.backwardGroups(r, group: group, im2col, x: x, gy: gy, w: w, gw: parameters ? gw : nil,
+                                           gb: parameters && hasBias ? gb : nil, gi: gi, scale: scale, ws)
+            }
             for b in r {
                 let gyb = gy + b * nOut * p
                 if parameters {
@@ -228,7 +241,7 @@ public final class SpatialConvolution: Module {
 
     /// ∂L/∂b[o] += scale · Σ_i ∂L/∂y[o, i] for one image's gradient [nOut, p].
     @inline(__always)
-    private static func addBiasGradient(_ gy: UnsafePointer<Float>, _ nOut: Int, _ p: Int, _ scale: Float,
+    static func addBiasGradient(_ gy: UnsafePointer<Float>, _ nOut: Int, _ p: Int, _ scale: Float,
                                         _ gb: UnsafeMutablePointer<Float>) {
         for o in 0..<nOut {
             let row = gy + o * p

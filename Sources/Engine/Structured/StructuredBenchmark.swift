@@ -26,12 +26,6 @@ public enum StructuredBenchmark {
     /// The variants measured: (layer, fraction) pairs; LeNet-5's conv2 is layer 4, fc1 layer 8.
     public static let defaultCuts: [(layer: Int, fraction: Double)] = [(4, 0.5), (4, 0.75), (8, 0.5), (8, 0.75)]
 
-    static func cpuSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-    }
-
     /// The test set as batches of 1000 images, filled once (the timing is the forward passes
     /// only, as ONNX Runtime's is over arrays already made).
     static func batches(_ test: Dataset) -> [(inputs: Tensor, targets: Tensor)] {
@@ -50,7 +44,7 @@ public enum StructuredBenchmark {
         var best = (wall: Double.infinity, cpu: 0.0, error: 0.0)
         for _ in 0..<repeats {
             var wrong = 0, count = 0
-            let c0 = cpuSeconds(), t0 = DispatchTime.now().uptimeNanoseconds
+            let c0 = processCPUSeconds(), t0 = DispatchTime.now().uptimeNanoseconds
             for (x, t) in batches {
                 let y = try model.forward(x)
                 let classes = y.count / t.count
@@ -61,7 +55,7 @@ public enum StructuredBenchmark {
                 }
                 count += t.count
             }
-            let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu = cpuSeconds() - c0
+            let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu = processCPUSeconds() - c0
             if wall < best.wall { best = (wall, cpu, 100 * Double(wrong) / Double(count)) }
         }
         return best

@@ -71,16 +71,17 @@ public enum Benchmark {
         return try! Dataset(name: d.name, pixels: px, labels: lb, channels: d.channels, height: d.height, width: d.width, classes: d.classes)
     }
 
-    /// Multiply-add FLOPs of one forward pass (2 per multiply-accumulate in convolutions and
-    /// linear layers; activations, pooling and loss not counted), found by running one image.
+    /// Multiply-add FLOPs of one image's forward pass (2 per multiply-accumulate in
+    /// convolutions and linear layers; activations, pooling and loss not counted), found by
+    /// running a batch of two images (a batch, so that every layer takes it as one).
     public static func forwardFLOPs(_ model: Sequential, imageShape: [Int]) throws -> Double {
-        let x = Tensor(shape: [1] + imageShape)
+        let x = Tensor(shape: [2] + imageShape)
         var total = 0.0
         var cur = x
         for m in model.modules {
             let out = try m.forward(cur)
             if let c = m as? SpatialConvolution {
-                total += 2 * Double(out.count) * Double(c.nInputPlane * c.kH * c.kW)
+                total += Double(out.count) * Double(c.nInputPlane * c.kH * c.kW)   // 2 FLOPs × half the batch's outputs
             } else if let l = m as? Linear {
                 total += 2 * Double(l.inputSize * l.outputSize)
             }
@@ -105,4 +106,11 @@ public func peakResidentMegabytes() -> Double {
     var u = rusage()
     getrusage(RUSAGE_SELF.rawValue, &u)
     return Double(u.ru_maxrss) / 1024
+}
+
+/// This process's CPU seconds (user + system, all threads).
+public func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

@@ -53,13 +53,6 @@ public enum SparseTrainingBenchmark {
         return (Sequential(modules), linears)
     }
 
-    /// This process's CPU seconds (user + system, all threads).
-    static func processCPUSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-    }
-
     public static func run(train: Dataset, threads: Int, sparsity: Double = 0.98, runs: Int = 3, seed: UInt64 = 1,
                            log: (String) -> Void = { _ in }) throws -> Result {
         Parallel.setThreads(threads)
