@@ -39,7 +39,7 @@ struct BenchCommand: ParsableCommand {
     var one: String?
     @Flag(help: "Time the expensive pruners instead: emp on layer 8 and on every layer (1,000 scoring images), and the taylor2 Hessian of the whole net over 10,000 images against one training pass over them.")
     var pruners = false
-    @Flag(help: "Time the matrix products of the fully connected layers' training steps, one thread: the engine's SmallGEMM against OpenBLAS, in GFLOP/s, and which one the routing picks.")
+    @Flag(help: "Time the matrix products of the fully connected layers' and three convolutions' training steps, one thread: the engine's SmallGEMM against OpenBLAS, in GFLOP/s, and which one the routing picks.")
     var gemm = false
     @Option(help: "Model for --pruners (default inp/lenet5.safetensors) and --sparse (default out/lenet5.safetensors).")
     var model: String?

@@ -32,9 +32,15 @@ public enum BLAS {
     /// The routing rule of `gemm`, from a sweep of 144 shapes (single thread, both builds of
     /// OpenBLAS's kernels): SmallGEMM is at least 0.89x OpenBLAS there, and 1.05-1.2x on the
     /// LeNet shapes (2-3.8x against the Haswell-pinned kernels on few-row shapes).
+    ///
+    /// Products with an operand of more than 2¹⁸ floats (1 MiB, beyond L2: the larger
+    /// convolutions' and LeNet-5's 2400 → 120 products) go to OpenBLAS, which packs its operands
+    /// into cache blocks where SmallGEMM reads A in place: 1.2-1.9x faster there on a Zen 3
+    /// (`bench --gemm`), unless SmallGEMM runs 16-lane vectors against OpenBLAS's 8-lane ones.
     @inline(__always)
     static func prefersSmallGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> Bool {
         guard n >= 16, k >= 16, m >= 4 else { return false }
+        if (m * k > 1 << 18 || k * n > 1 << 18) && (openBLASUsesAVX512 || !SmallGEMM.wideVectors) { return false }
         if transA && transB && m < 64 { return false }
         return m >= 16 || ((n >= 256 || k >= 256) && !openBLASUsesAVX512)
     }

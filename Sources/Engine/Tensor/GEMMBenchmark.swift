@@ -22,7 +22,7 @@ public enum GEMMBenchmark {
 
     /// The fully connected layers' three products (forward A·Wᵀ, input gradient G·W, weight
     /// gradient Gᵀ·X) for LeNet-300-100 at batch 100 (the IMP runs) and LeNet-5's 2400 → 120
-    /// layer at batch 128.
+    /// layer at batch 128, and three convolutions' products.
     public static let shapes: [Shape] = {
         var s: [Shape] = []
         func linear(_ name: String, batch: Int, inputs: Int, outputs: Int) {
@@ -33,6 +33,17 @@ public enum GEMMBenchmark {
         linear("784→300 (b100)", batch: 100, inputs: 784, outputs: 300)
         linear("300→100 (b100)", batch: 100, inputs: 300, outputs: 100)
         linear("2400→120 (b128)", batch: 128, inputs: 2400, outputs: 120)
+        // A convolution's products on its unfolded input, columns [K, n]: forward W·columns,
+        // weight gradient ∂Y·columnsᵀ, input gradient Wᵀ·∂Y (conv48-2's 3x3 layers: 64→64 on
+        // 24x24 planes in padded-width rows, 256→256 on 6x6 and 512→512 on 3x3 in image groups).
+        func convolution(_ name: String, outputs: Int, k: Int, columns: Int) {
+            s.append(Shape(name: "\(name) forward", m: outputs, n: columns, k: k, transA: false, transB: false))
+            s.append(Shape(name: "\(name) weight gradient", m: outputs, n: k, k: columns, transA: false, transB: true))
+            s.append(Shape(name: "\(name) input gradient", m: k, n: columns, k: outputs, transA: true, transB: false))
+        }
+        convolution("conv 64→64 3x3 24²", outputs: 64, k: 576, columns: 24 * 26)
+        convolution("conv 256→256 3x3 6² (G 15)", outputs: 256, k: 2304, columns: 36 * 15)
+        convolution("conv 512→512 3x3 3² (G 57)", outputs: 512, k: 4608, columns: 9 * 57)
         return s
     }()
 
