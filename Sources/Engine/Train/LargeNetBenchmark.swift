@@ -42,7 +42,7 @@ public enum LargeNetBenchmark {
             model.zeroGradParameters()
             let y = try model.forward(x)
             try criterion.forward(y, labels)
-            _ = try model.backward(x, try criterion.backward(y, labels))
+            try model.backwardParametersOnly(x, try criterion.backward(y, labels))   // as the trainer: no input gradient of the first layer
         }
         model.training()
         try step()
