@@ -1,10 +1,12 @@
 import Foundation
+import Synchronization
 import XCTest
 @testable import Engine
 
 /// The worker pool runs every chunk exactly once, including a region started before its
-/// workers have begun running (a start-up race that once deadlocked), nested regions, and
-/// regions after the workers fell asleep.
+/// workers have begun running (a start-up race that once deadlocked), nested regions,
+/// regions after the workers fell asleep, regions whose caller sleeps for a long chunk, and
+/// regions on a machine whose cores are all kept busy by other threads.
 final class WorkerPoolTests: XCTestCase {
     /// Runs `body` on another thread and fails if it does not finish within `seconds`
     /// (a deadlock would otherwise hang the suite).
@@ -52,5 +54,64 @@ final class WorkerPoolTests: XCTestCase {
             }
         })
         XCTAssertTrue((0..<(n * n)).allSatisfy { out[$0] == $0 })
+    }
+
+    func testCallerSleepingForALongChunkIsWokenEveryTime() {
+        // A worker's chunk that outlasts the caller's spin (2 ms against 50 µs): the caller
+        // sleeps and the worker that ends the region wakes it, 200 times in a row.
+        let pool = WorkerPool(workers: 1)
+        nonisolated(unsafe) var total = 0
+        XCTAssertTrue(finishes(within: 30) {
+            for _ in 0..<200 {
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+                hits.initialize(repeating: 0, count: 2)
+                pool.run(2) { c in
+                    if c == 1 { Thread.sleep(forTimeInterval: 0.002) }
+                    hits[c] += 1
+                }
+                total += hits[0] + hits[1]
+                hits.deallocate()
+            }
+        }, "a caller waiting for a long chunk was never woken")
+        XCTAssertEqual(total, 400)
+    }
+
+    func testRegionsCompleteWhileEveryCoreIsBusy() {
+        // As many spinning threads as cores, for the whole test: 2,000 regions of 3 chunks on a
+        // 2-worker pool still each run every chunk once, and finish in a bound far above their
+        // work (not a speed assertion: a caller spinning on a preempted worker, or workers that
+        // never yield, would still pass it, but a lost wake-up would not).
+        final class StopFlag: Sendable { let value = Atomic<Bool>(false) }
+        let stop = StopFlag()
+        let spinners = ProcessInfo.processInfo.activeProcessorCount
+        let stopped = DispatchSemaphore(value: 0)
+        for _ in 0..<spinners {
+            Thread {
+                var x: UInt64 = 1
+                while !stop.value.load(ordering: .relaxed) { x = x &* 6364136223846793005 &+ 1 }
+                if x == 0 { print(x) }
+                stopped.signal()
+            }.start()
+        }
+        defer {
+            stop.value.store(true, ordering: .relaxed)
+            for _ in 0..<spinners { stopped.wait() }
+        }
+        let pool = WorkerPool(workers: 2)
+        nonisolated(unsafe) var counts = [Int](repeating: 0, count: 3)
+        XCTAssertTrue(finishes(within: 60) {
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+            defer { hits.deallocate() }
+            for _ in 0..<2000 {
+                hits.initialize(repeating: 0, count: 3)
+                pool.run(3) { c in
+                    var s: Float = 0
+                    for i in 0..<2000 { s += Float(i) }   // ~µs of work per chunk
+                    hits[c] += s > 0 ? 1 : 0
+                }
+                for c in 0..<3 { counts[c] += hits[c] }
+            }
+        }, "parallel regions stalled while every core was busy")
+        XCTAssertEqual(counts, [2000, 2000, 2000])
     }
 }
