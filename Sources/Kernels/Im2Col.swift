@@ -51,6 +51,7 @@ public struct Im2Col {
             }
             return
         }
+        if usesPaddedPlane { return unfoldThroughPaddedPlane(x, into: col, rowStride: ld) }
         for row in 0..<kernelSize { unfoldRow(row, x, into: col + row * ld) }
     }
 
@@ -97,6 +98,8 @@ public struct Im2Col {
     /// unfolded side by side).
     public func fold(_ col: UnsafePointer<Float>, into gi: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
         let p = rowStride ?? oh * ow
+        let windowsInside = dW == 1 && dH == 1 && padW == 0 && padH == 0
+        if !windowsInside && usesPaddedPlane { return foldThroughPaddedPlane(col, into: gi, rowStride: p) }
         gi.update(repeating: 0, count: nInputPlane * h * w)
         if dW == 1 && dH == 1 && padW == 0 && padH == 0 {
             // Every window lies inside the image (see `unfold`).
