@@ -70,14 +70,15 @@ final class ConvolutionPathTests: XCTestCase {
     }
 
     func testImageGroupsMatchDefinition() throws {
-        // Output planes of ≤ 64 positions run groups of images side by side: 3x3 planes (G = 57,
-        // so 70 images make a full group and a partial one), 1x1 planes (the whole chunk) and
-        // a strided 4x4 plane.
-        XCTAssertEqual(SpatialConvolution.imagesPerGroup(positions: 9, chunkImages: 70), 57)
+        // Output planes of ≤ 64 positions run groups of images side by side: 3x3 planes (at
+        // most 57 a group, so 71 images make a group of 36 and a shorter one of 35), 1x1 planes
+        // (the whole chunk) and a strided 4x4 plane.
+        XCTAssertEqual(SpatialConvolution.imagesPerGroup(positions: 9, chunkImages: 71), 36)
+        XCTAssertEqual(SpatialConvolution.imagesPerGroup(positions: 9, chunkImages: 128), 43)
         XCTAssertEqual(SpatialConvolution.imagesPerGroup(positions: 100, chunkImages: 70), 1)
         for threads in [1, 2] {
             GlobalRandom.seed(4)
-            try check(SpatialConvolution(4, 5, 3, 3, 1, 1, 1, 1), input: [70, 4, 3, 3], threads: threads)
+            try check(SpatialConvolution(4, 5, 3, 3, 1, 1, 1, 1), input: [71, 4, 3, 3], threads: threads)
             try check(SpatialConvolution(3, 4, 3, 3), input: [20, 3, 3, 3], threads: threads)
             try check(SpatialConvolution(2, 3, 3, 3, 2, 2, 1, 1), input: [9, 2, 8, 7], threads: threads)
         }

@@ -16,10 +16,14 @@ extension SpatialConvolution {
     static let groupColumns = 512
 
     /// G: the images unfolded side by side per product, 1 (per image) for planes wider than
-    /// `groupedPositions`, else enough for `groupColumns` columns, at most a chunk's images.
+    /// `groupedPositions`, else enough for `groupColumns` columns, at most a chunk's images,
+    /// evened out over the chunk's groups (128 images of 3x3 planes: 3 groups of 43, not
+    /// 57 + 57 + 14, whose last product would be thin).
     static func imagesPerGroup(positions p: Int, chunkImages: Int) -> Int {
-        guard p <= groupedPositions, p > 0 else { return 1 }
-        return Swift.max(1, Swift.min(chunkImages, (groupColumns + p - 1) / p))
+        guard p <= groupedPositions, p > 0, chunkImages > 1 else { return 1 }
+        let widest = Swift.min(chunkImages, (groupColumns + p - 1) / p)
+        let groups = (chunkImages + widest - 1) / widest
+        return (chunkImages + groups - 1) / groups
     }
 
     /// The forward pass of images `r` (one thread's chunk), `group` at a time.
