@@ -72,20 +72,18 @@ public enum Benchmark {
     }
 
     /// Multiply-add FLOPs of one image's forward pass (2 per multiply-accumulate in
-    /// convolutions and linear layers; activations, pooling and loss not counted), found by
-    /// running a batch of two images (a batch, so that every layer takes it as one).
+    /// convolutions and linear layers, wherever they sit in the net; activations, pooling and
+    /// loss not counted), found by running a batch of two images (a batch, so that every layer
+    /// takes it as one) and reading each layer's output size.
     public static func forwardFLOPs(_ model: Sequential, imageShape: [Int]) throws -> Double {
-        let x = Tensor(shape: [2] + imageShape)
+        _ = try model.forward(Tensor(shape: [2] + imageShape))
         var total = 0.0
-        var cur = x
-        for m in model.modules {
-            let out = try m.forward(cur)
+        for m in allModules(model) {
             if let c = m as? SpatialConvolution {
-                total += Double(out.count) * Double(c.nInputPlane * c.kH * c.kW)   // 2 FLOPs × half the batch's outputs
+                total += Double(c.output.count) * Double(c.nInputPlane * c.kH * c.kW)   // 2 FLOPs × half the batch's outputs
             } else if let l = m as? Linear {
                 total += 2 * Double(l.inputSize * l.outputSize)
             }
-            cur = out
         }
         model.clearState()
         return total
