@@ -84,7 +84,7 @@ public enum ForwardCost {
 
     /// The cost of `m` after a forward pass of one image (its `output` holds that image's output).
     static func cost(of m: Module) throws -> Double {
-        if let s = m as? Sequential { return try s.modules.reduce(0) { $0 + (try cost(of: $1)) } }
+        if let s = m as? Container { return try s.modules.reduce(0) { $0 + (try cost(of: $1)) } }
         guard let c = m as? ForwardCosting else {
             throw EngineError("the forward cost of \(m.description) is not known (ForwardCost.swift lists the layers that state theirs)")
         }
