@@ -34,9 +34,13 @@ public final class Sequential: Container {
     }
 
     /// Index (0-based) of the lowest module whose parameters are trained; modules below it
-    /// are frozen or parameter-free, so the backward pass stops there.
+    /// are frozen or parameter-free, so the backward pass stops there. A container counts as
+    /// trained when a leaf inside it is (the leaves are what accumulate gradients).
     public var lowestTrainedIndex: Int {
-        modules.firstIndex { !$0.isFrozen && !$0.allParameters.isEmpty } ?? modules.count
+        modules.firstIndex { m in
+            m is Container ? leafModules(m).contains { !$0.isFrozen && !$0.parameters.isEmpty }
+                           : !m.isFrozen && !m.allParameters.isEmpty
+        } ?? modules.count
     }
 
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
