@@ -62,6 +62,20 @@ final class ModelZooTests: XCTestCase {
         }
     }
 
+    /// ResNet-20's convolutions and Linear cost 81,102,090 FLOPs per 3x32x32 image (2 per
+    /// multiply-add: He et al.'s "41M" multiply-adds), and every module states its cost.
+    func testResNet20ForwardCost() throws {
+        guard let net = try model("resnet20") as? Sequential else { return XCTFail("not an nn.Sequential") }
+        let total = try ForwardCost.perModule(net, imageShape: [3, 32, 32]).reduce(0, +)
+        net.evaluate()
+        _ = try net.forward(Tensor(shape: [1, 3, 32, 32]))
+        let weighted = leafModules(net).filter { $0 is SpatialConvolution || $0 is Linear }
+            .compactMap { ($0 as? ForwardCosting)?.forwardFLOPs(outputElements: $0.output.count) }.reduce(0, +)
+        XCTAssertEqual(weighted, 81_102_090)
+        XCTAssertGreaterThan(total, weighted)
+        XCTAssertLessThan(total, weighted * 1.05, "batch norm, ReLU, the additions and the pooling are a few percent")
+    }
+
     func testBadArgumentsSayWhatTheyExpect() throws {
         XCTAssertThrowsError(try model("resnet-cifar", ["21"])) { XCTAssertTrue("\($0)".contains("depth must be 6n+2"), "\($0)") }
         XCTAssertThrowsError(try model("resnet-cifar", ["20", "C"])) { XCTAssertTrue("\($0)".contains("'A' or 'B'"), "\($0)") }

@@ -3,17 +3,7 @@ import XCTest
 
 /// A small residual net (table containers, option-A shortcut) learns a synthetic problem.
 final class ResidualTrainingTests: XCTestCase {
-    /// 8x8 images; class k (of 4) lights row 2k, plus seeded noise (as TrainingTests).
-    private func synthetic(_ n: Int, seed: UInt64) throws -> Dataset {
-        var rng = RandomGenerator(seed: seed)
-        var px = [UInt8](), lb = [Int32]()
-        for _ in 0..<n {
-            let k = Int(rng.next() % 4)
-            for r in 0..<8 { for _ in 0..<8 { px.append(UInt8(r == 2 * k ? 150 + Int(rng.next() % 100) : Int(rng.next() % 90))) } }
-            lb.append(Int32(k))
-        }
-        return try Dataset(name: "synthetic", pixels: px, labels: lb, channels: 1, height: 8, width: 8, classes: 10)
-    }
+    private func synthetic(_ n: Int, seed: UInt64) throws -> Dataset { try TestData.brightRows(n, seed: seed) }
 
     func testSmallResidualNetLearnsTheSyntheticProblem() throws {
         let model = try ContainerFixtures.residualNet()

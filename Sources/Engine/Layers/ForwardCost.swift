@@ -10,7 +10,10 @@
 /// - batch normalisation: 2·|y| (a scale and a shift per element, its evaluation form);
 /// - `SoftMax`, `LogSoftMax`: 3·|y| (subtract the maximum, exponentiate, normalise);
 /// - `View`, `Reshape`, `Identity`, `Dropout`: 0 (no arithmetic at evaluation);
-/// - `Sequential`: the sum over its modules.
+/// - `SpatialAveragePooling(kW×kH)`: |y|·kW·kH additions; `GlobalAveragePooling`: |x|;
+///   `MulConstant`: |y|; `CAddTable`, `CMulTable` of n tensors: |y|·(n − 1);
+///   `JoinTable`, `SelectTable`, `Narrow`, `SpatialZeroPadding`: 0 (copies);
+/// - containers (`Sequential`, `ConcatTable`, `ParallelTable`): the sum over their modules.
 public protocol ForwardCosting {
     /// FLOPs of one forward pass on one image whose output has `y` elements.
     func forwardFLOPs(outputElements y: Int) -> Double
@@ -53,6 +56,42 @@ extension View: ForwardCosting {
 }
 
 extension Reshape: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
+extension SpatialAveragePooling: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * kW * kH) }
+}
+
+extension GlobalAveragePooling: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * lastPlaneSize) }
+}
+
+extension MulConstant: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y) }
+}
+
+extension CAddTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * max(lastInputCount - 1, 0)) }
+}
+
+extension CMulTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * max(lastInputCount - 1, 0)) }
+}
+
+extension JoinTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
+extension SelectTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
+extension Narrow: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
+extension SpatialZeroPadding: ForwardCosting {
     public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
 }
 

@@ -3,6 +3,9 @@
 /// y[b, c, 0, 0] = (1/(H·W)) Σ_{i,j} x[b, c, i, j], a 3D input giving C×1×1.
 /// ∂L/∂x[b, c, i, j] = ∂L/∂y[b, c, 0, 0] / (H·W).
 public final class GlobalAveragePooling: Module {
+    /// H·W of the last input (what the forward cost counts).
+    public private(set) var lastPlaneSize = 0
+
     override public init() { super.init() }
 
     override public var typeName: String { "nn.GlobalAveragePooling" }
@@ -10,6 +13,7 @@ public final class GlobalAveragePooling: Module {
     override public func updateOutput(_ input: Tensor) throws -> Tensor {
         try checkRank(input, [3, 4], description)
         let plane = input.shape[input.dim - 2] * input.shape[input.dim - 1]
+        lastPlaneSize = plane
         var s = input.shape
         s[s.count - 2] = 1; s[s.count - 1] = 1
         output.resize(s)

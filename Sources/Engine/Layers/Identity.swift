@@ -17,10 +17,10 @@ public final class Identity: Module {
     }
 
     override public func updateGradInput(_ input: Activation, _ gradOutput: Activation) throws -> Activation {
-        guard gradOutput.hasSameShape(as: input) || (input.flattened.count == 1 && gradOutput.flattened.count == 1) else {
+        if case .tensor(let x) = input, case .tensor(let g) = gradOutput { return .tensor(try updateGradInput(x, g)) }
+        guard gradOutput.hasSameShape(as: input) else {
             throw EngineError("nn.Identity: gradOutput has size \(gradOutput.shapeDescription), the input \(input.shapeDescription)")
         }
-        if case .tensor(let x) = input, case .tensor(let g) = gradOutput { return .tensor(try updateGradInput(x, g)) }
         tableGradInput = gradOutput
         return gradOutput
     }

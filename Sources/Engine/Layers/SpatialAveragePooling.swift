@@ -23,10 +23,7 @@ public final class SpatialAveragePooling: Module {
     @discardableResult public func floor() -> SpatialAveragePooling { ceilMode = false; return self }
 
     private func outputSize(_ n: Int, _ k: Int, _ d: Int, _ pad: Int) -> Int {
-        var o = ceilMode ? Int((Double(n + 2 * pad - k) / Double(d)).rounded(.up)) + 1
-                         : (n + 2 * pad - k) / d + 1
-        if pad > 0 && (o - 1) * d >= n + pad { o -= 1 }
-        return o
+        SpatialMaxPooling.pooledSize(n, kernel: k, stride: d, pad: pad, ceil: ceilMode)
     }
 
     private func geometry(_ input: Tensor) throws -> (planes: Int, h: Int, w: Int, oh: Int, ow: Int) {

@@ -3,6 +3,8 @@
 /// input's structure; a tensor input is an error naming the module.
 open class TableModule: Module {
     var tableGradInput: Activation = .table([])
+    /// Entries of the last input table (what the forward cost counts).
+    public internal(set) var lastInputCount = 0
 
     override open var usesTables: Bool { true }
     override open var activationGradInput: Activation { tableGradInput }
@@ -25,6 +27,7 @@ open class TableModule: Module {
     /// The input as a table of tensors of one shape, or an error naming the first that differs.
     func sameShapeTensors(_ input: Activation) throws -> [Tensor] {
         let x = try input.tensors(for: description)
+        lastInputCount = x.count
         for (i, t) in x.enumerated().dropFirst() where t.shape != x[0].shape {
             throw EngineError("\(description): input \(i + 1) has size \(shapeString(t.shape)), input 1 has \(shapeString(x[0].shape)); the inputs must have one size")
         }
