@@ -46,13 +46,14 @@ final class ModelZooTests: XCTestCase {
 
     /// Forward to 10 scores and backward to the input's shape, and the model file round trip.
     func testResidualAndDenseNetsRunAndSave() throws {
-        for (file, args) in [("resnet-cifar", ["8"]), ("resnet-cifar", ["8", "B"]), ("wide-resnet", ["10", "1"]),
-                             ("densenet-bc", ["10", "4"])] {
+        // the smallest of each family (a debug build's convolutions are slow); option B and the
+        // larger sizes differ only in what the parameter counts above check
+        for (file, args) in [("resnet-cifar", ["8"]), ("wide-resnet", ["10", "1"]), ("densenet-bc", ["10", "4"])] {
             guard let net = try model(file, args) as? Sequential else { return XCTFail("\(file) is not an nn.Sequential") }
-            let x = Tensor(shape: [2, 3, 32, 32], repeating: 0.5)
+            let x = Tensor(shape: [1, 3, 32, 32], repeating: 0.5)
             let y = try net.forward(x)
-            XCTAssertEqual(y.shape, [2, 10], "\(file) \(args)")
-            XCTAssertEqual(try net.backward(x, Tensor(shape: [2, 10], repeating: 1)).shape, [2, 3, 32, 32], "\(file) \(args)")
+            XCTAssertEqual(y.shape, [1, 10], "\(file) \(args)")
+            XCTAssertEqual(try net.backward(x, Tensor(shape: [1, 10], repeating: 1)).shape, [1, 3, 32, 32], "\(file) \(args)")
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-\(UUID().uuidString).safetensors").path
             defer { try? FileManager.default.removeItem(atPath: path) }
             try ModelFile.save(net, to: path)
