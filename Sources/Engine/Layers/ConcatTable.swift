@@ -30,9 +30,16 @@ public final class ConcatTable: Container {
         return g
     }
 
-    /// Σᵢ of the branches' input gradients, into a buffer of this module's own.
+    /// Σᵢ of the branches' input gradients, into a buffer of this module's own (the last
+    /// call's when the sizes are the same).
     private func sum(_ grads: [Activation]) throws -> Activation {
-        let total = grads[0].clone()
+        let total: Activation
+        if tableGradInput.hasSameShape(as: grads[0]) {
+            total = tableGradInput
+            for (t, g) in zip(total.flattened, grads[0].flattened) { t.copy(from: g) }
+        } else {
+            total = grads[0].clone()
+        }
         for g in grads.dropFirst() { try total.add(g, who: typeName) }
         tableGradInput = total
         return total
