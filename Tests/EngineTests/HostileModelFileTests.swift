@@ -94,8 +94,19 @@ final class HostileModelFileTests: XCTestCase {
             ModuleSpec(type: "nn.Reshape", args: [2, 3], options: ["batchMode": 1]), ModuleSpec(type: "nn.ReLU"),
             ModuleSpec(type: "nn.Tanh"), ModuleSpec(type: "nn.Sigmoid"), ModuleSpec(type: "nn.Identity"),
             ModuleSpec(type: "nn.SoftMax"), ModuleSpec(type: "nn.LogSoftMax"),
+            ModuleSpec(type: "nn.CAddTable", options: ["inplace": 1]), ModuleSpec(type: "nn.CMulTable"),
+            ModuleSpec(type: "nn.JoinTable", args: [1, 3]), ModuleSpec(type: "nn.JoinTable", args: [-1]),
+            ModuleSpec(type: "nn.SelectTable", args: [-2]), ModuleSpec(type: "nn.Narrow", args: [2, 3, -1]),
+            ModuleSpec(type: "nn.SpatialAveragePooling", args: [3, 3, 2, 2, 1, 1], options: ["ceil": 1, "countIncludePad": 0]),
+            ModuleSpec(type: "nn.GlobalAveragePooling"), ModuleSpec(type: "nn.SpatialZeroPadding", args: [1, -1, 2, 0]),
+            ModuleSpec(type: "nn.MulConstant", args: [0.5], options: ["inplace": 1]),
         ]
-        let top = ModuleSpec(type: "nn.Sequential", modules: specs + [ModuleSpec(type: "nn.Sequential", modules: [specs[0]])])
+        let containers = [
+            ModuleSpec(type: "nn.Sequential", modules: [specs[0]]),
+            ModuleSpec(type: "nn.ConcatTable", modules: [specs[0], ModuleSpec(type: "nn.Sequential", modules: [specs[2], specs[4]])]),
+            ModuleSpec(type: "nn.ParallelTable", modules: [specs[3], ModuleSpec(type: "nn.ConcatTable", modules: [specs[1]])]),
+        ]
+        let top = ModuleSpec(type: "nn.Sequential", modules: specs + containers)
         let blueprint = try ModuleFactory.blueprint(top)
         let built = try blueprint.build() as! Sequential
         XCTAssertEqual(try ModuleFactory.make(built.spec).spec, built.spec, "building the blueprint keeps every setting")

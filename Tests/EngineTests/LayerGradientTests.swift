@@ -220,4 +220,63 @@ final class LayerGradientTests: XCTestCase {
         for case let d as Dropout in net.modules { d.reuseNoise = true }
         assertGradients(net, TestData.uniform([3, 1, 6, 6]), .init(step: 3e-3, rtol: 2e-2, atol: 3e-3))
     }
+
+    // MARK: the modules residual and dense nets use (tables: TableModuleGradientTests)
+
+    func testNarrow() throws {
+        assertGradients(try Narrow(2, 2, 3), TestData.uniform([3, 5]), .init(), "Narrow(2, 2, 3)")
+        assertGradients(try Narrow(2, 2, -1), TestData.uniform([2, 4, 3, 3]), .init(), "Narrow to the end")
+        assertGradients(try Narrow(-1, 1, 2), TestData.uniform([2, 3, 4]), .init(), "Narrow of the last dimension")
+        let x = Tensor(shape: [2, 4], values: [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertEqual(try Narrow(2, 2, -2).forward(x).scalars, [2, 3, 6, 7])   // length = 4 - 2 - 2 + 2
+        XCTAssertThrowsError(try Narrow(2, 4, 2).forward(x)) { XCTAssertTrue("\($0)".contains("entries 4...5 do not exist"), "\($0)") }
+        XCTAssertThrowsError(try Narrow(3, 1, 1).forward(x)) { XCTAssertTrue("\($0)".contains("dimension 3 does not exist"), "\($0)") }
+    }
+
+    func testSpatialAveragePooling() {
+        assertGradients(SpatialAveragePooling(2, 2, 2, 2), TestData.uniform([2, 2, 4, 4]), .init(), "avg 2x2/2")
+        assertGradients(SpatialAveragePooling(3, 3), TestData.uniform([1, 2, 5, 5]), .init(), "avg 3x3/1")
+        assertGradients(SpatialAveragePooling(3, 3, 2, 2, 1, 1), TestData.uniform([1, 2, 6, 6]), .init(), "avg padded")
+        assertGradients(SpatialAveragePooling(3, 3, 2, 2, 1, 1).ceil(), TestData.uniform([1, 2, 6, 6]), .init(), "avg padded ceil")
+        let exclude = SpatialAveragePooling(3, 3, 2, 2, 1, 1)
+        exclude.countIncludePad = false
+        assertGradients(exclude, TestData.uniform([2, 5, 5]), .init(), "avg excluding the padding")
+    }
+
+    /// Torch's divisors: the padded window (count_include_pad) or the covered entries, and
+    /// ceil mode's last window clipped to the padded input.
+    func testSpatialAveragePoolingDivisors() throws {
+        let x = Tensor(shape: [1, 1, 3, 3], repeating: 1)
+        XCTAssertEqual(try SpatialAveragePooling(3, 3, 2, 2, 1, 1).forward(x).scalars, [4.0 / 9, 4.0 / 9, 4.0 / 9, 4.0 / 9])
+        let exclude = SpatialAveragePooling(3, 3, 2, 2, 1, 1)
+        exclude.countIncludePad = false
+        XCTAssertEqual(try exclude.forward(x).scalars, [1, 1, 1, 1])
+        let y = try SpatialAveragePooling(2, 2, 2, 2).ceil().forward(x)
+        XCTAssertEqual(y.shape, [1, 1, 2, 2])
+        XCTAssertEqual(y.scalars, [1, 1, 1, 1])   // the 1x1, 1x2, 2x1 windows past the edge average what they cover
+        XCTAssertEqual(SpatialAveragePooling(2, 2, 2, 2).description, "nn.SpatialAveragePooling(2x2, 2,2)")
+        XCTAssertEqual(SpatialAveragePooling(3, 3, 1, 1, 1, 1).description, "nn.SpatialAveragePooling(3x3, 1,1, 1,1)")
+    }
+
+    func testGlobalAveragePooling() throws {
+        assertGradients(GlobalAveragePooling(), TestData.uniform([2, 3, 4, 5]), .init(), "global average of a batch")
+        assertGradients(GlobalAveragePooling(), TestData.uniform([3, 2, 2]), .init(), "global average of one image")
+        let x = TestData.uniform([2, 3, 4, 4])
+        XCTAssertEqual(try GlobalAveragePooling().forward(x).scalars, try SpatialAveragePooling(4, 4).forward(x).scalars)
+    }
+
+    func testSpatialZeroPaddingPadsAndCrops() throws {
+        assertGradients(SpatialZeroPadding(1, 2, 0, 1), TestData.uniform([2, 2, 3, 3]), .init(), "padding")
+        assertGradients(SpatialZeroPadding(-1, 1, -2, 0), TestData.uniform([1, 2, 4, 4]), .init(), "crop and pad")
+        let x = Tensor(shape: [1, 2, 2], values: [1, 2, 3, 4])
+        XCTAssertEqual(try SpatialZeroPadding(1, 0, 0, 0).forward(x).scalars, [0, 1, 2, 0, 3, 4])
+        XCTAssertEqual(try SpatialZeroPadding(-1, 0, 0, -1).forward(x).scalars, [2])
+        XCTAssertThrowsError(try SpatialZeroPadding(-2).forward(x))
+        XCTAssertEqual(SpatialZeroPadding(1, -1, 2).description, "nn.SpatialZeroPadding(l=1, r=-1, t=2, b=1)")
+    }
+
+    func testMulConstant() {
+        assertGradients(MulConstant(-1.5), TestData.uniform([3, 4]))
+        assertGradients(MulConstant(0), TestData.uniform([3, 4]), .init(), "MulConstant(0)")
+    }
 }

@@ -120,6 +120,9 @@ final class ONNXExportTests: XCTestCase {
                       contains: ["layer 3 (nn.Odd)", "ONNX export does not support nn.Odd"])
         assertMessage(errorMessage { try ONNXExport.encode(model, inputShape: [5]) },
                       contains: ["does not take inputs of shape N×5"])
+        let residual = Sequential([Linear(4, 4), Sequential([ConcatTable([Linear(4, 4), Identity()]), CAddTable()])])
+        assertMessage(errorMessage { try ONNXExport.encode(residual, inputShape: [4]) },
+                      contains: ["layer 2.1 is nn.ConcatTable, a table module"])
     }
 
     func testTheVarintsAndFieldsOfTheWireFormat() {

@@ -3,17 +3,7 @@ import XCTest
 
 /// The training loop: reproducible by seed, and it learns.
 final class TrainingTests: XCTestCase {
-    /// 8x8 images; class k (of 4) lights row 2k, plus seeded noise.
-    private func synthetic(_ n: Int, seed: UInt64) throws -> Dataset {
-        var rng = RandomGenerator(seed: seed)
-        var px = [UInt8](), lb = [Int32]()
-        for _ in 0..<n {
-            let k = Int(rng.next() % 4)
-            for r in 0..<8 { for _ in 0..<8 { px.append(UInt8(r == 2 * k ? 150 + Int(rng.next() % 100) : Int(rng.next() % 90))) } }
-            lb.append(Int32(k))
-        }
-        return try Dataset(name: "synthetic", pixels: px, labels: lb, channels: 1, height: 8, width: 8, classes: 10)
-    }
+    private func synthetic(_ n: Int, seed: UInt64) throws -> Dataset { try TestData.brightRows(n, seed: seed) }
 
     private func smallConvNet() throws -> Sequential {
         Sequential([SpatialConvolution(1, 4, 3, 3, 1, 1, 1, 1), Tanh(), SpatialMaxPooling(2, 2), try View(64),

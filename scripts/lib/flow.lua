@@ -118,11 +118,12 @@ function flow.layersAndFractions(opt, model)
   for k, l in ipairs(layers) do
     if opt.global and seen[l] then error(string.format('%slayer %d is listed twice', layerWhere, l), 0) end
     seen[l] = true
-    if l < 1 or l > #model then
-      error(string.format('%slayer %d does not exist: the model has layers 1..%d', layerWhere, l, #model), 0)
+    local leaves = wb.layers(model)
+    if l < 1 or l > #leaves then
+      error(string.format('%slayer %d does not exist: the model has layers 1..%d', layerWhere, l, #leaves), 0)
     end
-    if not model:get(l).weight then
-      error(string.format('%slayer %d (%s) has no weights to prune', layerWhere, l, tostring(model:get(l))), 0)
+    if not leaves[l].weight then
+      error(string.format('%slayer %d (%s) has no weights to prune', layerWhere, l, tostring(leaves[l])), 0)
     end
     local p = fractions[k] or fractions[1]
     if not (p >= 0 and p <= 1) then

@@ -33,9 +33,9 @@ public enum ModuleBindings: LuaBindingArea {
         try call.requireObject(i, className, expected: "nn module")
     }
 
-    static func sequential(_ call: LuaCall) throws -> Sequential {
+    static func container(_ call: LuaCall) throws -> Container {
         let m = try module(call, 1)
-        guard let s = m as? Sequential else { throw call.error("\(m.typeName) is not a container (nn.Sequential)") }
+        guard let s = m as? Container else { throw call.error("\(m.typeName) is not a container (nn.Sequential, nn.ConcatTable, nn.ParallelTable)") }
         return s
     }
 
@@ -55,32 +55,63 @@ public enum ModuleBindings: LuaBindingArea {
     /// Whether `m` is `container` or contains it (adding it would make a cycle).
     static func contains(_ m: Module, _ container: Module) -> Bool {
         if m === container { return true }
-        if let s = m as? Sequential { return s.modules.contains { contains($0, container) } }
+        if let s = m as? Container { return s.modules.contains { contains($0, container) } }
         return false
     }
 
     /// Modules of type `typeName` in `m` and its descendants, depth first (Torch's findModules).
     static func find(_ m: Module, _ typeName: String) -> [Module] {
         var found = m.typeName == typeName ? [m] : []
-        if let s = m as? Sequential { for c in s.modules { found += find(c, typeName) } }
+        if let s = m as? Container { for c in s.modules { found += find(c, typeName) } }
         return found
     }
 
     /// The input and gradOutput arguments of a backward call, checked against the last
     /// forward: Engine modules read their `output` buffer and size their loops by it, so a
     /// gradOutput of another size (or a backward before any forward) must not reach them.
-    static func backwardArguments(_ call: LuaCall, _ m: Module) throws -> (Tensor, Tensor) {
-        let x = try call.tensor(2), g = try call.tensor(3)
-        guard m.output.count > 0 || g.count == 0 else {
-            throw call.error("\(m.description): call forward before backward")
-        }
-        guard g.count == m.output.count else {
-            throw call.argumentError(3, "gradOutput of size \(shapeString(g.shape)) does not match the output of the last forward (size \(shapeString(m.output.shape)))")
-        }
-        if m is ElementwiseModule && x.count != m.output.count {
-            throw call.argumentError(2, "input of size \(shapeString(x.shape)) is not the input of the last forward (output size \(shapeString(m.output.shape)))")
+    static func backwardArguments(_ call: LuaCall, _ m: Module) throws -> (Activation, Activation) {
+        let x = try activation(call, 2), g = try activation(call, 3)
+        let y = m.activationOutput
+        if case .tensor(let gt) = g, case .tensor(let yt) = y {
+            guard yt.count > 0 || gt.count == 0 else {
+                throw call.error("\(m.description): call forward before backward")
+            }
+            guard gt.count == yt.count else {
+                throw call.argumentError(3, "gradOutput of size \(shapeString(gt.shape)) does not match the output of the last forward (size \(shapeString(yt.shape)))")
+            }
+            if m is ElementwiseModule, case .tensor(let xt) = x, xt.count != yt.count {
+                throw call.argumentError(2, "input of size \(shapeString(xt.shape)) is not the input of the last forward (output size \(shapeString(yt.shape)))")
+            }
+        } else if !g.hasSameShape(as: y) {
+            throw call.argumentError(3, "gradOutput of size \(g.shapeDescription) does not match the output of the last forward (size \(y.shapeDescription))")
         }
         return (x, g)
+    }
+
+    /// The tensor or (nested) table of tensors at `i`: what forward and backward take.
+    static func activation(_ call: LuaCall, _ i: Int) throws -> Activation {
+        if !call.isTable(i) || call.isSizeTable(i) { return .tensor(try call.tensor(i)) }
+        return try table(call, Int(lua_absindex(call.L, Int32(i))), argument: i, depth: 0)
+    }
+
+    private static func table(_ call: LuaCall, _ index: Int, argument: Int, depth: Int) throws -> Activation {
+        guard depth < 64 else { throw call.argumentError(argument, "tables nested more than 64 deep (does a table contain itself?)") }
+        try call.ensureStack(2)
+        let n = Int(lua_rawlen(call.L, Int32(index)))
+        var entries = [Activation]()
+        for k in stride(from: 1, through: n, by: 1) {
+            lua_rawgeti(call.L, Int32(index), lua_Integer(k))
+            defer { wb_pop(call.L, 1) }
+            let top = Int(lua_gettop(call.L))
+            if call.isTable(top) && !call.isSizeTable(top) {
+                entries.append(try table(call, top, argument: argument, depth: depth + 1))
+            } else if let t: Tensor = call.object(top, TensorBindings.className) {
+                entries.append(.tensor(t))
+            } else {
+                throw call.argumentError(argument, "entry \(k) of the table is a \(call.typeName(top)), expected a tensor or a table of tensors")
+            }
+        }
+        return .table(entries)
     }
 
     /// `f()` on a module, returning self for chaining.
@@ -96,7 +127,7 @@ public enum ModuleBindings: LuaBindingArea {
 
     static let methods: [String: LuaFunction] = [
         "add": { call in
-            let s = try sequential(call)
+            let s = try container(call)
             let m = try module(call, 2)
             guard !contains(m, s) else { throw call.argumentError(2, "adding this module would make the container contain itself") }
             if let i = try call.optionalInteger(3) { try s.insert(m, at: i) } else { s.add(m) }
@@ -104,7 +135,7 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         },
         "insert": { call in
-            let s = try sequential(call)
+            let s = try container(call)
             let m = try module(call, 2)
             guard !contains(m, s) else { throw call.argumentError(2, "inserting this module would make the container contain itself") }
             try s.insert(m, at: try call.optionalInteger(3) ?? s.count + 1)
@@ -112,39 +143,41 @@ public enum ModuleBindings: LuaBindingArea {
             return 1
         },
         "remove": { call in
-            let s = try sequential(call)
+            let s = try container(call)
             call.push(try s.remove(at: try call.optionalInteger(2)))
             return 1
         },
         "get": { call in
-            let s = try sequential(call)
+            let s = try container(call)
             call.push(try s.module(at: try call.integer(2)))
             return 1
         },
         "size": { call in
-            call.push(try sequential(call).count)
+            call.push(try container(call).count)
             return 1
         },
+        // m:forward(x), x a tensor or a table of them (nested): a tensor or a Lua table back
         "forward": { call in
             let m = try module(call, 1)
-            call.push(try m.forward(try call.tensor(2)))
+            try call.push(try m.forward(try activation(call, 2)))
             return 1
         },
         "updateOutput": { call in
             let m = try module(call, 1)
-            call.push(try m.updateOutput(try call.tensor(2)))
+            try call.push(try m.updateOutput(try activation(call, 2)))
             return 1
         },
+        // m:backward(input, gradOutput [, scale]): tensors or tables as forward gave them
         "backward": { call in
             let m = try module(call, 1)
             let (x, g) = try backwardArguments(call, m)
-            call.push(try m.backward(x, g, scale: Float(try call.optionalNumber(4) ?? 1)))
+            try call.push(try m.backward(x, g, scale: Float(try call.optionalNumber(4) ?? 1)))
             return 1
         },
         "updateGradInput": { call in
             let m = try module(call, 1)
             let (x, g) = try backwardArguments(call, m)
-            call.push(try m.updateGradInput(x, g))
+            try call.push(try m.updateGradInput(x, g))
             return 1
         },
         "accGradParameters": { call in
@@ -215,12 +248,23 @@ public enum ModuleBindings: LuaBindingArea {
         },
         "removeScores": returningSelf { call, m in try weight(call, m).removeScores() },
         "ceil": returningSelf { call, m in
+            if let a = m as? SpatialAveragePooling { a.ceil(); return }
             guard let p = m as? SpatialMaxPooling else { throw call.error("\(m.typeName) has no ceil mode") }
             p.ceil()
         },
         "floor": returningSelf { call, m in
+            if let a = m as? SpatialAveragePooling { a.floor(); return }
             guard let p = m as? SpatialMaxPooling else { throw call.error("\(m.typeName) has no floor mode") }
             p.floor()
+        },
+        // avg:setCountIncludePad() (Torch's default) / avg:setCountExcludePad()
+        "setCountIncludePad": returningSelf { call, m in
+            guard let a = m as? SpatialAveragePooling else { throw call.error("\(m.typeName) has no setCountIncludePad") }
+            a.countIncludePad = true
+        },
+        "setCountExcludePad": returningSelf { call, m in
+            guard let a = m as? SpatialAveragePooling else { throw call.error("\(m.typeName) has no setCountExcludePad") }
+            a.countIncludePad = false
         },
         "setNumInputDims": returningSelf { call, m in
             guard let v = m as? View else { throw call.error("\(m.typeName) has no setNumInputDims") }
@@ -255,7 +299,7 @@ public enum ModuleBindings: LuaBindingArea {
         let m = try module(call, 1)
         if let l = m as? LuaModule, l.pushField(call) { return 1 }
         if call.isNumber(2) {
-            guard let s = m as? Sequential else { return 0 }
+            guard let s = m as? Container else { return 0 }
             let i = try call.integer(2)
             guard i >= 1 && i <= s.count else { return 0 }
             call.push(s.modules[i - 1])
@@ -278,12 +322,12 @@ public enum ModuleBindings: LuaBindingArea {
         case "keptFraction":
             guard let f = m.weight?.keptFraction else { return 0 }
             call.push(f)
-        case "output": call.push(m.output)
-        case "gradInput": call.push(m.gradInput)
+        case "output": try call.push(m.activationOutput)
+        case "gradInput": try call.push(m.activationGradInput)
         case "train": call.push(m.isTraining)
         case "__typename": call.push(m.typeName)
         case "modules":
-            guard let s = m as? Sequential else { return 0 }
+            guard let s = m as? Container else { return 0 }
             try call.pushArray(s.modules) { call.push($0) }
         case let key:
             return pushNumericProperty(call, m, key)
@@ -361,11 +405,11 @@ public enum ModuleBindings: LuaBindingArea {
     static let metamethods: [String: LuaFunction] = [
         "__tostring": { call in
             let m = try module(call, 1)
-            call.push((m as? Sequential)?.listing ?? m.description)
+            call.push(m.listing)
             return 1
         },
         "__len": { call in
-            call.push((try module(call, 1) as? Sequential)?.count ?? 0)
+            call.push((try module(call, 1) as? Container)?.count ?? 0)
             return 1
         },
     ]
@@ -374,4 +418,18 @@ public enum ModuleBindings: LuaBindingArea {
 extension LuaCall {
     /// Pushes `m` as an `nn` module userdata.
     public func push(_ m: Module) { pushObject(m, className: ModuleBindings.className) }
+
+    /// Pushes a tensor, or a table as a Lua table of (tables of) tensors at 1...n.
+    public func push(_ a: Activation) throws {
+        switch a {
+        case .tensor(let t): push(t)
+        case .table(let entries):
+            try ensureStack(2)
+            lua_createtable(L, Int32(entries.count), 0)
+            for (k, e) in entries.enumerated() {
+                try push(e)
+                lua_rawseti(L, -2, lua_Integer(k + 1))
+            }
+        }
+    }
 }

@@ -7,6 +7,36 @@ enum ModuleConstructors {
     static let table: [String: (LuaCall) throws -> Module] = [
         // nn.Sequential()
         "Sequential": { _ in Sequential() },
+        // nn.ConcatTable(), nn.ParallelTable(): containers giving a table (Container.swift)
+        "ConcatTable": { _ in ConcatTable() },
+        "ParallelTable": { _ in ParallelTable() },
+        // nn.CAddTable([ip = false]), nn.CMulTable()
+        "CAddTable": { a in CAddTable(inplace: try a.boolean(1, default: false)) },
+        "CMulTable": { _ in CMulTable() },
+        // nn.JoinTable(dimension [, nInputDims])
+        "JoinTable": { a in try JoinTable(try a.integer(1), nInputDims: try a.optionalInteger(2)) },
+        // nn.SelectTable(index), negative from the end
+        "SelectTable": { a in try SelectTable(try a.integer(1)) },
+        // nn.Narrow(dimension, offset [, length = 1])
+        "Narrow": { a in try Narrow(try a.integer(1), try a.integer(2), try a.optionalInteger(3) ?? 1) },
+        // nn.SpatialAveragePooling(kW, kH [, dW = 1, dH = 1, padW = 0, padH = 0]); :ceil(), :setCountExcludePad()
+        "SpatialAveragePooling": { a in
+            let kW = try a.size(1), kH = try a.size(2)
+            let padW = try a.optionalPadding(5) ?? 0, padH = try a.optionalPadding(6) ?? 0
+            guard padW <= kW / 2, padH <= kH / 2 else {
+                throw a.error("padding (\(padW),\(padH)) must be at most half the kernel size (\(kW)x\(kH))")
+            }
+            return SpatialAveragePooling(kW, kH, try a.optionalSize(3) ?? 1, try a.optionalSize(4) ?? 1, padW, padH)
+        },
+        // nn.GlobalAveragePooling(): each plane's mean (PyTorch's AdaptiveAvgPool2d(1))
+        "GlobalAveragePooling": { _ in GlobalAveragePooling() },
+        // nn.SpatialZeroPadding(padLeft [, padRight, padTop, padBottom]); negative crops
+        "SpatialZeroPadding": { a in
+            let l = try a.integer(1)
+            return SpatialZeroPadding(l, try a.optionalInteger(2), try a.optionalInteger(3), try a.optionalInteger(4))
+        },
+        // nn.MulConstant(constant [, ip = false])
+        "MulConstant": { a in MulConstant(try a.float(1), inplace: try a.boolean(2, default: false)) },
         // nn.Linear(inputSize, outputSize [, bias = true])
         "Linear": { a in
             let i = try a.size(1), o = try a.size(2)

@@ -53,6 +53,15 @@ public enum PrunerBindings: LuaBindingArea {
     }
 
     static let functions: [String: LuaFunction] = [
+        // wb.layers(model): the modules layer numbers name (the leaf modules, containers
+        // flattened depth first: docs/containers.md) and their Torch paths ('3.1.2')
+        "layers": { call in
+            let model = try ModuleBindings.module(call, 1)
+            let leaves = leafModules(model)
+            try call.pushArray(leaves) { call.push($0) }
+            try call.pushArray((0..<leaves.count).map { Pruning.layerPath(of: model, layer: $0 + 1) ?? "" }) { call.push($0) }
+            return 2
+        },
         "pruners": { call in
             try call.pushArray(registry(call).names) { call.push($0) }
             return 1

@@ -227,7 +227,7 @@ final class LuaModule: Module {
 /// Walks a model for Lua modules that cannot be rebuilt from their spec (saving, cloning).
 enum LuaModules {
     static func checkRebuildable(_ m: Module, for what: String) throws {
-        if let s = m as? Sequential { for c in s.modules { try checkRebuildable(c, for: what) } }
+        if let s = m as? Container { for c in s.modules { try checkRebuildable(c, for: what) } }
         if let l = m as? LuaModule, let reason = l.unsavableReason {
             throw EngineError("cannot \(what) \(l.typeName): \(reason); only a Lua module constructed from numbers can be rebuilt from its architecture")
         }
@@ -235,7 +235,7 @@ enum LuaModules {
 
     /// m:reset() for a tree: Lua modules run their class's reset, the others the Engine's.
     static func reset(_ m: Module) throws {
-        if let s = m as? Sequential {
+        if let s = m as? Container {
             for c in s.modules { try reset(c) }
         } else if let l = m as? LuaModule {
             try l.resetFromLua()

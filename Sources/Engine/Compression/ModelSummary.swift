@@ -40,7 +40,7 @@ public struct ModelSummary {
         defer { if flops { model.clearState(); model.training() } }
         var rows = [Row]()
         func visit(_ m: Module, prefix: String, path: String) {
-            if let s = m as? Sequential {
+            if let s = m as? Container {
                 for (i, c) in s.modules.enumerated() {
                     visit(c, prefix: "\(prefix)\(i).", path: path.isEmpty ? "\(i + 1)" : "\(path).\(i + 1)")
                 }

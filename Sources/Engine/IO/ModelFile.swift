@@ -318,7 +318,7 @@ public enum ModelFile {
 
     private static func collect(_ module: Module, prefix: String, layerPath: String, originals: Bool,
                                 into out: inout [NamedTensor]) throws {
-        if let seq = module as? Sequential {
+        if let seq = module as? Container {
             for (i, child) in seq.modules.enumerated() {
                 try collect(child, prefix: "\(prefix)\(i).", layerPath: layerPath.isEmpty ? "\(i + 1)" : "\(layerPath).\(i + 1)",
                             originals: originals, into: &out)

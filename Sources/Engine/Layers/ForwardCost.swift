@@ -10,7 +10,10 @@
 /// - batch normalisation: 2·|y| (a scale and a shift per element, its evaluation form);
 /// - `SoftMax`, `LogSoftMax`: 3·|y| (subtract the maximum, exponentiate, normalise);
 /// - `View`, `Reshape`, `Identity`, `Dropout`: 0 (no arithmetic at evaluation);
-/// - `Sequential`: the sum over its modules.
+/// - `SpatialAveragePooling(kW×kH)`: |y|·kW·kH additions; `GlobalAveragePooling`: |x|;
+///   `MulConstant`: |y|; `CAddTable`, `CMulTable` of n tensors: |y|·(n − 1);
+///   `JoinTable`, `SelectTable`, `Narrow`, `SpatialZeroPadding`: 0 (copies);
+/// - containers (`Sequential`, `ConcatTable`, `ParallelTable`): the sum over their modules.
 public protocol ForwardCosting {
     /// FLOPs of one forward pass on one image whose output has `y` elements.
     func forwardFLOPs(outputElements y: Int) -> Double
@@ -56,6 +59,42 @@ extension Reshape: ForwardCosting {
     public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
 }
 
+extension SpatialAveragePooling: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * kW * kH) }
+}
+
+extension GlobalAveragePooling: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * lastPlaneSize) }
+}
+
+extension MulConstant: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y) }
+}
+
+extension CAddTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * max(lastInputCount - 1, 0)) }
+}
+
+extension CMulTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { Double(y * max(lastInputCount - 1, 0)) }
+}
+
+extension JoinTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
+extension SelectTable: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
+extension Narrow: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
+extension SpatialZeroPadding: ForwardCosting {
+    public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
+}
+
 extension Identity: ForwardCosting {
     public func forwardFLOPs(outputElements y: Int) -> Double { 0 }
 }
@@ -84,7 +123,7 @@ public enum ForwardCost {
 
     /// The cost of `m` after a forward pass of one image (its `output` holds that image's output).
     static func cost(of m: Module) throws -> Double {
-        if let s = m as? Sequential { return try s.modules.reduce(0) { $0 + (try cost(of: $1)) } }
+        if let s = m as? Container { return try s.modules.reduce(0) { $0 + (try cost(of: $1)) } }
         guard let c = m as? ForwardCosting else {
             throw EngineError("the forward cost of \(m.description) is not known (ForwardCost.swift lists the layers that state theirs)")
         }

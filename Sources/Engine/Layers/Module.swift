@@ -101,6 +101,60 @@ open class Module {
         parametersReceivedGradients()
     }
 
+    // MARK: tables (Activation.swift): what Torch's table modules and their containers run
+
+    /// True when the module takes or gives tables, so a container around it runs its modules
+    /// through the `Activation` methods below; false for a tensor module (the plain path).
+    open var usesTables: Bool { false }
+
+    /// The last output as an activation (`.tensor(output)` for a tensor module).
+    open var activationOutput: Activation { .tensor(output) }
+    /// The last input gradient as an activation (`.tensor(gradInput)` for a tensor module).
+    open var activationGradInput: Activation { .tensor(gradInput) }
+
+    /// `updateOutput` on an activation: a tensor module takes a tensor only.
+    open func updateOutput(_ input: Activation) throws -> Activation {
+        .tensor(try updateOutput(try input.tensor(for: description)))
+    }
+    open func updateGradInput(_ input: Activation, _ gradOutput: Activation) throws -> Activation {
+        .tensor(try updateGradInput(try input.tensor(for: description), try gradOutput.tensor(for: "\(description) gradOutput")))
+    }
+    open func accGradParameters(_ input: Activation, _ gradOutput: Activation, scale: Float) throws {
+        try accGradParameters(try input.tensor(for: description), try gradOutput.tensor(for: "\(description) gradOutput"), scale: scale)
+    }
+
+    /// `forward` on an activation; a tensor through a tensor module takes the plain path.
+    @discardableResult
+    public func forward(_ input: Activation) throws -> Activation {
+        if !usesTables, case .tensor(let x) = input { return .tensor(try forward(x)) }
+        for p in parameters { try p.prepareForward(training: isTraining) }
+        return try updateOutput(input)
+    }
+
+    /// `backward` on activations; tensors through a tensor module take the plain path.
+    @discardableResult
+    open func backward(_ input: Activation, _ gradOutput: Activation, scale: Float = 1) throws -> Activation {
+        if !usesTables, case .tensor(let x) = input, case .tensor(let g) = gradOutput {
+            return .tensor(try backward(x, g, scale: scale))
+        }
+        let g = try updateGradInput(input, gradOutput)
+        if !isFrozen {
+            try accGradParameters(input, gradOutput, scale: scale)
+            parametersReceivedGradients()
+        }
+        return g
+    }
+
+    /// `backwardParametersOnly` on activations.
+    open func backwardParametersOnly(_ input: Activation, _ gradOutput: Activation, scale: Float = 1) throws {
+        if !usesTables, case .tensor(let x) = input, case .tensor(let g) = gradOutput {
+            return try backwardParametersOnly(x, g, scale: scale)
+        }
+        if isFrozen { return }
+        try accGradParameters(input, gradOutput, scale: scale)
+        parametersReceivedGradients()
+    }
+
     /// After `accGradParameters`: the scores of a parameter take their gradient from it.
     public func parametersReceivedGradients() {
         for p in parameters where p.scores != nil { p.propagateGradientToScores() }
@@ -141,6 +195,9 @@ open class Module {
 
     /// One line, as Torch prints the module (e.g. `nn.Linear(2400 -> 120)`).
     open var description: String { typeName }
+
+    /// What `tostring` prints: the one line, or a container's multi-line listing.
+    open var listing: String { description }
 }
 
 extension Module: CustomStringConvertible {}

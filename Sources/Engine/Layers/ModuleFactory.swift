@@ -28,12 +28,12 @@ public enum ModuleFactory {
         guard modules <= ArchitectureLimits.maxModules else {
             throw a.error("the architecture has more than \(ArchitectureLimits.maxModules) modules (the limit)")
         }
-        if spec.type != "nn.Sequential" && spec.modules != nil {
-            throw a.error("only nn.Sequential holds modules")
+        if !ModuleBlueprint.containerTypes.contains(spec.type) && spec.modules != nil {
+            throw a.error("only containers (\(ModuleBlueprint.containerTypes.sorted().joined(separator: ", "))) hold modules")
         }
         let kind: ModuleBlueprint.Kind
         switch spec.type {
-        case "nn.Sequential":
+        case "nn.Sequential", "nn.ConcatTable", "nn.ParallelTable":
             try a.expect(arguments: 0, options: [])
             guard depth < ArchitectureLimits.maxDepth else {
                 throw a.error("containers are nested more than \(ArchitectureLimits.maxDepth) deep (the limit)")
@@ -43,7 +43,7 @@ public enum ModuleFactory {
                 let path = layer.isEmpty ? "\(i + 1)" : "\(layer).\(i + 1)"
                 children.append(try blueprint(child, layer: path, depth: depth + 1, modules: &modules, types: types))
             }
-            kind = .sequential(children)
+            kind = .container(spec.type, children)
         case "nn.Linear":
             try a.expect(arguments: 2, required: 2, options: ["bias"])
             let i = try a.size(0, "inputSize"), o = try a.size(1, "outputSize")
@@ -86,6 +86,42 @@ public enum ModuleFactory {
         case "nn.Sigmoid": try a.expect(arguments: 0, options: []); kind = .sigmoid
         case "nn.Identity": try a.expect(arguments: 0, options: []); kind = .identity
         case "nn.SoftMax": try a.expect(arguments: 0, options: []); kind = .softMax
+        case "nn.CAddTable":
+            try a.expect(arguments: 0, options: ["inplace"])
+            kind = .caddTable(inplace: try a.flag("inplace", default: false))
+        case "nn.CMulTable": try a.expect(arguments: 0, options: []); kind = .cmulTable
+        case "nn.JoinTable":
+            try a.expect(arguments: 2, required: 1, options: [])
+            let d = try a.nonzero(0, "dimension", limit: ArchitectureLimits.maxRank)
+            kind = .joinTable(dimension: d, nInputDims: a.spec.args.count > 1 ? try a.integer(1, "nInputDims", in: 1...ArchitectureLimits.maxRank) : nil)
+        case "nn.SelectTable":
+            try a.expect(arguments: 1, required: 1, options: [])
+            kind = .selectTable(index: try a.nonzero(0, "index", limit: ArchitectureLimits.maxSize))
+        case "nn.Narrow":
+            try a.expect(arguments: 3, required: 2, options: [])
+            let d = try a.nonzero(0, "dimension", limit: ArchitectureLimits.maxRank)
+            let offset = try a.integer(1, "offset", in: 1...ArchitectureLimits.maxSize)
+            let length = a.spec.args.count > 2 ? try a.nonzero(2, "length", limit: ArchitectureLimits.maxSize) : 1
+            kind = .narrow(dimension: d, offset: offset, length: length)
+        case "nn.SpatialAveragePooling":
+            try a.expect(arguments: 6, required: 2, options: ["ceil", "countIncludePad"])
+            let kW = try a.window(0, "kW"), kH = try a.window(1, "kH")
+            let dW = try a.window(2, "dW", default: 1), dH = try a.window(3, "dH", default: 1)
+            let padW = try a.padding(4, "padW", atMostHalfOf: kW, "kW"), padH = try a.padding(5, "padH", atMostHalfOf: kH, "kH")
+            kind = .averagePooling(kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, ceil: try a.flag("ceil", default: false),
+                                   countIncludePad: try a.flag("countIncludePad", default: true))
+        case "nn.GlobalAveragePooling": try a.expect(arguments: 0, options: []); kind = .globalAveragePooling
+        case "nn.SpatialZeroPadding":
+            try a.expect(arguments: 4, required: 1, options: [])
+            let pads = try (0..<4).map { i in
+                try a.integer(i < a.spec.args.count ? i : 0, ["padLeft", "padRight", "padTop", "padBottom"][i],
+                              in: -ArchitectureLimits.maxWindow...ArchitectureLimits.maxWindow)
+            }
+            kind = .zeroPadding(pads)
+        case "nn.MulConstant":
+            try a.expect(arguments: 1, required: 1, options: ["inplace"])
+            let c = try a.number(0, "constant", in: -1e30...1e30, default: 0)
+            kind = .mulConstant(c, inplace: try a.flag("inplace", default: false))
         case "nn.LogSoftMax": try a.expect(arguments: 0, options: []); kind = .logSoftMax
         default:
             if let external = types?.type(named: spec.type) {
@@ -131,8 +167,11 @@ public enum ArchitectureLimits {
 
 /// A module checked but not built: what `ModuleFactory.blueprint` read from a spec.
 public struct ModuleBlueprint {
+    /// The module types that hold modules.
+    public static let containerTypes: Set<String> = ["nn.Sequential", "nn.ConcatTable", "nn.ParallelTable"]
+
     indirect enum Kind {
-        case sequential([ModuleBlueprint])
+        case container(String, [ModuleBlueprint])
         case linear(inputSize: Int, outputSize: Int, bias: Bool)
         case convolution(nIn: Int, nOut: Int, kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int, bias: Bool)
         case maxPooling(kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int, ceil: Bool)
@@ -142,6 +181,13 @@ public struct ModuleBlueprint {
         case reshape(sizes: [Int], batchMode: Bool?)
         case relu(inplace: Bool)
         case tanh, sigmoid, identity, softMax, logSoftMax
+        case caddTable(inplace: Bool), cmulTable, globalAveragePooling
+        case joinTable(dimension: Int, nInputDims: Int?)
+        case selectTable(index: Int)
+        case narrow(dimension: Int, offset: Int, length: Int)
+        case averagePooling(kW: Int, kH: Int, dW: Int, dH: Int, padW: Int, padH: Int, ceil: Bool, countIncludePad: Bool)
+        case zeroPadding([Int])
+        case mulConstant(Double, inplace: Bool)
         /// A type from a `ModuleTypeRegistry`, its spec, and the tensors its check reported.
         case external(ExternalModuleType, ModuleSpec, [(name: String, shape: [Int], isParameter: Bool)])
     }
@@ -149,14 +195,14 @@ public struct ModuleBlueprint {
     let kind: Kind
 
     /// True for an nn.Sequential.
-    public var isSequential: Bool { if case .sequential = kind { return true } else { return false } }
+    public var isSequential: Bool { if case .container("nn.Sequential", _) = kind { return true } else { return false } }
 
     /// The tensors the built model holds, as `ModelFile` names them (PyTorch state_dict keys,
     /// `prefix` first), with their shapes, in state_dict order; masks are not included.
     /// `isParameter` tells a learnable tensor (which may have a mask) from a buffer.
     public func tensors(prefix: String = "") -> [(name: String, shape: [Int], isParameter: Bool)] {
         switch kind {
-        case .sequential(let children):
+        case .container(_, let children):
             return children.enumerated().flatMap { i, c in c.tensors(prefix: "\(prefix)\(i).") }
         case let .linear(i, o, bias):
             return [(prefix + "weight", [o, i], true)] + (bias ? [(prefix + "bias", [o], true)] : [])
@@ -175,7 +221,13 @@ public struct ModuleBlueprint {
     /// Allocates and initialises the module (weights from `GlobalRandom`).
     public func build() throws -> Module {
         switch kind {
-        case .sequential(let children): return Sequential(try children.map { try $0.build() })
+        case let .container(type, children):
+            let modules = try children.map { try $0.build() }
+            switch type {
+            case "nn.ConcatTable": return ConcatTable(modules)
+            case "nn.ParallelTable": return ParallelTable(modules)
+            default: return Sequential(modules)
+            }
         case let .linear(i, o, bias): return Linear(i, o, bias: bias)
         case let .convolution(nIn, nOut, kW, kH, dW, dH, padW, padH, bias):
             return SpatialConvolution(nIn, nOut, kW, kH, dW, dH, padW, padH, bias: bias)
@@ -195,6 +247,19 @@ public struct ModuleBlueprint {
         case .identity: return Identity()
         case .softMax: return SoftMax()
         case .logSoftMax: return LogSoftMax()
+        case .caddTable(let inplace): return CAddTable(inplace: inplace)
+        case .cmulTable: return CMulTable()
+        case .globalAveragePooling: return GlobalAveragePooling()
+        case let .joinTable(d, n): return try JoinTable(d, nInputDims: n)
+        case .selectTable(let i): return try SelectTable(i)
+        case let .narrow(d, o, l): return try Narrow(d, o, l)
+        case let .averagePooling(kW, kH, dW, dH, padW, padH, ceil, countIncludePad):
+            let m = SpatialAveragePooling(kW, kH, dW, dH, padW, padH)
+            if ceil { m.ceil() }
+            m.countIncludePad = countIncludePad
+            return m
+        case .zeroPadding(let p): return SpatialZeroPadding(p[0], p[1], p[2], p[3])
+        case let .mulConstant(c, inplace): return MulConstant(Float(c), inplace: inplace)
         case let .external(type, spec, _): return try type.build(spec)
         }
     }
@@ -277,6 +342,13 @@ private struct SpecArguments {
             throw error("\(name) (argument \(i + 1)) must be a number in [\(Self.show(range.lowerBound)), \(Self.show(range.upperBound))], got \(Self.show(x))")
         }
         return x
+    }
+
+    /// Argument `i` as a nonzero integer in -limit...limit (negative counts from the end).
+    func nonzero(_ i: Int, _ name: String, limit: Int) throws -> Int {
+        let n = try integer(i, name, in: -limit...limit)
+        guard n != 0 else { throw error("\(name) (argument \(i + 1)) must be a nonzero integer, got 0") }
+        return n
     }
 
     /// A boolean option stored as 0 or 1.

@@ -1,52 +1,22 @@
 /// A chain of modules, indexed from 1 at user-facing surfaces like Torch's nn.Sequential.
 /// Here `modules` is a Swift array (0-based); `module(at:)` takes Torch's 1-based index.
-public final class Sequential: Module {
-    public private(set) var modules: [Module]
-
-    public init(_ modules: [Module] = []) {
-        self.modules = modules
-        super.init()
-    }
+public final class Sequential: Container {
+    override public init(_ modules: [Module] = []) { super.init(modules) }
 
     override public var typeName: String { "nn.Sequential" }
 
-    @discardableResult
-    public func add(_ m: Module) -> Sequential {
-        modules.append(m)
-        return self
-    }
+    /// The last output when it came through the table path (nil after the tensor path).
+    private var tableOutput: Activation?
+    private var tableGradInput: Activation?
 
-    /// Inserts at Torch index `index` (1-based; `count + 1` appends).
-    public func insert(_ m: Module, at index: Int) throws {
-        guard index >= 1 && index <= modules.count + 1 else {
-            throw EngineError("insert: index \(index) out of range 1..\(modules.count + 1)")
-        }
-        modules.insert(m, at: index - 1)
-    }
-
-    /// Removes the module at Torch index `index` (1-based; default the last).
-    @discardableResult
-    public func remove(at index: Int? = nil) throws -> Module {
-        let i = index ?? modules.count
-        guard i >= 1 && i <= modules.count else {
-            throw EngineError("remove: index \(i) out of range 1..\(modules.count)")
-        }
-        return modules.remove(at: i - 1)
-    }
-
-    /// The module at Torch index `index` (1-based).
-    public func module(at index: Int) throws -> Module {
-        guard index >= 1 && index <= modules.count else {
-            throw EngineError("layer \(index) does not exist: the model has layers 1..\(modules.count)")
-        }
-        return modules[index - 1]
-    }
-
-    public var count: Int { modules.count }
-
-    override public var allParameters: [Parameter] { modules.flatMap(\.allParameters) }
+    /// True when a module inside takes or gives tables: then the chain runs on activations.
+    override public var usesTables: Bool { modules.contains { $0.usesTables } }
+    override public var activationOutput: Activation { tableOutput ?? .tensor(output) }
+    override public var activationGradInput: Activation { tableGradInput ?? .tensor(gradInput) }
 
     override public func updateOutput(_ input: Tensor) throws -> Tensor {
+        if usesTables { return try tensorResult(try updateOutput(.tensor(input)), "output") }
+        tableOutput = nil
         var x = input
         for (i, m) in modules.enumerated() {
             do { x = try m.forward(x) } catch let e as EngineError {
@@ -64,26 +34,34 @@ public final class Sequential: Module {
     }
 
     /// Index (0-based) of the lowest module whose parameters are trained; modules below it
-    /// are frozen or parameter-free, so the backward pass stops there.
+    /// are frozen or parameter-free, so the backward pass stops there. A container counts as
+    /// trained when a leaf inside it is (the leaves are what accumulate gradients).
     public var lowestTrainedIndex: Int {
-        modules.firstIndex { !$0.isFrozen && !$0.allParameters.isEmpty } ?? modules.count
+        modules.firstIndex { m in
+            m is Container ? leafModules(m).contains { !$0.isFrozen && !$0.parameters.isEmpty }
+                           : !m.isFrozen && !m.allParameters.isEmpty
+        } ?? modules.count
     }
 
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
-        try backwardChain(input, gradOutput, scale: 1, parameters: false, stopAt: 0)
+        if usesTables { return try tensorResult(try updateGradInput(.tensor(input), .tensor(gradOutput)), "input gradient") }
+        return try backwardChain(input, gradOutput, scale: 1, parameters: false, stopAt: 0)
     }
 
     override public func accGradParameters(_ input: Tensor, _ gradOutput: Tensor, scale: Float) throws {
+        if usesTables { return try accGradParameters(.tensor(input), .tensor(gradOutput), scale: scale) }
         _ = try backwardChain(input, gradOutput, scale: scale, parameters: true, stopAt: 0, inputGradient: false)
     }
 
     override public func backward(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws -> Tensor {
-        try backwardChain(input, gradOutput, scale: scale, parameters: true, stopAt: 0)
+        if usesTables { return try tensorResult(try backward(.tensor(input), .tensor(gradOutput), scale: scale), "input gradient") }
+        return try backwardChain(input, gradOutput, scale: scale, parameters: true, stopAt: 0)
     }
 
     /// The training step's backward: stops at the lowest trained module and does not compute
     /// that module's input gradient (nothing below needs it).
     override public func backwardParametersOnly(_ input: Tensor, _ gradOutput: Tensor, scale: Float = 1) throws {
+        if usesTables { return try backwardParametersOnly(.tensor(input), .tensor(gradOutput), scale: scale) }
         let stop = lowestTrainedIndex
         guard stop < modules.count else { return }
         _ = try backwardChain(input, gradOutput, scale: scale, parameters: true, stopAt: stop, inputGradient: false)
@@ -116,32 +94,88 @@ public final class Sequential: Module {
             i -= 1
         }
         gradInput = g
+        tableGradInput = nil
         return g
     }
 
-    /// Training mode for the container and its modules; a pinned container
-    /// (`isEvaluationPinned`) puts itself and everything inside it into evaluation mode instead.
-    override public func training() {
-        guard !isEvaluationPinned else { return evaluate() }
-        super.training()
-        for m in modules { m.training() }
+    // MARK: the table path: the same chain on activations (a module inside takes or gives tables)
+
+    /// The tensor of a table-path result, or an error saying the chain ends in a table.
+    private func tensorResult(_ a: Activation, _ what: String) throws -> Tensor {
+        guard case .tensor(let t) = a else {
+            throw EngineError("nn.Sequential: its \(what) is a table (\(a.shapeDescription)), not a tensor; call forward with tables (Lua: m:forward(x) returns the table)")
+        }
+        return t
     }
 
-    override public func evaluate() {
-        super.evaluate()
-        for m in modules { m.evaluate() }
+    override public func updateOutput(_ input: Activation) throws -> Activation {
+        if !usesTables, case .tensor(let x) = input { return .tensor(try updateOutput(x)) }
+        var x = input
+        for (i, m) in modules.enumerated() {
+            do { x = try m.forward(x) } catch let e as EngineError {
+                throw EngineError("layer \(i + 1) (\(m.description)): \(e.message)")
+            }
+        }
+        tableOutput = x
+        if case .tensor(let t) = x { output = t }
+        return x
+    }
+
+    override public func updateGradInput(_ input: Activation, _ gradOutput: Activation) throws -> Activation {
+        try tableChain(input, gradOutput, scale: 1, parameters: false, stopAt: 0)
+    }
+
+    override public func accGradParameters(_ input: Activation, _ gradOutput: Activation, scale: Float) throws {
+        _ = try tableChain(input, gradOutput, scale: scale, parameters: true, stopAt: 0, inputGradient: false)
+    }
+
+    override public func backward(_ input: Activation, _ gradOutput: Activation, scale: Float = 1) throws -> Activation {
+        if !usesTables, case .tensor(let x) = input, case .tensor(let g) = gradOutput {
+            return .tensor(try backward(x, g, scale: scale))
+        }
+        return try tableChain(input, gradOutput, scale: scale, parameters: true, stopAt: 0)
+    }
+
+    override public func backwardParametersOnly(_ input: Activation, _ gradOutput: Activation, scale: Float = 1) throws {
+        if !usesTables, case .tensor(let x) = input, case .tensor(let g) = gradOutput {
+            return try backwardParametersOnly(x, g, scale: scale)
+        }
+        let stop = lowestTrainedIndex
+        guard stop < modules.count else { return }
+        _ = try tableChain(input, gradOutput, scale: scale, parameters: true, stopAt: stop, inputGradient: false)
+    }
+
+    /// `backwardChain` on activations: module i's input is module i-1's `activationOutput`.
+    private func tableChain(
+        _ input: Activation, _ gradOutput: Activation, scale: Float, parameters: Bool, stopAt: Int,
+        inputGradient: Bool = true
+    ) throws -> Activation {
+        var g = gradOutput
+        var i = modules.count - 1
+        while i >= stopAt {
+            let m = modules[i]
+            let x = i == 0 ? input : modules[i - 1].activationOutput
+            do {
+                if i == stopAt && !inputGradient {
+                    if parameters { try m.backwardParametersOnly(x, g, scale: scale) }
+                    return g
+                }
+                g = parameters ? try m.backward(x, g, scale: scale) : try m.updateGradInput(x, g)
+            } catch let e as EngineError {
+                throw EngineError("layer \(i + 1) (\(m.description)) backward: \(e.message)")
+            }
+            i -= 1
+        }
+        tableGradInput = g
+        if case .tensor(let t) = g { gradInput = t }
+        return g
     }
 
     override public func clearState() {
         super.clearState()
-        for m in modules { m.clearState() }
+        tableOutput = nil
+        tableGradInput = nil
     }
-
-    override public func reset(_ rng: inout RandomGenerator) { for m in modules { m.reset(&rng) } }
-
-    override public var spec: ModuleSpec { ModuleSpec(type: typeName, modules: modules.map(\.spec)) }
-
-    override public var description: String { "nn.Sequential" }
 
     /// Torch's multi-line listing:
     /// ```
@@ -151,30 +185,13 @@ public final class Sequential: Module {
     ///   ...
     /// }
     /// ```
-    public var listing: String {
+    override public var listing: String {
         let chain = (["input"] + modules.indices.map { "(\($0 + 1))" } + ["output"]).joined(separator: " -> ")
         var s = "nn.Sequential {\n  [\(chain)]\n"
         for (i, m) in modules.enumerated() {
-            let inner: String
-            if let seq = m as? Sequential {
-                inner = seq.listing.replacingOccurrences(of: "\n", with: "\n  ")
-            } else {
-                inner = m.description
-            }
+            let inner = m.listing.replacingOccurrences(of: "\n", with: "\n  ")
             s += "  (\(i + 1)): \(inner)\n"
         }
         return s + "}"
     }
-}
-
-/// The modules that own parameters directly (containers flattened), in order.
-public func leafModules(_ m: Module) -> [Module] {
-    if let s = m as? Sequential { return s.modules.flatMap(leafModules) }
-    return [m]
-}
-
-/// `m` and every module inside it, containers included, depth first (each once).
-public func allModules(_ m: Module) -> [Module] {
-    if let s = m as? Sequential { return [m] + s.modules.flatMap(allModules) }
-    return [m]
 }

@@ -25,8 +25,15 @@ public final class SpatialMaxPooling: Module {
     @discardableResult public func floor() -> SpatialMaxPooling { ceilMode = false; return self }
 
     private func outputSize(_ n: Int, _ k: Int, _ d: Int, _ pad: Int) -> Int {
-        var o = ceilMode ? Int((Double(n + 2 * pad - k) / Double(d)).rounded(.up)) + 1
-                         : (n + 2 * pad - k) / d + 1
+        Self.pooledSize(n, kernel: k, stride: d, pad: pad, ceil: ceilMode)
+    }
+
+    /// Torch's pooled size of `n` entries: ⌊(n + 2·pad − k) / d⌋ + 1, or ⌈⌉ with `ceil`; with
+    /// padding, a last window that would start in the padding only is dropped. The max and
+    /// average poolings share it.
+    static func pooledSize(_ n: Int, kernel k: Int, stride d: Int, pad: Int, ceil: Bool) -> Int {
+        var o = ceil ? Int((Double(n + 2 * pad - k) / Double(d)).rounded(.up)) + 1
+                     : (n + 2 * pad - k) / d + 1
         if pad > 0 && (o - 1) * d >= n + pad { o -= 1 }
         return o
     }

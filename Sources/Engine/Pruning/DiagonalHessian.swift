@@ -34,6 +34,7 @@ public enum DiagonalHessian {
         guard !layers.isEmpty else { return [:] }
         guard data.count > 0 else { throw EngineError("\(data.name): the scoring set is empty") }
         let chain = LayerChain(model)
+        try chain.requireChain(for: "the Hessian diagonal (taylor2)")
         let head = try SoftmaxCrossEntropyHead(chain, criterion: criterion, pruner: "the Hessian diagonal (taylor2)")
         var leafLayers = [Int: Int]()
         for l in layers {
@@ -70,8 +71,7 @@ public enum DiagonalHessian {
     static func propagating(_ chain: LayerChain, leaf: Int) throws -> any DiagonalHessianPropagating {
         let m = chain.leaves[leaf]
         guard let p = m as? any DiagonalHessianPropagating else {
-            let layer = chain.leafOfLayer.first { $0.value == leaf }?.key
-            throw EngineError("the Hessian diagonal (taylor2) cannot be propagated through \(m.typeName)\(layer.map { " (layer \($0))" } ?? ""): supported are nn.Linear, nn.SpatialConvolution, nn.Tanh, nn.Sigmoid, nn.ReLU, nn.Dropout, nn.SpatialMaxPooling, nn.View, nn.Reshape, nn.Identity")
+            throw EngineError("the Hessian diagonal (taylor2) cannot be propagated through \(m.typeName) (layer \(leaf + 1)): supported are nn.Linear, nn.SpatialConvolution, nn.Tanh, nn.Sigmoid, nn.ReLU, nn.Dropout, nn.SpatialMaxPooling, nn.View, nn.Reshape, nn.Identity")
         }
         return p
     }

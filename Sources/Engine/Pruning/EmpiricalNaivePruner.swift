@@ -19,6 +19,7 @@ public struct EmpiricalNaivePruner: Pruner {
         let data = try context.requireScoringSet(for: name)
         let model = context.model, weight = context.weight
         let chain = LayerChain(model)
+        try chain.requireChain(for: name)
         let head = try? SoftmaxCrossEntropyHead(chain, criterion: context.criterion, pruner: name)
         let state = ModelStateGuard(model)
         defer { state.restore() }

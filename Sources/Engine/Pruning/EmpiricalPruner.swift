@@ -39,6 +39,7 @@ public struct EmpiricalPruner: Pruner {
         let data = try context.requireScoringSet(for: name)
         let model = context.model
         let chain = LayerChain(model)
+        try chain.requireChain(for: name)
         let head = try SoftmaxCrossEntropyHead(chain, criterion: context.criterion, pruner: name)
         let leaf = try chain.leaf(ofLayer: context.layer)
         guard leaf < head.logitsLeafCount else {
@@ -49,7 +50,7 @@ public struct EmpiricalPruner: Pruner {
         }
         var steps = [DeltaStep]()
         for k in (leaf + 1)..<head.logitsLeafCount {
-            let name = chain.leafOfLayer.first { $0.value == k }.map { "layer \($0.key)" } ?? "a nested module"
+            let name = "layer \(k + 1)"
             steps.append(try DeltaStep.make(chain.leaves[k], leaf: k, layerName: name))
         }
 

@@ -1,36 +1,45 @@
 import Foundation
 
-/// A model as the chain of its leaf modules (nested `Sequential`s flattened), with the
-/// position of each top-level layer. After `model.forward(x)`, leaf k's input is leaf k-1's
-/// `output` (x for the first), which is what the scoring passes read.
+/// A model as the chain of its leaf modules (containers flattened, depth first), layer l
+/// being leaf l-1 (`Pruning`'s numbering). When the model is a chain — nested `Sequential`s
+/// only — leaf k's input after `model.forward(x)` is leaf k-1's `output` (x for the first),
+/// which is what the Hessian, emp and input-statistics passes read; `requireChain` says
+/// clearly when a table container makes it not so.
 struct LayerChain {
     let model: Sequential
     let leaves: [Module]
-    /// Leaf position (0-based) of each top-level layer (1-based, Torch's index) that is a leaf.
-    let leafOfLayer: [Int: Int]
 
     init(_ model: Sequential) {
         self.model = model
-        var leaves = [Module](), map = [Int: Int]()
-        for (i, m) in model.modules.enumerated() {
-            if m is Sequential {
-                leaves += leafModules(m)
-            } else {
-                map[i + 1] = leaves.count
-                leaves.append(m)
-            }
-        }
-        self.leaves = leaves
-        leafOfLayer = map
+        leaves = leafModules(model)
     }
 
-    /// The leaf position of top-level layer `layer`, which must hold weights.
+    /// The first module that makes the model other than a chain (a table container or a
+    /// module taking tables), with its path, or nil.
+    var firstTableModule: (path: String, module: Module)? {
+        func visit(_ m: Module, _ path: [Int]) -> (String, Module)? {
+            if !(m is Sequential) && (m is Container || m.usesTables) { return (path.map(String.init).joined(separator: "."), m) }
+            guard let s = m as? Sequential else { return nil }
+            for (i, c) in s.modules.enumerated() { if let f = visit(c, path + [i + 1]) { return f } }
+            return nil
+        }
+        return visit(model, [])
+    }
+
+    /// Throws, naming `what` and the module, unless the model is a chain of modules.
+    func requireChain(for what: String) throws {
+        if let (path, m) = firstTableModule {
+            throw EngineError("\(what) runs through a chain of modules (nn.Sequential, nested); the model holds \(m.typeName) at \(path), and table containers (nn.ConcatTable, nn.ParallelTable, nn.CAddTable, nn.JoinTable, ...) are not supported by it; mag, random, taylor1, l1, l2 and Lua criteria are")
+        }
+    }
+
+    /// The leaf position of layer `layer`, which must hold weights.
     func leaf(ofLayer layer: Int) throws -> Int {
-        let m = try model.module(at: layer)
-        guard let k = leafOfLayer[layer], m.weight != nil else {
+        let m = try Pruning.layerModule(of: model, layer: layer)
+        guard m.weight != nil else {
             throw EngineError("layer \(layer) (\(m.description)) has no weights to prune")
         }
-        return k
+        return layer - 1
     }
 
     /// Leaf k's input after the last forward pass of `input` through the model.

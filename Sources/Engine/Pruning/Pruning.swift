@@ -61,19 +61,46 @@ public struct LayerSnapshot {
     }
 }
 
-/// Scoring, masking and the statistics the reference flow prints. Layer indices are Torch's
-/// 1-based positions in the model's Sequential.
+/// Scoring, masking and the statistics the reference flow prints. A layer number is the
+/// 1-based position of a module among the model's leaf modules (containers flattened, depth
+/// first: `leafModules`), so for a flat Sequential it is Torch's index in it; inside
+/// containers, `layerPath` gives Torch's nesting ("3.1.2": `model:get(3):get(1):get(2)`).
+/// docs/containers.md states the rule.
 public enum Pruning {
+    /// The leaf module numbered `layer`, or an error naming the range.
+    public static func layerModule(of model: Module, layer: Int) throws -> Module {
+        let leaves = leafModules(model)
+        guard layer >= 1 && layer <= leaves.count else {
+            throw EngineError("layer \(layer) does not exist: the model has layers 1..\(leaves.count)")
+        }
+        return leaves[layer - 1]
+    }
+
+    /// Torch's nesting of layer `layer`: "7" at the top level, "3.1.2" for
+    /// `model:get(3):get(1):get(2)`; nil when it does not exist.
+    public static func layerPath(of model: Module, layer: Int) -> String? {
+        var k = 0
+        func visit(_ m: Module, _ path: [Int]) -> [Int]? {
+            guard let c = m as? Container else {
+                k += 1
+                return k == layer ? path : nil
+            }
+            for (i, child) in c.modules.enumerated() { if let p = visit(child, path + [i + 1]) { return p } }
+            return nil
+        }
+        return visit(model, []).map { $0.map(String.init).joined(separator: ".") }
+    }
+
     /// The weight of layer `layer`, or an error naming the layer.
     public static func weight(of model: Sequential, layer: Int) throws -> Parameter {
-        let m = try model.module(at: layer)
+        let m = try layerModule(of: model, layer: layer)
         guard let w = m.weight else { throw EngineError("layer \(layer) (\(m.description)) has no weights to prune") }
         return w
     }
 
-    /// The 1-based indices of the top-level layers with weights.
+    /// The numbers of the layers with weights (leaf modules, depth first).
     public static func prunableLayers(_ model: Sequential) -> [Int] {
-        model.modules.indices.filter { model.modules[$0].weight != nil }.map { $0 + 1 }
+        leafModules(model).enumerated().filter { $0.element.weight != nil }.map { $0.offset + 1 }
     }
 
     /// The pruner's scores for one layer, checked (one finite-or-infinite number per weight).

@@ -35,7 +35,7 @@ public struct PruningSettings {
 /// context after the model changes (masks, training).
 public final class PruningContext {
     public let model: Sequential
-    /// Torch's 1-based index of the layer being scored.
+    /// The number of the layer being scored (1-based among the leaf modules: `Pruning`).
     public let layer: Int
     public let module: Module
     public let weight: Parameter
@@ -48,7 +48,7 @@ public final class PruningContext {
     }
 
     init(model: Sequential, layer: Int, settings: PruningSettings, cache: ScoringCache) throws {
-        let m = try model.module(at: layer)
+        let m = try Pruning.layerModule(of: model, layer: layer)
         guard let w = m.weight else {
             throw EngineError("layer \(layer) (\(m.description)) has no weights to prune")
         }

@@ -10,8 +10,10 @@ enum ScoringPasses {
     static func gradients(model: Sequential, layers: [Int], data: Dataset, criterion: Criterion,
                           batchSize: Int) throws -> (loss: Double, gradients: [Int: Tensor]) {
         guard data.count > 0 else { throw EngineError("\(data.name): the scoring set is empty") }
-        let chain = LayerChain(model)
-        for l in layers { _ = try chain.leaf(ofLayer: l) }
+        for l in layers {
+            let m = try Pruning.layerModule(of: model, layer: l)
+            guard m.weight != nil else { throw EngineError("layer \(l) (\(m.description)) has no weights to prune") }
+        }
         let state = ModelStateGuard(model)
         defer { state.restore() }
         model.evaluate()
@@ -28,7 +30,7 @@ enum ScoringPasses {
             try model.backward(x, g, scale: Float((criterion.sizeAverage ? b : 1) / n))
         }
         var result = [Int: Tensor]()
-        for l in layers { result[l] = try model.module(at: l).weight!.grad.clone() }
+        for l in layers { result[l] = try Pruning.layerModule(of: model, layer: l).weight!.grad.clone() }
         return (total / n, result)
     }
 
@@ -38,6 +40,7 @@ enum ScoringPasses {
     static func inputSecondMoment(model: Sequential, layer: Int, data: Dataset, batchSize: Int) throws -> Tensor {
         guard data.count > 0 else { throw EngineError("\(data.name): the scoring set is empty") }
         let chain = LayerChain(model)
+        try chain.requireChain(for: "input statistics")
         let k = try chain.leaf(ofLayer: layer)
         let module = chain.leaves[k]
         let state = ModelStateGuard(model)

@@ -9,7 +9,7 @@ import Foundation
 /// exactly 0). Biases are not counted.
 public struct SparsityReport {
     public struct Row: Equatable {
-        /// Torch's 1-based position in the Sequential.
+        /// The layer number (1-based among the leaf modules: `Pruning`).
         public let layer: Int
         public let type: String
         public let weights: Int, kept: Int
@@ -18,8 +18,9 @@ public struct SparsityReport {
     public let rows: [Row]
 
     public init(_ model: Sequential) {
+        let leaves = leafModules(model)
         rows = Pruning.prunableLayers(model).map { l in
-            let m = model.modules[l - 1], w = m.weight!
+            let m = leaves[l - 1], w = m.weight!
             let kept = w.mask.map { $0.count - $0.zeroCount() } ?? (w.value.count - w.value.zeroCount())
             return Row(layer: l, type: m.typeName, weights: w.value.count, kept: kept)
         }

@@ -22,6 +22,10 @@ public enum ONNXExport {
 
     /// The ONNX bytes of `model` for inputs of shape [N] + `inputShape` (e.g. [1, 28, 28]).
     public static func encode(_ model: Sequential, inputShape: [Int]) throws -> [UInt8] {
+        // A chain only: the graph is one node per module, each reading the one before.
+        for leaf in labelledLeaves(model, prefix: "", label: "") where leaf.module is Container || leaf.module.usesTables {
+            throw EngineError("ONNX export writes a chain of modules (nn.Sequential, nested); layer \(leaf.label) is \(leaf.module.typeName), a table module (docs/containers.md)")
+        }
         let shapes = try outputShapes(model, inputShape: inputShape)
         let leaves = labelledLeaves(model, prefix: "", label: "")
         var graph = ProtobufWriter()

@@ -1,0 +1,2 @@
+-- resnet32 for CIFAR-10: resnet-cifar.lua with (32); see that file.
+return assert(loadfile(wb.scriptsDirectory() .. '/models/resnet-cifar.lua'))(32)
