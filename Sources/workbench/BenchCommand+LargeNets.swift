@@ -23,6 +23,11 @@ extension BenchCommand {
     static let largeNets: [LargeNet] = [
         LargeNet(name: "conv4", file: "conv4", args: [], inputShape: [3, 64, 64], pytorchAnchor: (0.263, 0.099)),
         LargeNet(name: "conv48-2", file: "conv48-2", args: [], inputShape: [3, 48, 48], pytorchAnchor: (1.445, 0.282)),
+        // As torch_bignets.py builds them: ResNet-20 with option-B (1x1 conv + BN) shortcuts,
+        // WRN-16-4 with pre-activation blocks; and the FreezeOut default net, DenseNet-BC-40.
+        LargeNet(name: "resnet20", file: "resnet-cifar", args: ["20", "B"], inputShape: [3, 32, 32], pytorchAnchor: nil),
+        LargeNet(name: "wrn16-4", file: "wide-resnet", args: ["16", "4"], inputShape: [3, 32, 32], pytorchAnchor: nil),
+        LargeNet(name: "densenet-bc-40", file: "densenet-bc", args: ["40"], inputShape: [3, 32, 32], pytorchAnchor: nil),
     ]
 
     static func largeNet(_ name: String) -> LargeNet? { largeNets.first { $0.name == name } }

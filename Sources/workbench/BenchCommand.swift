@@ -22,8 +22,10 @@ struct BenchCommand: ParsableCommand {
           workbench bench --nets lenet5 --threads 2
           workbench bench --pruners          emp and taylor2 timings on inp/lenet5.safetensors (issue targets)
           workbench bench --sparse --model out/lenet5.safetensors --compressed out/lenet5.wbz
-          workbench bench --structured       thinned LeNet-5s against the original, in the workbench and ONNX Runtime
                                              sparse against dense kernels, and the pruned model dense vs sparse
+          workbench bench --structured       thinned LeNet-5s against the original, in the workbench and ONNX Runtime
+          workbench bench --large            conv4, conv48-2, ResNet-20, WRN-16-4, DenseNet-BC-40: a training step and inference (docs/speed.md)
+          workbench bench --nets conv48-2 --threads 2 --busy   the same with one core kept busy by another process
         """
     )
 
