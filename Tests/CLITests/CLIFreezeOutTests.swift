@@ -104,7 +104,7 @@ final class CLIFreezeOutTests: XCTestCase {
             XCTAssertEqual(r.stdout, "", "\(flags): no work")
         }
         let failures: [([String], String)] = [
-            (["--model", "nosuch"], "unknown model 'nosuch'; known: convnet-bn, densenet-bc, densenet-bc-100, densenet-bc-40, edge-popup, lenet300-100, lenet5, lenet5-classic, mnist-mlp, resnet-cifar"),
+            (["--model", "nosuch"], "unknown model 'nosuch'; known: conv4, conv48-2, convnet-bn, densenet-bc, densenet-bc-100, densenet-bc-40, edge-popup, lenet300-100, lenet5, lenet5-classic, mnist-mlp, resnet-cifar"),
             (["--model", "missing.lua"], "--model missing.lua: no such file"),
             (["--data", f.path("nodata")], "nodata"),
         ]
