@@ -126,15 +126,18 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(loss)
             return 1
         },
-        // wb.test(model, data [, {batchSize=250, progress=false}]) -> error %, mean loss
+        // wb.test(model, data [, {batchSize=250, progress=false, topk=k}]) -> error %, mean loss
+        // [, top-k error % (with topk: the class not among the k highest scores)]
         "test": { call in
             let model: Module = try call.requireObject(1, ModuleBindings.className, expected: "nn module")
             let data = try DatasetBindings.dataset(call, 2)
-            let o = try LuaOptions(call, 3, allowed: ["batchSize", "progress"])
+            let o = try LuaOptions(call, 3, allowed: ["batchSize", "progress", "topk"])
+            let k = try o.number("topk") == nil ? nil : try o.integer("topk", default: 1, atLeast: 1)
             let e = try evaluate(model, on: data, batchSize: try o.integer("batchSize", default: 250, atLeast: 1),
-                                 showProgress: try o.boolean("progress", default: false))
+                                 showProgress: try o.boolean("progress", default: false), topK: k)
             call.push(e.errorPercent)
             call.push(e.loss)
+            if let topK = e.topKErrorPercent { call.push(topK); return 3 }
             return 2
         },
         // wb.describe(model [, {input = {C, H, W}, file = path}]) -> the per-layer table (weights,

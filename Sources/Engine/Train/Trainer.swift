@@ -14,11 +14,14 @@ public struct TrainProgress {
     public var wrong: Int? = nil
 }
 
-/// Result of an evaluation: classification error in percent and mean loss per example.
+/// Result of an evaluation: classification error in percent and mean loss per example, and
+/// (when asked for with `topK`) the top-k error: the percentage of examples whose class is
+/// not among the k highest scores.
 public struct Evaluation: CustomStringConvertible {
     public var errorPercent: Double
     public var loss: Double
     public var count: Int
+    public var topKErrorPercent: Double? = nil
     public var accuracyPercent: Double { 100 - errorPercent }
     public var description: String { String(format: "avg. loss: %.4f; avg. error: %.4f", loss, errorPercent) }
 }
@@ -208,16 +211,17 @@ public final class Trainer {
     }
 }
 
-/// Evaluates `model` on `data` in evaluation mode: error in percent and mean loss.
-/// The model is left in evaluation mode.
+/// Evaluates `model` on `data` in evaluation mode: error in percent and mean loss, and with
+/// `topK` = k the top-k error in the same pass (`topKCorrect`). The model is left in
+/// evaluation mode.
 public func evaluate(_ model: Module, on data: Dataset, criterion: Criterion = CrossEntropyCriterion(),
-                     batchSize: Int = 250, showProgress: Bool = false) throws -> Evaluation {
+                     batchSize: Int = 250, showProgress: Bool = false, topK: Int? = nil) throws -> Evaluation {
     guard data.count > 0 else { throw EngineError("\(data.name): no images to evaluate on") }
     model.evaluate()
     let inputs = Tensor(), targets = Tensor()
     let batches = (data.count + batchSize - 1) / batchSize
     let bar = ProgressBar(total: batches, enabled: showProgress)
-    var wrong = 0
+    var wrong = 0, topKRight = 0
     var loss = 0.0
     // Nothing writes a weight while the batches run: the sparse layers build their rows once.
     try SparseChoice.withFrozenWeights {
@@ -227,11 +231,13 @@ public func evaluate(_ model: Module, on data: Dataset, criterion: Criterion = C
             let out = try model.forward(inputs)
             loss += Double(try criterion.forward(out, targets)) * Double(range.count)
             wrong += misclassified(out, targets)
+            if let k = topK { topKRight += try topKCorrect(out, targets, k: k) }
             bar.update(b + 1)
             try Interrupt.check()
         }
     }
-    return Evaluation(errorPercent: 100 * Double(wrong) / Double(data.count), loss: loss / Double(data.count), count: data.count)
+    return Evaluation(errorPercent: 100 * Double(wrong) / Double(data.count), loss: loss / Double(data.count), count: data.count,
+                      topKErrorPercent: topK.map { _ in 100 * Double(data.count - topKRight) / Double(data.count) })
 }
 
 /// Number of rows of `scores` [n, classes] whose first maximum is not the target class.
