@@ -21,9 +21,17 @@ function cells.file(out, c) return flow.path(cells.folder(out), c.name .. '.csv'
 function cells.context(S)
   wb.threads(S.threads)
   local train, test = wb.loadData(S.data, {train = S.trainSize, test = S.testSize})
-  local ctx = {S = S, model = wb.loadModel(S.model), train = train, test = test, scoring = {},
+  local ctx = {S = S, model = wb.loadModel(S.model), train = train, test = test, scoring = {}, inputs = {},
                options = flow.parseOptions(S.prunerOptions)}
   return ctx
+end
+
+-- The test set as the input of `layer`, computed once per process: pruning a layer leaves
+-- the modules before it as they were, so a cell's test after pruning runs from that layer on
+-- (the same numbers as a whole test, wb.layerInputs).
+local function testInputs(ctx, layer)
+  if not ctx.inputs[layer] then ctx.inputs[layer] = wb.layerInputs(ctx.model, ctx.test, layer) end
+  return ctx.inputs[layer]
 end
 
 local function scoringSet(ctx, seed)
@@ -43,7 +51,7 @@ function cells.run(ctx, c, out)
   local m = ctx.model:clone()
   wb.prune(m, c.layer, c.level, {pruner = c.pruner, data = scoringSet(ctx, c.seed), seed = c.seed,
                                  batchSize = S.batchSize, options = ctx.options})
-  local before, loss, top5err = wb.test(m, ctx.test, {topk = 5})
+  local before, loss, top5err = wb.test(m, testInputs(ctx, c.layer), {topk = 5})
   local err = before
   if S.retrainEpochs > 0 then
     wb.train(m, ctx.train, {epochs = S.retrainEpochs, lr = S.lr, momentum = S.momentum, weightDecay = S.weightDecay,
