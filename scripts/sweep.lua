@@ -78,11 +78,9 @@ if opt.mode == 'task' then
   return
 end
 
--- plan and run: the flags checked (the data too: loaded for the run, tried for the plan),
--- then the settings kept and the cells without a result listed.
+-- plan and run: the flags checked (the model and the data too), then the settings kept and
+-- the cells without a result listed.
 local S = grid.settings(opt)
-local ctx = opt.mode == 'run' and cells.context(S) or nil
-if not ctx then wb.loadData(S.data, {train = 1, test = 1}) end
 grid.keep(S, out)
 wb.mkdir(cells.folder(out))
 local all = grid.cells(S)
@@ -103,6 +101,7 @@ end
 
 assert(opt.mode == 'run', 'opt.mode must be plan, run, worker, task or merge')
 if #todo > 0 then
+  local ctx = cells.context(S)
   print(string.format('Start-up (model and data load): %.2f s', sinceStart()))
   local bar = progress.new(#todo, opt.terminal)
   local failed = {}

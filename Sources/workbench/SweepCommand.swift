@@ -42,14 +42,14 @@ struct SweepCommand: ParsableCommand {
     )
 
     // The grid.
-    @Option(name: .customLong("layers"), help: ArgumentHelp("Layers to prune, 1-based indices (default: every layer with weights).", valueName: "L,L,..."))
+    @Option(name: .customLong("layers"), parsing: .unconditional, help: ArgumentHelp("Layers to prune, 1-based indices (default: every layer with weights).", valueName: "L,L,..."))
     var layers: String?
-    @Option(name: .customLong("levels"),
+    @Option(name: .customLong("levels"), parsing: .unconditional,
             help: ArgumentHelp("Fractions of the layer to prune, in [0, 1]: START:STOP:STEP (STOP included) or a list.", valueName: "levels"))
     var levels = "0.05:1:0.05"
     @Option(name: .customLong("pruners"), help: ArgumentHelp("Pruning criteria (mag, taylor1, taylor2, taylor12, l1, l2, emp, random, or of --pruner-file).", valueName: "P,P,..."))
     var pruners = "mag"
-    @Option(name: .customLong("seeds"), help: ArgumentHelp("Seeds: each cell's pruner scoring subset, random criteria and retraining order.", valueName: "S,S,..."))
+    @Option(name: .customLong("seeds"), parsing: .unconditional, help: ArgumentHelp("Seeds: each cell's pruner scoring subset, random criteria and retraining order.", valueName: "S,S,..."))
     var seeds = "0"
     @Option(name: .customLong("retrain-epochs"), parsing: .unconditional,
             help: ArgumentHelp("Retraining epochs of each cell after pruning, \(Limits.epochs.lowerBound)...\(Limits.epochs.upperBound) (0: none).", valueName: "N"))
@@ -164,7 +164,13 @@ struct SweepCommand: ParsableCommand {
             throw CLIError("cannot find the scripts/ folder (with scripts/sweep.lua); run from the repository or set WORKBENCH_SCRIPTS")
         }
         lua.setGlobal("opt", .record(options(mode: mode, folder: folder)))
-        return try lua.run(file: scripts + "/sweep.lua")
+        do {
+            return try lua.run(file: scripts + "/sweep.lua")
+        } catch let e as LuaError where e.cause == nil && e.message.range(of: #"^[^\s:]+\.lua:\d+:"#, options: .regularExpression) == nil {
+            // The script's own messages (error(msg, 0): a flag, a file, a cell) are the whole
+            // story; an error with a place in a script keeps its traceback.
+            throw CLIError(e.message)
+        }
     }
 
     func run() throws {

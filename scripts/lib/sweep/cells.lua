@@ -59,7 +59,10 @@ function cells.run(ctx, c, out)
     err, loss, top5err = wb.test(m, ctx.test, {topk = 5})
   end
   local seconds = wb.clock() - t0
-  local row = table.concat({c.parameter, flow.exact(c.level), flow.exact(100 - err), flow.exact(100 - top5err),
+  -- Accuracy from the count of errors (77.21, not 100 - 22.79 = 77.21000000000001).
+  local n = #ctx.test
+  local function accuracy(e) return 100 * (n - math.floor(e * n / 100 + 0.5)) / n end
+  local row = table.concat({c.parameter, flow.exact(c.level), flow.exact(accuracy(err)), flow.exact(accuracy(top5err)),
                             flow.exact(loss), c.layer, c.pruner, c.seed, S.retrainEpochs, flow.exact(before),
                             string.format('%.3f', seconds)}, ',')
   wb.writeFile(cells.file(out, c), cells.header .. '\n' .. row .. '\n' .. trailer .. '\n')
@@ -73,6 +76,7 @@ function cells.read(out, c)
   if not f then return nil, 'missing' end
   local text = f:read('a')
   f:close()
+  if not text then return nil, 'unreadable' end
   local header, row, last, rest = text:match('^([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
   if header ~= cells.header or last ~= trailer or rest ~= '' then return nil, 'cut short or damaged' end
   local v = {}

@@ -135,13 +135,23 @@ function grid.pruners(text)
   return pruners
 end
 
+-- Refuses a dataset that cannot be loaded (reading one image of each split).
+function grid.checkData(data)
+  local ok, why = pcall(wb.loadData, data, {train = 1, test = 1})
+  if not ok then error(string.format('--data %s: %s', data, tostring(why):gsub('^[^\n]-%.lua:%d+: ', '')), 0) end
+end
+
 -- The sweep's settings from the command's `opt`, every flag checked (the model is loaded to
 -- check the layers). Everything that decides a cell's numbers is here, threads included.
 function grid.settings(opt)
   if opt.prunerFile then dofile(opt.prunerFile) end
   local modelPath = opt.model:match('%.safetensors$') and opt.model or opt.model:match('%.wbz$') and opt.model
     or flow.modelFile(opt.inp, opt.model)
-  local model = wb.loadModel(modelPath)
+  local ok, model = pcall(wb.loadModel, modelPath)
+  if not ok then
+    error(string.format('--model %s: %s', opt.model, tostring(model):gsub('^[^\n]-%.lua:%d+: ', '')), 0)
+  end
+  grid.checkData(opt.data)
   flow.parseOptions(opt.prunerOptions)
   local int = math.tointeger
   return {
