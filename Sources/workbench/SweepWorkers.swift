@@ -160,6 +160,7 @@ final class SweepWorkers {
         if !startups.isEmpty {
             print("Worker start-up (process start, model and data load): " + startups.map { String(format: "%.2f s", $0) }.joined(separator: ", "))
         }
+        fflush(stdout)
         if !queue.isEmpty { failures.append("\(queue.count) cells not run: no worker was left to run them") }
         if !failures.isEmpty {
             throw CLIError("\(failures.count) failure\(failures.count == 1 ? "" : "s") in the sweep in \(folder) (cells with a result are kept; "
