@@ -192,7 +192,7 @@ struct SweepCommand: ParsableCommand {
             let scripts = try LuaRuntime().context.scriptsDirectory
             if slurmOptions.slurm {
                 try SweepSlurm(options: slurmOptions, folder: folder, threads: threads, scripts: scripts).run(pending)
-                if !slurmOptions.wait { return }
+                if !slurmOptions.wait && !pending.cells.isEmpty { return }   // with every cell done, merge now
             } else if !pending.cells.isEmpty {
                 try SweepWorkers(folder: folder, jobs: jobs).run(pending, scripts: scripts)
             }

@@ -153,6 +153,30 @@ final class CLISweepTests: XCTestCase {
         XCTAssertTrue(again.stdout.contains("44 with a result, 0 to run"), again.stdout)
     }
 
+    /// A cell that fails (here a criterion of --pruner-file that raises an error on layer 4) is
+    /// reported by cell, in one process and in workers alike; the other cells keep their
+    /// results and no CSV is written.
+    func testAFailingCellIsReportedAndTheOthersAreKept() throws {
+        let f = try CLIFixture()
+        try f.write("""
+            wb.registerPruner('flaky', function(ctx)
+              if ctx.layer == 4 then error('flaky: no scores for layer 4', 0) end
+              return ctx.weight:clone():abs()
+            end)
+            """, to: "flaky.lua")
+        for jobs in ["1", "2"] {
+            let out = "fail\(jobs)"
+            let r = try f.run(Self.options(f) + ["--levels", "0.5,0.9", "--pruner-file", "flaky.lua", "--pruners", "flaky",
+                                                 "--jobs", jobs, "--out", out])
+            XCTAssertNotEqual(r.status, 0, r.output)
+            for level in ["0.5", "0.9"] {
+                XCTAssertTrue(r.stderr.contains("layer 4, level \(level), pruner flaky, seed 0: flaky: no scores for layer 4"), "--jobs \(jobs):\n\(r.stderr)")
+            }
+            XCTAssertEqual(f.files(in: "\(out)/cells").filter { $0.hasSuffix(".csv") }, ["flaky_l2_p0.5_s0.csv", "flaky_l2_p0.9_s0.csv"])
+            XCTAssertFalse(f.exists("\(out)/sensitivity.csv"))
+        }
+    }
+
     /// --merge names each cell without a result and writes nothing then.
     func testMergeNamesTheCellsWithoutAResult() throws {
         let f = try CLIFixture()
