@@ -180,15 +180,20 @@ public enum WorkbenchBindings: LuaBindingArea {
         // wb.layerInputs(model, data, layer [, {batchSize = 250}]) -> the outputs of modules
         // 1..layer-1 for every batch of data, computed once: wb.test(m, inputs) then runs only
         // the modules from `layer` on (the same numbers as wb.test(m, data) when m's earlier
-        // modules are those of `model`)
+        // modules are those of `model`); data may be the layer inputs of an earlier layer of
+        // `model`: then only the modules between them run
         "layerInputs": { call in
             let model = try sequential(call, 1)
-            let data = try DatasetBindings.dataset(call, 2)
             let layer = try call.integer(3)
             let o = try LuaOptions(call, 4, allowed: ["batchSize"])
             do {
-                call.pushObject(try LayerInputs(model, data, layer: layer, batchSize: try o.integer("batchSize", default: 250, atLeast: 1)),
-                                className: layerInputsClass)
+                if let earlier: LayerInputs = call.object(2, layerInputsClass) {
+                    call.pushObject(try LayerInputs(model, from: earlier, layer: layer), className: layerInputsClass)
+                } else {
+                    let data = try DatasetBindings.dataset(call, 2)
+                    call.pushObject(try LayerInputs(model, data, layer: layer, batchSize: try o.integer("batchSize", default: 250, atLeast: 1)),
+                                    className: layerInputsClass)
+                }
             } catch let e as EngineError { throw call.error(e.message) }
             return 1
         },

@@ -284,6 +284,30 @@ public final class LayerInputs {
         self.batches = batches
     }
 
+    /// The inputs of module `layer` computed from `earlier`, the inputs of an earlier module of
+    /// the same model: only the modules between them run, on the same batches, so the numbers
+    /// are those of the whole prefix.
+    public init(_ model: Sequential, from earlier: LayerInputs, layer: Int) throws {
+        guard layer > earlier.layer && layer <= model.count else {
+            throw EngineError("layer \(layer): the inputs of layer \(earlier.layer) give those of a later layer up to \(model.count)")
+        }
+        self.layer = layer
+        count = earlier.count
+        name = earlier.name
+        model.evaluate()
+        let between = model.modules[(earlier.layer - 1)..<(layer - 1)]
+        var batches: [(Tensor, Tensor)] = []
+        try SparseChoice.withFrozenWeights {
+            for b in earlier.batches {
+                var x = b.inputs
+                for m in between { x = try m.forward(x) }
+                batches.append((x.clone(), b.targets))
+                try Interrupt.check()
+            }
+        }
+        self.batches = batches
+    }
+
     /// Evaluates modules `layer`... of `model` (a model of the same architecture as the one
     /// these inputs came from, whose earlier modules are unchanged) on the inputs, as
     /// `evaluate(_:on:)` of the dataset would.

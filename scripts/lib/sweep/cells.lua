@@ -28,9 +28,16 @@ end
 
 -- The test set as the input of `layer`, computed once per process: pruning a layer leaves
 -- the modules before it as they were, so a cell's test after pruning runs from that layer on
--- (the same numbers as a whole test, wb.layerInputs).
+-- (the same numbers as a whole test, wb.layerInputs). Computed from the inputs of the nearest
+-- earlier layer already computed, when there is one.
 local function testInputs(ctx, layer)
-  if not ctx.inputs[layer] then ctx.inputs[layer] = wb.layerInputs(ctx.model, ctx.test, layer) end
+  if not ctx.inputs[layer] then
+    local from = ctx.test
+    for k = layer - 1, 2, -1 do
+      if ctx.inputs[k] then from = ctx.inputs[k] break end
+    end
+    ctx.inputs[layer] = wb.layerInputs(ctx.model, from, layer)
+  end
   return ctx.inputs[layer]
 end
 
