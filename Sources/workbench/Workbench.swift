@@ -4,7 +4,8 @@ import ArgumentParser
 /// reference tool's flow with its single-dash flags (`PruneCommand`); `run` runs any Lua
 /// script, `imp` runs iterative magnitude pruning from a .ini file, `freezeout` trains with
 /// FreezeOut, `edge-popup` finds a subnetwork of a random net, `sparse-train` runs dynamic
-/// sparse training (DSR, SET, DeepR) and its peers, `bench` measures the engine,
+/// sparse training (DSR, SET, DeepR) and its peers, `sweep` runs sensitivity sweeps (in one
+/// process, local worker processes or a Slurm job array), `bench` measures the engine,
 /// `fuzz` feeds the file loaders mutated files.
 struct Workbench: ParsableCommand {
     static let abstract = "Prune, retrain, measure and compare neural networks on the CPU, scripted in Lua."
@@ -12,7 +13,7 @@ struct Workbench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: abstract,
-        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, SparseTrainCommand.self, BenchCommand.self, CompressCommand.self, ExportCommand.self, FuzzCommand.self],
+        subcommands: [PruneCommand.self, RunCommand.self, ImpCommand.self, FreezeOutCommand.self, EdgePopupCommand.self, SparseTrainCommand.self, SweepCommand.self, BenchCommand.self, CompressCommand.self, ExportCommand.self, FuzzCommand.self],
         defaultSubcommand: PruneCommand.self
     )
 

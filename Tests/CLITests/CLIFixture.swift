@@ -89,10 +89,10 @@ final class CLIFixture {
         try Self.run(arguments, in: folder, interruptAfter: interruptAfter)
     }
 
-    /// Runs the workbench binary with `arguments` in `folder` (see `run(_:interruptAfter:)`).
-    static func run(_ arguments: [String], in folder: String, interruptAfter: Double? = nil) throws -> Result {
+    /// Runs the workbench binary (or `executable`) with `arguments` in `folder` (see `run(_:interruptAfter:)`).
+    static func run(_ arguments: [String], in folder: String, interruptAfter: Double? = nil, executable: String? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
+        p.executableURL = URL(fileURLWithPath: try executable ?? binary())
         p.arguments = arguments
         p.currentDirectoryURL = URL(fileURLWithPath: folder)
         var env = ProcessInfo.processInfo.environment

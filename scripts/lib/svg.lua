@@ -41,9 +41,12 @@ local function logTicks(lo, hi)
   return ticks
 end
 
+local function open(out, width)
+  out[#out + 1] = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">', width, H, width, H)
+  out[#out + 1] = string.format('<rect width="%d" height="%d" fill="white"/>', width, H)
+end
+
 local function frame(out, p)
-  out[#out + 1] = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">', W, H, W, H)
-  out[#out + 1] = string.format('<rect width="%d" height="%d" fill="white"/>', W, H)
   out[#out + 1] = string.format('<text x="%d" y="22" text-anchor="middle" font-size="14">%s</text>', (LEFT + W - RIGHT) // 2, esc(p.title or ''))
   out[#out + 1] = string.format('<text x="%d" y="%d" text-anchor="middle">%s</text>', (LEFT + W - RIGHT) // 2, H - 12, esc(p.xlabel or ''))
   out[#out + 1] = string.format('<text x="18" y="%d" text-anchor="middle" transform="rotate(-90 18 %d)">%s</text>', (TOP + H - BOTTOM) // 2, (TOP + H - BOTTOM) // 2, esc(p.ylabel or ''))
@@ -82,12 +85,12 @@ local function range(series, field)
   return lo, hi
 end
 
--- p = {title, xlabel, ylabel, xlog = bool, series = {{name, points = {{x, y}, ...}}, ...}}
-function svg.lines(p)
-  local out = {}
+-- The elements of a line plot (frame, axes, one polyline per series, legend) into `out`.
+local function linesBody(out, p)
   frame(out, p)
   local xlo, xhi = range(p.series, 1)
   local ylo, yhi = range(p.series, 2)
+  if p.yrange then ylo, yhi = p.yrange[1], p.yrange[2] end
   local pad = (yhi - ylo) * 0.05
   ylo, yhi = ylo - pad, yhi + pad
   local fx
@@ -114,6 +117,28 @@ function svg.lines(p)
     names[#names + 1] = s.name
   end
   legend(out, names)
+end
+
+-- p = {title, xlabel, ylabel, xlog = bool, yrange = {lo, hi} (default: the data's),
+-- series = {{name, points = {{x, y}, ...}}, ...}}
+function svg.lines(p)
+  local out = {}
+  open(out, W)
+  linesBody(out, p)
+  out[#out + 1] = '</svg>'
+  return table.concat(out, '\n') .. '\n'
+end
+
+-- Line plots side by side in one SVG, each in a <g class="panel"> of W x H pixels:
+-- plots = {p1, p2, ...} as svg.lines takes them.
+function svg.panels(plots)
+  local out = {}
+  open(out, W * #plots)
+  for i, p in ipairs(plots) do
+    out[#out + 1] = string.format('<g class="panel" transform="translate(%d,0)">', (i - 1) * W)
+    linesBody(out, p)
+    out[#out + 1] = '</g>'
+  end
   out[#out + 1] = '</svg>'
   return table.concat(out, '\n') .. '\n'
 end
@@ -143,6 +168,7 @@ function svg.histogram(p)
     series[#series + 1] = {name = s.name, points = pts}
   end
   local out = {}
+  open(out, W)
   frame(out, p)
   local ylo, yhi = 0, 0
   for _, s in ipairs(series) do for _, q in ipairs(s.points) do yhi = math.max(yhi, q[2]) end end

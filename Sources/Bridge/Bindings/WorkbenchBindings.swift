@@ -6,8 +6,22 @@ import Foundation
 /// compression. Pruning is in PrunerBindings.swift, datasets in DatasetBindings.swift.
 public enum WorkbenchBindings: LuaBindingArea {
     public static func install(in lua: LuaRuntime) throws {
+        lua.register(LuaClass(name: layerInputsClass, methods: [:], metamethods: [
+            "__tostring": { call in
+                let x: LayerInputs = try call.requireObject(1, layerInputsClass, expected: "layer inputs")
+                call.push("wb.LayerInputs(\(x.name): \(x.count) images as the input of layer \(x.layer))")
+                return 1
+            },
+            "__len": { call in
+                call.push((try call.requireObject(1, layerInputsClass, expected: "layer inputs") as LayerInputs).count)
+                return 1
+            },
+        ]))
         lua.register(library: "wb", functions)
     }
+
+    /// `wb.layerInputs(model, data, layer)`'s objects (Engine `LayerInputs`).
+    static let layerInputsClass = "wb.LayerInputs"
 
     static func sequential(_ call: LuaCall, _ i: Int) throws -> Sequential {
         let m: Module = try call.requireObject(i, ModuleBindings.className, expected: "nn.Sequential model")
@@ -126,15 +140,24 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(loss)
             return 1
         },
-        // wb.test(model, data [, {batchSize=250, progress=false}]) -> error %, mean loss
+        // wb.test(model, data [, {batchSize=250, progress=false, topk=k}]) -> error %, mean loss
+        // [, top-k error % (with topk: the class not among the k highest scores)]; data may be
+        // wb.layerInputs(...): then only the modules from that layer on run
         "test": { call in
             let model: Module = try call.requireObject(1, ModuleBindings.className, expected: "nn module")
-            let data = try DatasetBindings.dataset(call, 2)
-            let o = try LuaOptions(call, 3, allowed: ["batchSize", "progress"])
-            let e = try evaluate(model, on: data, batchSize: try o.integer("batchSize", default: 250, atLeast: 1),
-                                 showProgress: try o.boolean("progress", default: false))
+            let o = try LuaOptions(call, 3, allowed: ["batchSize", "progress", "topk"])
+            let k = try o.number("topk") == nil ? nil : try o.integer("topk", default: 1, atLeast: 1)
+            let e: Evaluation
+            if let inputs: LayerInputs = call.object(2, layerInputsClass) {
+                guard let s = model as? Sequential else { throw call.argumentError(1, "layer inputs are evaluated by an nn.Sequential model") }
+                do { e = try inputs.evaluate(s, topK: k) } catch let error as EngineError { throw call.error(error.message) }
+            } else {
+                e = try evaluate(model, on: try DatasetBindings.dataset(call, 2), batchSize: try o.integer("batchSize", default: 250, atLeast: 1),
+                                 showProgress: try o.boolean("progress", default: false), topK: k)
+            }
             call.push(e.errorPercent)
             call.push(e.loss)
+            if let topK = e.topKErrorPercent { call.push(topK); return 3 }
             return 2
         },
         // wb.describe(model [, {input = {C, H, W}, file = path}]) -> the per-layer table (weights,
@@ -152,6 +175,26 @@ public enum WorkbenchBindings: LuaBindingArea {
                 }
             }
             call.push(try ModelSummary(model, imageShape: shape, file: try o.string("file")).table)
+            return 1
+        },
+        // wb.layerInputs(model, data, layer [, {batchSize = 250}]) -> the outputs of modules
+        // 1..layer-1 for every batch of data, computed once: wb.test(m, inputs) then runs only
+        // the modules from `layer` on (the same numbers as wb.test(m, data) when m's earlier
+        // modules are those of `model`); data may be the layer inputs of an earlier layer of
+        // `model`: then only the modules between them run
+        "layerInputs": { call in
+            let model = try sequential(call, 1)
+            let layer = try call.integer(3)
+            let o = try LuaOptions(call, 4, allowed: ["batchSize"])
+            do {
+                if let earlier: LayerInputs = call.object(2, layerInputsClass) {
+                    call.pushObject(try LayerInputs(model, from: earlier, layer: layer), className: layerInputsClass)
+                } else {
+                    let data = try DatasetBindings.dataset(call, 2)
+                    call.pushObject(try LayerInputs(model, data, layer: layer, batchSize: try o.integer("batchSize", default: 250, atLeast: 1)),
+                                    className: layerInputsClass)
+                }
+            } catch let e as EngineError { throw call.error(e.message) }
             return 1
         },
         // wb.compression(model) -> fraction of all weights that are zero (the reference's Total Compression)

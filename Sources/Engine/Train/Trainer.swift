@@ -14,11 +14,14 @@ public struct TrainProgress {
     public var wrong: Int? = nil
 }
 
-/// Result of an evaluation: classification error in percent and mean loss per example.
+/// Result of an evaluation: classification error in percent and mean loss per example, and
+/// (when asked for with `topK`) the top-k error: the percentage of examples whose class is
+/// not among the k highest scores.
 public struct Evaluation: CustomStringConvertible {
     public var errorPercent: Double
     public var loss: Double
     public var count: Int
+    public var topKErrorPercent: Double? = nil
     public var accuracyPercent: Double { 100 - errorPercent }
     public var description: String { String(format: "avg. loss: %.4f; avg. error: %.4f", loss, errorPercent) }
 }
@@ -208,30 +211,118 @@ public final class Trainer {
     }
 }
 
-/// Evaluates `model` on `data` in evaluation mode: error in percent and mean loss.
-/// The model is left in evaluation mode.
+/// Evaluates `model` on `data` in evaluation mode: error in percent and mean loss, and with
+/// `topK` = k the top-k error in the same pass (`topKCorrect`). The model is left in
+/// evaluation mode.
 public func evaluate(_ model: Module, on data: Dataset, criterion: Criterion = CrossEntropyCriterion(),
-                     batchSize: Int = 250, showProgress: Bool = false) throws -> Evaluation {
+                     batchSize: Int = 250, showProgress: Bool = false, topK: Int? = nil) throws -> Evaluation {
     guard data.count > 0 else { throw EngineError("\(data.name): no images to evaluate on") }
     model.evaluate()
     let inputs = Tensor(), targets = Tensor()
     let batches = (data.count + batchSize - 1) / batchSize
+    return try evaluateBatches(batches, examples: data.count, criterion: criterion, showProgress: showProgress, topK: topK) { b in
+        let range = (b * batchSize)..<Swift.min((b + 1) * batchSize, data.count)
+        data.fillBatch(range, inputs: inputs, targets: targets)
+        return (try model.forward(inputs), targets)
+    }
+}
+
+/// The loop of every evaluation: `batch(b)` gives batch b's outputs and targets; the loss,
+/// errors and top-k counts are summed over the batches, with the weights frozen.
+private func evaluateBatches(_ batches: Int, examples: Int, criterion: Criterion, showProgress: Bool, topK: Int?,
+                             _ batch: (Int) throws -> (Tensor, Tensor)) throws -> Evaluation {
     let bar = ProgressBar(total: batches, enabled: showProgress)
-    var wrong = 0
+    var wrong = 0, topKRight = 0
     var loss = 0.0
     // Nothing writes a weight while the batches run: the sparse layers build their rows once.
     try SparseChoice.withFrozenWeights {
         for b in 0..<batches {
-            let range = (b * batchSize)..<Swift.min((b + 1) * batchSize, data.count)
-            data.fillBatch(range, inputs: inputs, targets: targets)
-            let out = try model.forward(inputs)
-            loss += Double(try criterion.forward(out, targets)) * Double(range.count)
+            let (out, targets) = try batch(b)
+            loss += Double(try criterion.forward(out, targets)) * Double(targets.count)
             wrong += misclassified(out, targets)
+            if let k = topK { topKRight += try topKCorrect(out, targets, k: k) }
             bar.update(b + 1)
             try Interrupt.check()
         }
     }
-    return Evaluation(errorPercent: 100 * Double(wrong) / Double(data.count), loss: loss / Double(data.count), count: data.count)
+    return Evaluation(errorPercent: 100 * Double(wrong) / Double(examples), loss: loss / Double(examples), count: examples,
+                      topKErrorPercent: topK.map { _ in 100 * Double(examples - topKRight) / Double(examples) })
+}
+
+/// A dataset as the input of one module of a Sequential: the outputs of the modules before
+/// module `layer` (1-based) of a model, batch by batch, computed once in evaluation mode. A
+/// sensitivity sweep prunes one layer per cell: what comes before it does not change, so each
+/// cell's test runs only from the pruned layer on (`evaluate(_:on:)`), with the same batches,
+/// so the same numbers, as a full evaluation.
+public final class LayerInputs {
+    /// The module (1-based) these are the inputs of.
+    public let layer: Int
+    public let count: Int
+    public let name: String
+    private let batches: [(inputs: Tensor, targets: Tensor)]
+
+    public init(_ model: Sequential, _ data: Dataset, layer: Int, batchSize: Int = 250) throws {
+        guard data.count > 0 else { throw EngineError("\(data.name): no images to evaluate on") }
+        guard layer >= 1 && layer <= model.count else {
+            throw EngineError("layer \(layer) does not exist: the model has layers 1..\(model.count)")
+        }
+        self.layer = layer
+        count = data.count
+        name = data.name
+        model.evaluate()
+        var batches: [(Tensor, Tensor)] = []
+        try SparseChoice.withFrozenWeights {
+            for start in stride(from: 0, to: data.count, by: batchSize) {
+                let inputs = Tensor(), targets = Tensor()
+                data.fillBatch(start..<Swift.min(start + batchSize, data.count), inputs: inputs, targets: targets)
+                var x = inputs
+                for m in model.modules[0..<(layer - 1)] { x = try m.forward(x) }
+                batches.append((layer > 1 ? x.clone() : x, targets))
+                try Interrupt.check()
+            }
+        }
+        self.batches = batches
+    }
+
+    /// The inputs of module `layer` computed from `earlier`, the inputs of an earlier module of
+    /// the same model: only the modules between them run, on the same batches, so the numbers
+    /// are those of the whole prefix.
+    public init(_ model: Sequential, from earlier: LayerInputs, layer: Int) throws {
+        guard layer > earlier.layer && layer <= model.count else {
+            throw EngineError("layer \(layer): the inputs of layer \(earlier.layer) give those of a later layer up to \(model.count)")
+        }
+        self.layer = layer
+        count = earlier.count
+        name = earlier.name
+        model.evaluate()
+        let between = model.modules[(earlier.layer - 1)..<(layer - 1)]
+        var batches: [(Tensor, Tensor)] = []
+        try SparseChoice.withFrozenWeights {
+            for b in earlier.batches {
+                var x = b.inputs
+                for m in between { x = try m.forward(x) }
+                batches.append((x.clone(), b.targets))
+                try Interrupt.check()
+            }
+        }
+        self.batches = batches
+    }
+
+    /// Evaluates modules `layer`... of `model` (a model of the same architecture as the one
+    /// these inputs came from, whose earlier modules are unchanged) on the inputs, as
+    /// `evaluate(_:on:)` of the dataset would.
+    public func evaluate(_ model: Sequential, criterion: Criterion = CrossEntropyCriterion(), topK: Int? = nil) throws -> Evaluation {
+        guard model.count >= layer else {
+            throw EngineError("these inputs are of layer \(layer); the model has layers 1..\(model.count)")
+        }
+        model.evaluate()
+        let suffix = model.modules[(layer - 1)...]
+        return try evaluateBatches(batches.count, examples: count, criterion: criterion, showProgress: false, topK: topK) { b in
+            var x = batches[b].inputs
+            for m in suffix { x = try m.forward(x) }
+            return (x, batches[b].targets)
+        }
+    }
 }
 
 /// Number of rows of `scores` [n, classes] whose first maximum is not the target class.
