@@ -220,6 +220,11 @@ final class ModuleBindingsTests: XCTestCase {
         try lua.run(string: "m = nn.Sequential():add(nn.Linear(1, 1)); m:get(1).name = 'fc'")
         XCTAssertEqual(try value("m:get(1).name").string, "fc")
         XCTAssertEqual(try value("m.modules[1].name").string, "fc")
+        // The Lua object that showed the layer is collected; the fields stay with the layer.
+        try lua.run(string: "collectgarbage('collect'); collectgarbage('collect')")
+        XCTAssertEqual(try value("m:get(1).name").string, "fc")
+        try lua.run(string: "m:get(1).name = nil; collectgarbage('collect')")
+        XCTAssertTrue(try value("m:get(1).name").isNil)
     }
 
     func testFindModulesAndClone() throws {

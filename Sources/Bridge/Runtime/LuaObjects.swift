@@ -9,8 +9,9 @@ import Engine
 /// `<close>` gives a clear error instead of touching freed memory.
 ///
 /// Pushing the same Swift object again gives back the same userdata while Lua still holds it
-/// (a weak-valued cache keyed by the object's address), so `m.weight == m.weight` and fields
-/// a script sets on a module stay with it.
+/// (a weak-valued cache keyed by the object's address), so `m.weight == m.weight`. Fields a
+/// script sets on a module stay with the module itself (`Module.scriptFields`): a userdata made
+/// again after the first was collected finds them there.
 enum LuaObjects {
     typealias Slot = UnsafeMutableRawPointer?
 
@@ -46,6 +47,10 @@ enum LuaObjects {
         ud.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: Slot.self)
         Bridge.objectRetained()
         luaL_setmetatable(L, className)         // [cache, ud]
+        if let fields = (object as? Module)?.scriptFields as? LuaReference, fields.belongs(to: L) {
+            fields.push(on: L)                  // the module's fields, from its earlier userdata
+            lua_setiuservalue(L, -2, 1)
+        }
         lua_pushvalue(L, -1)
         lua_rawsetp(L, -3, key)                 // cache[key] = ud
         wb_remove(L, -2)                        // [ud]
@@ -116,6 +121,7 @@ enum LuaObjects {
         wb_newtable(L)
         lua_pushvalue(L, -1)
         lua_setiuservalue(L, i, 1)
+        if let module = anyObject(L, i) as? Module { module.scriptFields = LuaReference(L, lua_gettop(L)) }
         return true
     }
 }

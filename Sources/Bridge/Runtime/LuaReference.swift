@@ -16,6 +16,16 @@ final class LuaReference {
         ref = luaL_ref(call.L, wb_registryindex())
     }
 
+    /// A reference to the value at `i` of `L`'s stack.
+    init(_ L: OpaquePointer, _ i: Int32) {
+        context = LuaContext.of(L)
+        lua_pushvalue(L, i)
+        ref = luaL_ref(L, wb_registryindex())
+    }
+
+    /// Whether the value lives in the state of `L` (and that state is open).
+    func belongs(to L: OpaquePointer) -> Bool { !context.isClosed && context === LuaContext.of(L) }
+
     deinit { if let L = context.callThread { luaL_unref(L, wb_registryindex(), ref) } }
 
     /// The thread to call on now; an error once the runtime has closed.

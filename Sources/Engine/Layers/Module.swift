@@ -46,6 +46,11 @@ open class Module {
     /// input through), while `evaluate()` still applies. Pinning puts the module into
     /// evaluation mode at once; unpinning changes no mode, the next `training()` does.
     /// For frozen layers that must not drift while the rest trains (FreezeOut-like studies).
+    /// A slot for the scripting layer, which the Engine never reads: the Lua bridge keeps there
+    /// the fields a script set on this module, so that they live as long as the module does
+    /// (not only as long as the Lua object that showed it to the script).
+    public var scriptFields: AnyObject?
+
     public var isEvaluationPinned = false {
         didSet { if isEvaluationPinned { evaluate() } }
     }
