@@ -5,7 +5,7 @@ import XCTest
 
 /// The worker pool runs every chunk exactly once, including a region started before its
 /// workers have begun running (a start-up race that once deadlocked), nested regions,
-/// regions after the workers fell asleep, regions whose caller sleeps for a long chunk, and
+/// regions after the workers fell asleep, regions whose caller waits for a long chunk, and
 /// regions on a machine whose cores are all kept busy by other threads.
 final class WorkerPoolTests: XCTestCase {
     /// Runs `body` on another thread and fails if it does not finish within `seconds`
@@ -56,9 +56,9 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertTrue((0..<(n * n)).allSatisfy { out[$0] == $0 })
     }
 
-    func testCallerSleepingForALongChunkIsWokenEveryTime() {
-        // A worker's chunk that outlasts the caller's spin (2 ms against 50 µs): the caller
-        // sleeps and the worker that ends the region wakes it, 200 times in a row.
+    func testCallerWaitsForALongChunkEveryTime() {
+        // A worker's chunk of 2 ms, far longer than a region's usual wait: the caller waits
+        // for it and the region ends, 200 times in a row.
         let pool = WorkerPool(workers: 1)
         nonisolated(unsafe) var total = 0
         XCTAssertTrue(finishes(within: 30) {
@@ -72,15 +72,15 @@ final class WorkerPoolTests: XCTestCase {
                 total += hits[0] + hits[1]
                 hits.deallocate()
             }
-        }, "a caller waiting for a long chunk was never woken")
+        }, "a caller waiting for a long chunk never saw it end")
         XCTAssertEqual(total, 400)
     }
 
     func testRegionsCompleteWhileEveryCoreIsBusy() {
         // As many spinning threads as cores, for the whole test: 2,000 regions of 3 chunks on a
         // 2-worker pool still each run every chunk once, and finish in a bound far above their
-        // work (not a speed assertion: a caller spinning on a preempted worker, or workers that
-        // never yield, would still pass it, but a lost wake-up would not).
+        // work (not a speed assertion: a slow pool would still pass it, but a lost wake-up or a
+        // caller waiting on a chunk nobody runs would not).
         final class StopFlag: Sendable { let value = Atomic<Bool>(false) }
         let stop = StopFlag()
         let spinners = ProcessInfo.processInfo.activeProcessorCount

@@ -12,16 +12,8 @@ import Synchronization
 ///
 /// Why claiming: on a busy machine a worker may not get a core for a whole time slice; with
 /// fixed chunk owners the caller would wait for it (a 2-thread step then costs more than a
-/// 1-thread one). Now the caller runs the chunks nobody has started.
-///
-/// On a busy machine (another process wants a core) spinning itself costs: a worker spinning
-/// between regions keeps a core from the caller's serial work, and a caller spinning for a
-/// worker that was preempted in the middle of its chunk keeps from it the core it could run
-/// on. So both spin for a bounded time only and then block: the caller for at most
-/// `callerSpin` before it sleeps until the last chunk ends, a worker for `workerSpin` after
-/// a region, or not at all while its thread is being preempted (its involuntary context
-/// switches grew since its last region), so that the kernel hands the freed core to whoever
-/// has work.
+/// 1-thread one). Now the caller runs the chunks nobody has started, and while it waits for
+/// a running one it yields its core every few thousand spins.
 ///
 /// A region started while another runs (nested, or from another thread) runs its chunks in
 /// order on the calling thread. Chunk boundaries never depend on scheduling and each chunk
@@ -35,18 +27,11 @@ final class WorkerPool: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     private let sleeping: [Flag]
     private let wakeups: [DispatchSemaphore]
-    /// The caller sleeps on `callerWakeup` until the last running chunk ends (the flag is
-    /// taken by whoever signals, as the workers' `sleeping` flags).
-    private let callerSleeping = Flag()
-    private let callerWakeup = DispatchSemaphore(value: 0)
     /// The current region's body and chunk count (written before `state` moves on).
     nonisolated(unsafe) private var job: ((Int) -> Void)?
     nonisolated(unsafe) private var chunks = 0
 
-    /// How long a worker spins for the next region before it blocks (nanoseconds), and the
-    /// caller for the region's running chunks before it blocks.
-    private static let workerSpin: UInt64 = 100_000
-    private static let callerSpin: UInt64 = 50_000
+    private static let spinIterations = 200_000
     private static let chunkBits = 16
 
     init(workers: Int) {
@@ -80,39 +65,16 @@ final class WorkerPool: @unchecked Sendable {
                 escapable(c)
                 remaining.subtract(1, ordering: .sequentiallyConsistent)
             }
-            waitForRunningChunks()
+            var spins = 0
+            while remaining.load(ordering: .sequentiallyConsistent) > 0 {
+                spins += 1
+                if spins % 4096 == 0 { sched_yield() }   // let a preempted worker finish
+            }
             job = nil
         }
         // Chunks beyond the pool's size (count > workers + 1) run here.
         for c in used..<count { body(c) }
         busy.store(false, ordering: .releasing)
-    }
-
-    /// Returns when no chunk of the region is running: spins for up to `callerSpin`, then
-    /// sleeps until the worker that ends the last chunk signals.
-    private func waitForRunningChunks() {
-        let deadline = DispatchTime.now().uptimeNanoseconds + Self.callerSpin
-        var spins = 0
-        while remaining.load(ordering: .sequentiallyConsistent) > 0 {
-            spins += 1
-            guard spins % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline else { continue }
-            callerSleeping.value.store(true, ordering: .sequentiallyConsistent)
-            if remaining.load(ordering: .sequentiallyConsistent) > 0 {
-                callerWakeup.wait()
-            } else if !callerSleeping.value.exchange(false, ordering: .sequentiallyConsistent) {
-                callerWakeup.wait()  // a worker took the flag: consume its signal
-            }
-            return
-        }
-    }
-
-    /// Marks one chunk done; the one that ends the region wakes a sleeping caller.
-    @inline(__always)
-    private func chunkDone() {
-        if remaining.subtract(1, ordering: .sequentiallyConsistent).newValue == 0,
-           callerSleeping.value.exchange(false, ordering: .sequentiallyConsistent) {
-            callerWakeup.signal()
-        }
     }
 
     /// The next unclaimed chunk of `region`, or nil when that region has none left (or is over).
@@ -133,7 +95,7 @@ final class WorkerPool: @unchecked Sendable {
     private func runChunks(of region: Int) {
         while let c = claim(region) {
             job?(c)
-            chunkDone()
+            remaining.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 
@@ -141,20 +103,10 @@ final class WorkerPool: @unchecked Sendable {
         // Region 0 is the one before any region: a region started before this thread runs
         // its first line must still be seen as new.
         var seen = 0
-        var preemptions = Self.involuntarySwitches()
         func current() -> Int { state.load(ordering: .sequentiallyConsistent) >> Self.chunkBits }
         while true {
-            // Spin for the next region unless this thread is being preempted.
-            let now = Self.involuntarySwitches()
-            if now == preemptions {
-                let deadline = DispatchTime.now().uptimeNanoseconds + Self.workerSpin
-                var spins = 0
-                while current() == seen {
-                    spins += 1
-                    if spins % 64 == 0 && DispatchTime.now().uptimeNanoseconds > deadline { break }
-                }
-            }
-            preemptions = now
+            var spins = 0
+            while current() == seen && spins < Self.spinIterations { spins += 1 }
             if current() == seen {
                 sleeping[w].value.store(true, ordering: .sequentiallyConsistent)
                 if current() == seen {
@@ -167,16 +119,6 @@ final class WorkerPool: @unchecked Sendable {
             seen = current()
             runChunks(of: seen)
         }
-    }
-}
-
-extension WorkerPool {
-    /// The calling thread's involuntary context switches so far (getrusage, RUSAGE_THREAD):
-    /// times the kernel took its core away while it could still run.
-    static func involuntarySwitches() -> Int {
-        var u = rusage()
-        getrusage(__rusage_who_t(1), &u)   // RUSAGE_THREAD
-        return u.ru_nivcsw
     }
 }
 
