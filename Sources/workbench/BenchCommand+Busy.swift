@@ -10,10 +10,7 @@ struct BusyCore {
     /// Starts the spinning process.
     init() throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path), let exe = Bundle.main.executablePath {
-            process.executableURL = URL(fileURLWithPath: exe)
-        }
+        process.executableURL = BenchCommand.executable
         process.arguments = ["bench", "--spin"]
         try process.run()
     }

@@ -81,10 +81,7 @@ extension BenchCommand {
     /// Runs this executable's `bench` with `arguments` and returns its standard output.
     func runChildProcess(_ arguments: [String]) throws -> Data {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path), let exe = Bundle.main.executablePath {
-            p.executableURL = URL(fileURLWithPath: exe)
-        }
+        p.executableURL = Self.executable
         p.arguments = ["bench"] + arguments
         let pipe = Pipe()
         p.standardOutput = pipe
@@ -95,6 +92,15 @@ extension BenchCommand {
             throw CLIError("benchmark child `bench \(arguments.joined(separator: " "))` failed (status \(p.terminationStatus))")
         }
         return out
+    }
+
+    /// This executable: the path it was started by, or the running binary's own.
+    static var executable: URL {
+        let started = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        if !FileManager.default.isExecutableFile(atPath: started.path), let exe = Bundle.main.executablePath {
+            return URL(fileURLWithPath: exe)
+        }
+        return started
     }
 
     static func jsonText<T: Encodable>(_ value: T) throws -> String {
