@@ -20,13 +20,13 @@ final class DeepRConnectionsTests: XCTestCase {
         var rng = RandomGenerator(seed: 7), replay = rng
         d.addNoise(std: 0.5, &rng)
         var expected: [Float] = (0..<8).map(Float.init)
-        for a in [5, 0, 2] { expected[a] += replay.normal() * 0.5 }
+        for a in [5, 0, 2] { expected[a] += replay.zigguratNormal() * 0.5 }
         XCTAssertEqual(Array(UnsafeBufferPointer(start: p.grad.data, count: 8)), expected)
-        XCTAssertEqual(rng.next(), replay.next(), "one draw per active entry")
+        XCTAssertEqual(rng.next(), replay.next(), "one ziggurat normal per active entry")
     }
 
-    /// 6,000 active entries of 300,000: the transforms split across 2 threads give the bits of
-    /// one normal() per entry in A's order, and use the same draws.
+    /// 6,000 active entries of 300,000: 1 and 2 threads give the bits of one zigguratNormal()
+    /// per entry in A's order, and use the same draws.
     func testTheNoiseHasTheSameBitsOnAnyThreadCount() throws {
         let before = Parallel.threads
         defer { Parallel.setThreads(before) }
@@ -42,8 +42,8 @@ final class DeepRConnectionsTests: XCTestCase {
             var rng = RandomGenerator(seed: 8), replay = rng
             d.addNoise(std: 0.25, &rng)
             var wrong = 0
-            for a in d.active where p.grad.data[a] != replay.normal() * 0.25 { wrong += 1 }
-            XCTAssertEqual(wrong, 0, "\(threads) thread(s): entries unlike one normal() each in order")
+            for a in d.active where p.grad.data[a] != replay.zigguratNormal() * 0.25 { wrong += 1 }
+            XCTAssertEqual(wrong, 0, "\(threads) thread(s): entries unlike one zigguratNormal() each in order")
             XCTAssertEqual(rng.next(), replay.next(), "the same draws")
             outputs.append(p.grad.scalars.map(\.bitPattern))
         }

@@ -381,4 +381,70 @@ final class SparseTrainingTests: XCTestCase {
         }
         XCTAssertFalse(p.matches(Tensor(shape: [rows, columns - 1])), "another size")
     }
+
+    /// `move` gives the layout and copy that reading the changed mask anew gives (entries in
+    /// the first and last rows, a row emptied, an empty row filled), and refuses, changing
+    /// nothing, a position that is not active, one that already is, or a repeated one.
+    func testMaskPatternMovesWithTheMask() {
+        var rng = RandomGenerator(seed: 19)
+        let (rows, columns) = (12, 9)
+        let m = Tensor(shape: [rows, columns])
+        for i in 0..<m.count { m.data[i] = rng.next() % 4 == 0 ? 1 : 0 }
+        for k in 0..<columns { m.data[5 * columns + k] = 0; m.data[7 * columns + k] = k % 3 == 0 ? 1 : 0 }
+        m.data[0] = 1; m.data[m.count - 1] = 0
+        let p = MaskPattern(m, rows: rows, columns: columns)
+        func layout(_ q: MaskPattern) -> [Int] { var l: [Int] = []; q.forEachPosition { l.append($0) }; return l }
+        let removing = [0, 7 * columns, 7 * columns + 3, 7 * columns + 6] + ((0..<m.count).filter { m.data[$0] == 1 }.suffix(2))
+        let adding = [5 * columns + 2, 5 * columns + 8, m.count - 1, 1]
+        XCTAssertTrue(adding.allSatisfy { m.data[$0] == 0 })
+        XCTAssertFalse(p.move(removing: [1], adding: []), "1 is not active")
+        XCTAssertFalse(p.move(removing: [], adding: [0]), "0 is active")
+        XCTAssertFalse(p.move(removing: [0, 0], adding: []), "repeated")
+        XCTAssertFalse(p.move(removing: [], adding: [m.count]), "outside")
+        XCTAssertTrue(p.matches(m), "a refused move changes nothing")
+        XCTAssertTrue(p.move(removing: removing.shuffled(), adding: adding.shuffled()))
+        for i in removing { m.data[i] = 0 }
+        for i in adding { m.data[i] = 1 }
+        let fresh = MaskPattern(m, rows: rows, columns: columns)
+        XCTAssertTrue(p.matches(m), "the copy moved with the mask")
+        XCTAssertEqual(p.rowStart, fresh.rowStart)
+        XCTAssertEqual(p.columnIndex, fresh.columnIndex)
+        XCTAssertEqual(layout(p), layout(fresh))
+    }
+
+    /// DeepR on sparse training: its rewiring moves the parameter's layout (and zeroes the
+    /// velocity where it prunes), so every SGD step runs over the active entries, with the
+    /// bits of the same training where the layout is read anew after each rewiring (and the
+    /// step then runs over all entries).
+    func testDeepRKeepsTheStepOnTheActiveEntries() throws {
+        SparseChoice.forcedTraining = true
+        var results: [[UInt32]] = [], updates: [Int] = []
+        for dropLayout in [false, true] {
+            var rng = RandomGenerator(seed: 20)
+            let l = Linear(40, 30)
+            try l.weightParameter.setWeights(TestData.uniform([30, 40], seed: 21))
+            let mask = Tensor(shape: [30, 40])
+            for i in 0..<mask.count { mask.data[i] = rng.next() % 10 == 0 ? 1 : 0 }
+            try l.weightParameter.setMask(mask)
+            l.sparseTraining = true
+            let sgd = SGD(learningRate: 0.5, momentum: 0.9, nesterov: true, weightDecay: 1e-3)
+            let d = try DeepRConnections(parameter: l.weightParameter)
+            var moved = 0
+            for step in 0..<12 {
+                let x = TestData.uniform([16, 40], seed: UInt64(500 + step)), r = TestData.uniform([16, 30], seed: UInt64(600 + step))
+                l.zeroGradParameters()
+                _ = try l.forward(x)
+                _ = try l.backward(x, r)
+                d.addNoise(std: 0.3, &rng)
+                sgd.step(l)
+                moved += try d.rewire(optimizer: sgd, newWeightStd: nil, &rng).moved
+                if dropLayout { l.weightParameter.maskPattern = nil }
+            }
+            XCTAssertGreaterThan(moved, 10, "the noise flips signs")
+            results.append(l.weightParameter.value.scalars.map(\.bitPattern) + sgd.velocity(of: l.weightParameter)!.scalars.map(\.bitPattern))
+            updates.append(sgd.activeEntryUpdates)
+        }
+        XCTAssertEqual(results[0], results[1], "weights and velocity")
+        XCTAssertEqual(updates, [12, 1], "every step on the active entries (only the first after a new layout)")
+    }
 }

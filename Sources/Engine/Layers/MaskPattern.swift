@@ -10,10 +10,10 @@ import Kernels
 /// Lua, DeepR's op, `setMask`), with nothing to track.
 public final class MaskPattern {
     public let rows: Int, columns: Int
-    public let rowStart: [Int32]
-    public let columnIndex: [Int32]
-    /// The mask as it was when the layout was read.
-    private let copy: [Float]
+    public private(set) var rowStart: [Int32]
+    public private(set) var columnIndex: [Int32]
+    /// The mask as it was when the layout was read (or moved).
+    private var copy: [Float]
 
     /// The layout of `m`'s entries that are not ±0.
     public init(_ m: Tensor, rows: Int, columns: Int) {
@@ -55,6 +55,49 @@ public final class MaskPattern {
             if a.load(fromByteOffset: 4 * i, as: UInt32.self) != b.load(fromByteOffset: 4 * i, as: UInt32.self) { return false }
             i += 1
         }
+        return true
+    }
+}
+
+extension MaskPattern {
+    /// The layout and copy of the mask after the entries at the flat positions `removing`
+    /// (active here) became 0 and those at `adding` (inactive here) became 1, as reading the
+    /// changed mask anew would give them, in O(count + rows + k log k) instead of a pass over
+    /// the whole mask: a rewiring that moves a few connections per step (DeepR) keeps the
+    /// object, so an optimiser that stepped under it knows the layout it has to update. False,
+    /// with nothing changed, when a position to remove is not active here, one to add is
+    /// active, or one repeats.
+    public func move(removing: [Int], adding: [Int]) -> Bool {
+        if removing.isEmpty && adding.isEmpty { return true }
+        let n = rows * columns
+        let out = removing.sorted(), into = adding.sorted()
+        for (i, p) in out.enumerated() where p < 0 || p >= n || copy[p] == 0 || (i > 0 && out[i - 1] == p) { return false }
+        for (i, p) in into.enumerated() where p < 0 || p >= n || copy[p] != 0 || (i > 0 && into[i - 1] == p) { return false }
+        let oldStart = rowStart, oldIndex = columnIndex   // locals: no exclusivity checks in the loops
+        var index = [Int32]()
+        index.reserveCapacity(oldIndex.count - out.count + into.count)
+        var start = [Int32](repeating: 0, count: rows + 1)
+        var o = 0, a = 0
+        for r in 0..<rows {
+            let base = r * columns, end = base + columns
+            let entries = Int(oldStart[r])..<Int(oldStart[r + 1])
+            if (o == out.count || out[o] >= end) && (a == into.count || into[a] >= end) {
+                index.append(contentsOf: oldIndex[entries])   // a row without a change, copied whole
+                start[r + 1] = Int32(index.count)
+                continue
+            }
+            for e in entries {
+                let position = base + Int(oldIndex[e])
+                while a < into.count && into[a] < position { index.append(Int32(into[a] - base)); a += 1 }
+                if o < out.count && out[o] == position { o += 1 } else { index.append(oldIndex[e]) }
+            }
+            while a < into.count && into[a] < end { index.append(Int32(into[a] - base)); a += 1 }
+            start[r + 1] = Int32(index.count)
+        }
+        rowStart = start
+        columnIndex = index
+        for p in out { copy[p] = 0 }
+        for p in into { copy[p] = 1 }
         return true
     }
 }

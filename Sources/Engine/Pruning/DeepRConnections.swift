@@ -5,7 +5,7 @@
 ///
 /// After backward, `addNoise(std: σ)` with σ = √(2·η·T):
 ///
-///   g_{a_j} ← g_{a_j} + σ·z_j,   z_1, ..., z_m ~ N(0, 1) drawn in A's order.
+///   g_{a_j} ← g_{a_j} + σ·z_j,   z_1, ..., z_m ~ N(0, 1) drawn in A's order (ziggurat).
 ///
 /// After the optimiser step, `rewire`:
 ///
@@ -16,8 +16,8 @@
 ///       (v = 0, or N(0, 1/fan_in) with `newWeightStd`)
 ///   a_j ← the j-th of G for the j-th of F (in order);  s_j ← sign(W_{a_j}) for every j.
 ///
-/// m never changes. The draws are, in order and bit for bit, the ones the Lua version made
-/// from the same generator (scripts/lib/sparsetrain/masks.lua's drawFree and newValues): when
+/// m never changes. The positions grown and their values are, in order and bit for bit, the
+/// draws the Lua version made from the same generator (scripts/lib/sparsetrain/masks.lua's drawFree and newValues): when
 /// more than half of the positions are free and at least 4k are, by rejection — batches of
 /// 2·(k − found) + 8 uniforms u, position ⌊u·n⌋ (at most n − 1) kept when inactive and new —,
 /// otherwise k entries of a random permutation of the free positions in ascending order.
@@ -25,8 +25,8 @@ public final class DeepRConnections {
     public let parameter: Parameter
     /// A, 0-based, in its order.
     public private(set) var active: [Int]
-    /// s_j, the sign of W_{a_j} at the last step (-1, 0 or 1).
-    private var sign: [Float]
+    /// s_j, the sign of W_{a_j} at the last step, as a code (`signCode`).
+    private var sign: [UInt8]
     /// The positions grown by the last `rewire` (nil before the first), for the original's
     /// "pruned x (y %) just grown weights" line.
     public private(set) var lastGrown: [Int]?
@@ -52,45 +52,54 @@ public final class DeepRConnections {
         self.parameter = parameter
         self.active = active ?? ascending
         let w = parameter.value.data
-        sign = self.active.map { Self.sign(w[$0]) }
+        sign = self.active.map { Self.signCode(w[$0]) }
     }
 
-    @inline(__always) static func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    /// sign(x) as a code: 0 for ±0 (and NaN, as x > 0 and x < 0 are both false), 1 for
+    /// x > 0, 2 for x < 0, from the bits and without a branch (the signs of trained weights
+    /// are not predictable, and a mispredicted branch throws away the loads in flight). Two
+    /// signs have a product < 0 exactly when their codes OR to 3.
+    @inline(__always) static func signCode(_ x: Float) -> UInt8 {
+        let b = x.bitPattern, magnitude = b & 0x7fff_ffff
+        let nonzero: UInt32 = magnitude &- 1 < 0x7f80_0000 ? 1 : 0   // 0 < |x| ≤ ∞
+        return UInt8(truncatingIfNeeded: nonzero &* ((b >> 31) &+ 1))
+    }
 
-    /// g_{a_j} += σ·z_j, z_j ~ N(0, 1) from `rng` in A's order: the draws made in order, their
-    /// Box-Muller transforms (the costly part) split across the engine's threads.
+    /// g_{a_j} += σ·z_j, z_j ~ N(0, 1) from `rng` in A's order, by the ziggurat
+    /// (`RandomGenerator.zigguratNormal`: about one draw per entry and no transcendental
+    /// function on ~99% of them).
     public func addNoise(std: Float, _ rng: inout RandomGenerator) {
-        let g = parameter.grad.data, m = active.count
-        if draws.count < 2 * m { draws = [UInt64](repeating: 0, count: 2 * m) }
-        draws.withUnsafeMutableBufferPointer { d in
-            for i in 0..<(2 * m) { d[i] = rng.next() }
-            let dp = UnsafePointer(d.baseAddress!)
-            active.withUnsafeBufferPointer { a in
-                let ap = a.baseAddress!
-                Parallel.forChunks(m, costPerItem: 60) { r in
-                    for j in r {
-                        let z = 0 + 1 * RandomGenerator.normal(dp[2 * j], dp[2 * j + 1])   // as Tensor.fillNormal(mean: 0, std: 1) draws it
-                        g[ap[j]] += z * std
+        let g = parameter.grad.data
+        active.withUnsafeBufferPointer { a in
+            for p in a { g[p] += rng.zigguratNormal() * std }
+        }
+    }
+
+    /// F's list, reused.
+    private var flippedScratch: [Int] = []
+
+    /// The sign-flip rewiring after a step (above). `optimizer`: its state at the grown and the
+    /// pruned positions is zeroed; `newWeightStd`: grown weights from N(0, std²) (nil: 0).
+    public func rewire(optimizer: Optimizer?, newWeightStd: Float?, _ rng: inout RandomGenerator) throws -> Step {
+        guard let maskTensor = parameter.mask else { throw EngineError("DeepR: the \(parameter.name) lost its mask") }
+        let w = parameter.value.data, mask = maskTensor.data, n = maskTensor.count
+        // F, collected without a branch: j is written at the end of the list, which grows by
+        // one when j flipped.
+        if flippedScratch.count < active.count + 1 { flippedScratch = [Int](repeating: 0, count: active.count + 1) }
+        var count = 0
+        active.withUnsafeBufferPointer { a in
+            sign.withUnsafeMutableBufferPointer { s in
+                flippedScratch.withUnsafeMutableBufferPointer { f in
+                    for j in 0..<a.count {
+                        let now = Self.signCode(w[a[j]])
+                        f[count] = j
+                        count &+= Int((now | s[j]) == 3 ? 1 : 0)
+                        s[j] = now
                     }
                 }
             }
         }
-    }
-
-    /// The generator's draws of one `addNoise`, reused.
-    private var draws: [UInt64] = []
-
-    /// The sign-flip rewiring after a step (above). `optimizer`: its state at grown positions
-    /// is zeroed; `newWeightStd`: grown weights from N(0, std²) (nil: 0).
-    public func rewire(optimizer: Optimizer?, newWeightStd: Float?, _ rng: inout RandomGenerator) throws -> Step {
-        guard let maskTensor = parameter.mask else { throw EngineError("DeepR: the \(parameter.name) lost its mask") }
-        let w = parameter.value.data, mask = maskTensor.data, n = maskTensor.count
-        var flipped = [Int]()
-        for j in 0..<active.count {
-            let now = Self.sign(w[active[j]])
-            if now * sign[j] < -0.5 { flipped.append(j) }
-            sign[j] = now
-        }
+        let flipped = Array(flippedScratch[0..<count])
         let k = flipped.count
         let pruned = flipped.map { active[$0] }
         let grown = drawFree(k, mask: mask, n: n, &rng)
@@ -100,10 +109,19 @@ public final class DeepRConnections {
         }
         for p in pruned { mask[p] = 0; w[p] = 0 }
         for (i, p) in grown.enumerated() { mask[p] = 1; w[p] = values[i] }
-        if k > 0, let optimizer { try optimizer.resetState(of: parameter, elements: grown) }
+        if k > 0, let optimizer {
+            // No state at the grown positions, none at the pruned ones either (an optimiser's
+            // next step would zero it under the mask): the layout of the active entries can
+            // then move with the mask (MaskPattern.move), and sparse training's next step
+            // stays on the active entries.
+            try optimizer.resetState(of: parameter, elements: grown + pruned)
+            if let pattern = parameter.maskPattern, !pattern.move(removing: pruned, adding: grown) {
+                parameter.maskPattern = nil
+            }
+        }
         for (i, j) in flipped.enumerated() {
             active[j] = grown[i]
-            sign[j] = Self.sign(w[grown[i]])
+            sign[j] = Self.signCode(w[grown[i]])
         }
         var step = Step(moved: k)
         if let before = lastGrown {
