@@ -114,4 +114,50 @@ final class WorkerPoolTests: XCTestCase {
         }, "parallel regions stalled while every core was busy")
         XCTAssertEqual(counts, [2000, 2000, 2000])
     }
+
+    /// A worker that holds a chunk far longer than the caller's (as one that lost its core
+    /// does) is a stall: the next region runs every chunk on the caller, and once the back-off
+    /// has passed the workers take chunks again.
+    func testAStalledWorkerSendsTheNextRegionsToTheCaller() {
+        final class Seen: @unchecked Sendable {
+            let started = Atomic<Bool>(false)
+            var threads = [pthread_t?](repeating: nil, count: 2)
+        }
+        let pool = WorkerPool(workers: 1)
+        pool.backOffUnit = 100_000_000   // 200 ms after one stall, so that a loaded machine cannot outwait it
+        // The caller's chunk waits until a worker has started the other one (at most 1 s),
+        // then returns; the worker's takes `workerSleeps` (either may claim either chunk).
+        func region(_ seen: Seen, workerSleeps: Double) {
+            let caller = pthread_self()
+            pool.run(2) { c in
+                seen.threads[c] = pthread_self()
+                if pthread_equal(pthread_self(), caller) != 0 {
+                    let t0 = Date()
+                    while !seen.started.load(ordering: .acquiring) && Date().timeIntervalSince(t0) < 1 {}
+                } else {
+                    seen.started.store(true, ordering: .releasing)
+                    Thread.sleep(forTimeInterval: workerSleeps)
+                }
+            }
+        }
+        XCTAssertTrue(finishes(within: 30) {
+            let first = Seen(), caller = pthread_self()
+            region(first, workerSleeps: 0.2)
+            XCTAssertEqual(pool.stalls, 1, "a 200 ms wait for the worker's chunk is a stall")
+            XCTAssertEqual(pthread_equal(first.threads[0]!, first.threads[1]!), 0, "a worker ran one chunk")
+            XCTAssertTrue(first.threads.contains { pthread_equal($0!, caller) != 0 }, "the caller the other")
+
+            let next = Seen()
+            next.started.store(true, ordering: .releasing)
+            pool.run(2) { c in next.threads[c] = pthread_self() }
+            XCTAssertEqual(pool.regionsAlone, 1)
+            XCTAssertTrue(next.threads.allSatisfy { pthread_equal($0!, caller) != 0 }, "both chunks on the caller")
+
+            Thread.sleep(forTimeInterval: 0.5)   // past the back-off
+            let later = Seen()
+            region(later, workerSleeps: 0)
+            XCTAssertTrue(later.threads.contains { pthread_equal($0!, caller) == 0 }, "the worker helps again")
+            XCTAssertEqual(pool.regionsAlone, 1)
+        }, "a region never ended")
+    }
 }

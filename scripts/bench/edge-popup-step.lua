@@ -51,3 +51,5 @@ print(string.format('edge-popup step / dense step = %.2f (target <= 1.3)', resul
 -- On a shared machine the wall times move with the load; with -threads 1 the CPU times do not.
 print(string.format('  in process CPU time: %.2f', result['edge-popup cpu'] / result['dense cpu']))
 print(string.format('20 epochs of edge-popup training (without evaluation): %.1f s (target <= 30 s)', 20 * result['edge-popup epoch']))
+local stalls, alone = wb.poolStalls()
+if wb.threads() > 1 then print(string.format('worker pool: %d stalls on a preempted worker, %d regions run alone after them', stalls, alone)) end

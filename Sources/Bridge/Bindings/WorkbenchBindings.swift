@@ -47,6 +47,15 @@ public enum WorkbenchBindings: LuaBindingArea {
             call.push(Parallel.threads)
             return 1
         },
+        // wb.poolStalls() -> stalls, regionsAlone : the worker pool's parallel regions that
+        // waited on a preempted worker, and the regions run on the calling thread alone after
+        // one (the pool's back-off on a busy machine), so far in this process.
+        "poolStalls": { call in
+            let c = Parallel.poolCounts
+            call.push(c.stalls)
+            call.push(c.regionsAlone)
+            return 2
+        },
         // wb.loadModel(path) -> model (safetensors with the workbench architecture metadata)
         "loadModel": { call in
             call.push(try ModelFile.load(try call.string(1), types: call.context.moduleTypes) as Module)

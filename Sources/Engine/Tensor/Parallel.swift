@@ -25,6 +25,10 @@ public enum Parallel {
     }
     nonisolated(unsafe) private static var poolWorkers = 0
 
+    /// The worker pool's counts so far: parallel regions that stalled on a preempted worker,
+    /// and regions run on the calling thread alone after a stall (WorkerPool's back-off).
+    public static var poolCounts: (stalls: Int, regionsAlone: Int) { (pool?.stalls ?? 0, pool?.regionsAlone ?? 0) }
+
     /// Runs `body` over `0..<count` split into at most `threads` contiguous chunks.
     /// Falls back to one chunk when the work is small (`count * costPerItem` below ~32k).
     @inline(__always)
