@@ -19,10 +19,12 @@ import Synchronization
 /// then lost its core (another process wants it); the caller then waits for that chunk for
 /// up to a time slice, and on a machine with a busy core this happens every few regions. So
 /// the caller times its wait: a wait longer than max(2 × its own chunks' time, 100 µs) is a
-/// stall, and after one the caller runs every region alone for 0.25 ms · 2^level (level 1...9,
-/// one up per stall: 0.5 ms after a first stall, at most 128 ms), then tries the workers again; 64 regions in a row
-/// that a worker helped without a stall take the level one down. A quiet machine never
-/// stalls and keeps every region parallel; a busy one runs at about its 1-thread speed.
+/// stall, and after one the caller runs every region alone for 0.25 ms · 2^level (level
+/// 1...9, one up per stall: 0.5 ms after a first stall, at most 128 ms), then tries the
+/// workers again; 64 regions in a row that a worker helped without a stall take the level one
+/// down. A quiet machine never stalls and keeps every region parallel. And an idle worker
+/// yields its core every 1,024 spins: when the caller shares that core (the other one is
+/// taken), a spinning worker would otherwise take half of it from the caller's work.
 ///
 /// A region started while another runs (nested, or from another thread) runs its chunks in
 /// order on the calling thread. Chunk boundaries never depend on scheduling and each chunk
