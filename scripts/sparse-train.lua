@@ -138,7 +138,17 @@ local criterion = nn.CrossEntropyCriterion()
 local tb = tensorboard.open(o.tensorboard)
 local trainer = wb.Trainer{model = net, optimizer = optimizer, criterion = criterion, batchSize = o.batch_size,
                            seed = o.seed, progress = o.progress}
-if o.L1_loss_coeff > 0 and method ~= 'tied' then
+if o.L1_loss_coeff > 0 and method ~= 'tied' and o.conv_group_lasso then
+  -- --conv-group-lasso: λ·Σ over each convolution's kernel patches of √(Σ θ² + 1e-12) in
+  -- place of λ·Σ|θ| (the original's term over its sparse conv tensors), one penalty per patch size
+  local bySize, sizes = {}, {}
+  for _, L in ipairs(layers) do
+    local patch = L.shape[3] * L.shape[4]
+    if not bySize[patch] then bySize[patch] = {}; sizes[#sizes + 1] = patch end
+    table.insert(bySize[patch], L.module.weight)
+  end
+  for _, patch in ipairs(sizes) do trainer:penalty{groupLasso = o.L1_loss_coeff, groupSize = patch, parameters = bySize[patch]} end
+elseif o.L1_loss_coeff > 0 and method ~= 'tied' then
   local weights = {}
   for l, L in ipairs(layers) do weights[l] = L.module.weight end
   trainer:penalty{l1 = o.L1_loss_coeff, parameters = weights}

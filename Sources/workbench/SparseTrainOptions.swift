@@ -149,6 +149,9 @@ struct SparseTrainOptions {
             if deepR && granularity != 4 {
                 throw ValidationError("--DeepR with --sub-kernel-granularity \(granularity): DeepR deactivates single weights whose sign flipped (the original's sign test is per weight and breaks on coarser masks); give --sub-kernel-granularity 4")
             }
+            if groupLasso && tied {
+                throw ValidationError("--conv-group-lasso with --tied: the group lasso on tied values is not built (tied weights take the L1 term per value)")
+            }
             if groupLasso && l1Coefficient == 0 {
                 throw ValidationError("--conv-group-lasso replaces the L1 term of the sparse convolutions by a group lasso: it needs --L1-loss-coeff > 0 (its coefficient)")
             }
