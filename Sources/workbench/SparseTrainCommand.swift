@@ -26,9 +26,13 @@ struct SparseTrainCommand: ParsableCommand {
         .json (per-epoch train/val/test loss, top-1, top-5, model size, per-layer density, the \
         arguments), and <...>_initial.* before training.
 
+        Models: mnist_mlp (784-300-100-10, its Linears sparse, --initial-sparsity-fc) and \
+        cifar10_WideResNet (WRN---layers---widen-factor on CIFAR-10, its 3x3 block \
+        convolutions sparse at --initial-sparsity-conv, masked per --sub-kernel-granularity).
+
         Methods:
           (no method flag)
-              static random sparse at --initial-sparsity-fc (0.98)
+              static random sparse at --initial-sparsity-fc (0.98; the WRN: --initial-sparsity-conv, 0.5)
           --rewire
               SET: each layer prunes and regrows --rewire-fraction of its weights
           --rewire --threshold-prune --rewire-scaling
@@ -49,6 +53,8 @@ struct SparseTrainCommand: ParsableCommand {
               --schedule-file inp/sparse-train/cpu_schedule.yaml
           workbench sparse-train --prune --prune-iterations 10 --post-prune-epochs 10 \\
               --start-pruning-after-epoch 1 --prune-epoch-frequency 1
+          workbench sparse-train --model cifar10_WideResNet --layers 10 --widen-factor 1 \\
+              --initial-sparsity-conv 0.8 --rewire --threshold-prune --rewire-scaling
         """
     )
 

@@ -126,7 +126,7 @@ final class CLISparseTrainWideResNetTests: XCTestCase {
         let r = try f.run(wrn(train: 2) + ["--prune", "--prune-iterations", "1", "--start-pruning-after-epoch", "0", "--prune-epoch-frequency", "1",
                                  "--post-prune-epochs", "1", "--prune-target-sparsity-conv", "0.75"])
         XCTAssertEqual(r.status, 0, r.output)
-        for line in ["prune fraction fc : 0.0 , prune_fraction conv : 0.75 ", "nepochs 2",
+        for line in ["prune fraction fc : 0.0 , prune_fraction conv : 0.75 ", "nepochs 1",
                      "{'sparse': 73728, 'tied': 0, 'fixed': 4122, 'learnable': 77850}",
                      "{'sparse': 18432, 'tied': 0, 'fixed': 4122, 'learnable': 22554}"] {
             XCTAssertTrue(r.stdout.contains(line), "\(line) in\n\(r.stdout)")
@@ -134,8 +134,7 @@ final class CLISparseTrainWideResNetTests: XCTestCase {
         let j = try json(f, "runs/cifar10_WideResNet_0_target_0.0,0.75.json")
         XCTAssertEqual(try active(j), convWeights.map { $0 / 4 }, "int(0.75·patches) pruned from each dense layer")
         let history = try XCTUnwrap(j["layer_density"] as? [[Double]])
-        XCTAssertEqual(history.count, 2)
-        XCTAssertEqual(history[0], Array(repeating: 0.25, count: 6), "pruned after epoch 0")
+        XCTAssertEqual(history, [Array(repeating: 0.25, count: 6)], "pruned after epoch 0 (0 + 1·(1 - 1) + 1 epochs)")
     }
 
     func testFilterMasksSparseShortcutsGroupLassoAndResume() throws {
@@ -174,6 +173,38 @@ final class CLISparseTrainWideResNetTests: XCTestCase {
         XCTAssertEqual(try active(j), convWeights.map { $0 / 2 }, "SET keeps each layer's count")
         size = try XCTUnwrap(j["model_size"] as? [String: Double])
         XCTAssertEqual(size["sparse"], 36864)
+    }
+
+    /// The same seed gives the same model file, bit for bit; --copy-mask-from takes a run's
+    /// masks into a run of another seed.
+    func testTheSameSeedGivesTheSameBitsAndMasksCopy() throws {
+        let f = try fixture()
+        for dir in ["a", "b"] {
+            let r = try f.run(wrn(train: 2) + ["--seed", "4", "--runs-dir", dir])
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: f.path("a/cifar10_WideResNet_0.safetensors"))),
+                       try Data(contentsOf: URL(fileURLWithPath: f.path("b/cifar10_WideResNet_0.safetensors"))))
+        let r = try f.run(wrn(train: 2) + ["--seed", "9", "--runs-dir", "c", "--copy-mask-from", "a/cifar10_WideResNet_0.safetensors"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("=> loaded masks from 'a/cifar10_WideResNet_0.safetensors'"), r.stdout)
+        // (the model files hold the Lua module of the input transform: a script defines it, then loads them)
+        try f.write("""
+            require 'lib.sparsetrain.cifar'
+            local a, c = wb.layers(wb.loadModel(arg[1])), wb.layers(wb.loadModel(arg[2]))
+            local n = 0
+            for i, m in ipairs(a) do
+              if m.mask then
+                n = n + 1
+                assert(c[i].mask and (m.mask - c[i].mask):abs():max() == 0, 'the mask of leaf ' .. i)
+              end
+            end
+            print('masks equal: ' .. n)
+
+            """, to: "compare.lua")
+        let m = try f.run(["run", "compare.lua", "a/cifar10_WideResNet_0.safetensors", "c/cifar10_WideResNet_0_initial.safetensors"])
+        XCTAssertEqual(m.status, 0, m.output)
+        XCTAssertTrue(m.stdout.contains("masks equal: 6"), m.output)
     }
 
     func testBadCombinationsAreRefused() throws {
