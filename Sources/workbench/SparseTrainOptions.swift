@@ -35,7 +35,7 @@ struct SparseTrainOptions {
         if c.model == "imagenet_resnet50" {
             throw ValidationError("--model imagenet_resnet50 needs an ImageNet loader and ResNet-50's bottleneck blocks, which the workbench does not have (issue 15 built the residual containers); mnist_mlp and cifar10_WideResNet run")
         }
-        /// The wide ResNet: sparse convolutions, a dense Linear (as the original's).
+        // The wide ResNet: sparse convolutions, a dense Linear (as the original's).
         let wrn = c.model == "cifar10_WideResNet"
         values["model"] = .string(c.model)
         let epochs = try int(c.epochs, "--epochs", 1...100_000)
@@ -98,7 +98,7 @@ struct SparseTrainOptions {
         if wrn && (sparsityFC != 0 || targetFC != 0) {
             throw ValidationError("\(sparsityFC != 0 ? "--initial-sparsity-fc \(sparsityFC)" : "--prune-target-sparsity-fc \(targetFC)"): cifar10_WideResNet's Linear is dense, as the original's (its DynamicLinear is commented out in model.py); leave it out or give 0, and set the convolutions' with --initial-sparsity-conv / --prune-target-sparsity-conv")
         }
-        /// The sparse layers' sparsity: the convolutions' in the wide ResNet, the Linears' in mnist_mlp.
+        // The sparse layers' sparsity: the convolutions' in the wide ResNet, the Linears' in mnist_mlp.
         let sparsity = wrn ? sparsityConv : sparsityFC
         let sparsityFlag = wrn ? "--initial-sparsity-conv" : "--initial-sparsity-fc"
         let target = wrn ? targetConv : targetFC

@@ -165,6 +165,25 @@ final class SparseTrainWideResNetLibraryTests: XCTestCase {
         """, try runtime())
     }
 
+    /// --conv-group-lasso's penalty from Lua: λ·Σ over kernel patches of √(Σθ² + 1e-12).
+    func testTheGroupLassoPenaltyOnKernelPatches() throws {
+        try runLua(setup + """
+        local L = convLayer(2, 3, 4)
+        local net = nn.Sequential():add(L.module)
+        local t = wb.Trainer{model = net, optimizer = wb.SGD{lr = 0.1}}
+        local p = t:penalty{groupLasso = 0.5, groupSize = 9, parameters = {L.module.weight}}
+        assert(p.kind == 'groupLasso')
+        local w = L.module.weight
+        local expect = 0
+        for o = 1, 3 do for i = 1, 2 do expect = expect + math.sqrt(torch.cmul(w[o][i], w[o][i]):sum() + 1e-12) end end
+        expect = 0.5 * expect
+        assert(math.abs(p:value() - expect) < 1e-4 * expect, p:value() .. ' vs ' .. expect)
+        assert(not pcall(t.penalty, t, {l1 = 0.1, groupSize = 9}), 'groupSize belongs to the group lasso')
+        assert(not pcall(t.penalty, t, {l1 = 0.1, groupLasso = 0.1}), 'one kind')
+        assert(not pcall(t.penalty, t, {groupLasso = 0.1, groupSize = 4, parameters = {L.module.weight}}), '54 weights in groups of 4')
+        """, try runtime())
+    }
+
     func testTheCIFARInputTransform() throws {
         try runLua(setup + """
         -- the gather of a crop at the centre (dy = dx = 4) is the identity; with a flip, the mirror
