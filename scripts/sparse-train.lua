@@ -31,13 +31,18 @@ local repr = rewire.repr
 -- Data: the training set (its first 5/6 with --validate-set, the rest validates), the test set.
 local ok, train, test = pcall(wb.loadData, o.data, {train = o.train_size, test = o.test_size})
 if not ok then error(string.format('--data %s: %s', o.data, tostring(train):gsub('^[^:]*:%d+: ', '')), 0) end
-if train.channels * train.height * train.width ~= 784 or train.classes ~= 10 then
+local wrn = o.model == 'cifar10_WideResNet'
+if wrn and (train.channels ~= 3 or train.height ~= 32 or train.width ~= 32 or train.classes ~= 10) then
+  error(string.format('--data %s: cifar10_WideResNet takes 3x32x32 images of 10 classes (CIFAR-10), the set has %dx%dx%d images of %d classes',
+    o.data, train.channels, train.height, train.width, train.classes), 0)
+elseif not wrn and (train.channels * train.height * train.width ~= 784 or train.classes ~= 10) then
   error(string.format('--data %s: mnist_mlp takes 28x28 images of 10 classes, the set has %dx%dx%d images of %d classes',
     o.data, train.channels, train.height, train.width, train.classes), 0)
 end
 local validation
 if o.validate_set then
-  local nv = math.floor(#train / 6)
+  -- the original's split: MNIST's last 10,000 of 60,000, CIFAR-10's last 5,000 of 50,000
+  local nv = math.floor(#train / (wrn and 10 or 6))
   validation, train = train:tail(nv), train:head(#train - nv)
 end
 
@@ -48,14 +53,23 @@ if method == 'thin-dense' then
   for _, n in ipairs{784 * 300, 300 * 100, 100 * 10} do budget = budget + masks.budget(n, o.initial_sparsity_fc) end
   widths = model.thinWidths(budget)
 end
-local net, layers = model.mnistMLP(not o.no_batch_norm, widths)
-model.initialise(layers)
+local net, layers
+-- the sparse layers' initial sparsity: the convolutions' in the wide ResNet, the Linears' in mnist_mlp
+local initialSparsity = wrn and o.initial_sparsity_conv or o.initial_sparsity_fc
+if wrn then
+  net, layers = model.wideResNet(o.layers, o.widen_factor, o.sub_kernel_granularity, o.augment, o.sparse_resnet_downsample)
+  model.initialiseWideResNet(net)
+else
+  net, layers = model.mnistMLP(not o.no_batch_norm, widths)
+  model.initialise(layers)
+end
 if method == 'tied' then
-  for _, L in ipairs(layers) do tied.init(L, o.initial_sparsity_fc) end
+  -- the wide ResNet's tied values are drawn as its convolutions' weights, N(0, 2/(kh·kw·out))
+  for _, L in ipairs(layers) do tied.init(L, initialSparsity, L.newStd) end
 elseif method ~= 'dense' and method ~= 'thin-dense' and method ~= 'prune' then
-  for _, L in ipairs(layers) do masks.initial(L, o.initial_sparsity_fc) end
-elseif method == 'prune' and o.initial_sparsity_fc > 0 then
-  for _, L in ipairs(layers) do masks.initial(L, o.initial_sparsity_fc) end
+  for _, L in ipairs(layers) do masks.initial(L, initialSparsity) end
+elseif method == 'prune' and initialSparsity > 0 then
+  for _, L in ipairs(layers) do masks.initial(L, initialSparsity) end
 end
 -- The sparse methods train on sparse kernels (forward, input gradient and the weight gradient
 -- at the active entries only; docs/sparse.md) where the mask is sparse enough: nothing they
@@ -63,7 +77,8 @@ end
 -- positions; DeepR: noise on the active entries, sign flips). Tied weights sum the gradient
 -- over every position, and gradual pruning starts dense: both stay on the dense path.
 -- WORKBENCH_SPARSE_TRAINING=dense turns it off.
-if method == 'static' or method == 'set' or method == 'dsr' or method == 'deepr' then
+-- (Linear layers only: the wide ResNet's sparse convolutions train dense-with-mask.)
+if not wrn and (method == 'static' or method == 'set' or method == 'dsr' or method == 'deepr') then
   for _, L in ipairs(layers) do L.module:sparseTraining(true) end
 end
 
@@ -72,6 +87,11 @@ end
 local function fromFile(path, flag, what)
   local okLoad, saved = pcall(wb.loadModel, path)
   if not okLoad then error(string.format('%s %s: %s', flag, path, tostring(saved)), 0) end
+  if wrn then
+    resume.loadNested(saved, net, layers, flag .. ' ' .. path, what)
+    print(string.format("=> loaded %s '%s'", what == 'all' and 'checkpoint' or 'masks from', path))
+    return
+  end
   if #saved ~= #net then error(string.format('%s %s: %d modules, this mnist_mlp has %d', flag, path, #saved, #net), 0) end
   for _, L in ipairs(layers) do
     local m = saved:get(L.position)
@@ -118,7 +138,17 @@ local criterion = nn.CrossEntropyCriterion()
 local tb = tensorboard.open(o.tensorboard)
 local trainer = wb.Trainer{model = net, optimizer = optimizer, criterion = criterion, batchSize = o.batch_size,
                            seed = o.seed, progress = o.progress}
-if o.L1_loss_coeff > 0 and method ~= 'tied' then
+if o.L1_loss_coeff > 0 and method ~= 'tied' and o.conv_group_lasso then
+  -- --conv-group-lasso: λ·Σ over each convolution's kernel patches of √(Σ θ² + 1e-12) in
+  -- place of λ·Σ|θ| (the original's term over its sparse conv tensors), one penalty per patch size
+  local bySize, sizes = {}, {}
+  for _, L in ipairs(layers) do
+    local patch = L.shape[3] * L.shape[4]
+    if not bySize[patch] then bySize[patch] = {}; sizes[#sizes + 1] = patch end
+    table.insert(bySize[patch], L.module.weight)
+  end
+  for _, patch in ipairs(sizes) do trainer:penalty{groupLasso = o.L1_loss_coeff, groupSize = patch, parameters = bySize[patch]} end
+elseif o.L1_loss_coeff > 0 and method ~= 'tied' then
   local weights = {}
   for l, L in ipairs(layers) do weights[l] = L.module.weight end
   trainer:penalty{l1 = o.L1_loss_coeff, parameters = weights}
@@ -167,11 +197,13 @@ trainer.afterStep = function(s)
 end
 
 -- Evaluation in evaluation mode: mean loss, Prec@1 and Prec@5 in percent.
+-- (Batches of 1000, of --batch-size for the wide ResNet, whose activations are large.)
+local evalBatch = wrn and o.batch_size or 1000
 local function evaluate(data, label)
   net:evaluate()
   local n, loss, c1, c5 = #data, 0, 0, 0
-  for i = 1, n, 1000 do
-    local x, y = data:batch(i, math.min(i + 999, n))
+  for i = 1, n, evalBatch do
+    local x, y = data:batch(i, math.min(i + evalBatch - 1, n))
     local out = net:forward(x)
     loss = loss + criterion:forward(out, y) * y:size(1)
     c1, c5 = c1 + wb.topkCorrect(out, y, 1), c5 + wb.topkCorrect(out, y, 5)
@@ -214,9 +246,10 @@ if startEpoch >= epochs then
 end
 local pruneTargets, prunesDone
 if method == 'prune' then
-  pruneTargets = gradual.targets(layers, o.prune_target_sparsity_fc, o.model == 'mnist_mlp')
+  pruneTargets = gradual.targets(layers, wrn and o.prune_target_sparsity_conv or o.prune_target_sparsity_fc, o.model == 'mnist_mlp')
   prunesDone = saved and saved.prunesDone or 0
-  print(string.format('prune fraction fc : %s , prune_fraction conv : %s ', repr(gradual.fraction(0, o.prune_iterations, pruneTargets[1], false)),
+  local fcTarget = wrn and o.prune_target_sparsity_fc or pruneTargets[1]
+  print(string.format('prune fraction fc : %s , prune_fraction conv : %s ', repr(gradual.fraction(0, o.prune_iterations, fcTarget, false)),
     repr(1 - (1 - o.prune_target_sparsity_conv) ^ (1 / o.prune_iterations))))
   print('nepochs ' .. math.tointeger(epochs) .. (epochs ~= o.epochs and ' (--prune: start + frequency·(iterations - 1) + post-prune epochs; --epochs is not used)' or ''))
   evaluate(test, 'validate')

@@ -26,9 +26,13 @@ struct SparseTrainCommand: ParsableCommand {
         .json (per-epoch train/val/test loss, top-1, top-5, model size, per-layer density, the \
         arguments), and <...>_initial.* before training.
 
+        Models: mnist_mlp (784-300-100-10, its Linears sparse, --initial-sparsity-fc) and \
+        cifar10_WideResNet (WRN---layers---widen-factor on CIFAR-10, its 3x3 block \
+        convolutions sparse at --initial-sparsity-conv, masked per --sub-kernel-granularity).
+
         Methods:
           (no method flag)
-              static random sparse at --initial-sparsity-fc (0.98)
+              static random sparse at --initial-sparsity-fc (0.98; the WRN: --initial-sparsity-conv, 0.5)
           --rewire
               SET: each layer prunes and regrows --rewire-fraction of its weights
           --rewire --threshold-prune --rewire-scaling
@@ -49,6 +53,8 @@ struct SparseTrainCommand: ParsableCommand {
               --schedule-file inp/sparse-train/cpu_schedule.yaml
           workbench sparse-train --prune --prune-iterations 10 --post-prune-epochs 10 \\
               --start-pruning-after-epoch 1 --prune-epoch-frequency 1
+          workbench sparse-train --model cifar10_WideResNet --layers 10 --widen-factor 1 \\
+              --initial-sparsity-conv 0.8 --rewire --threshold-prune --rewire-scaling
         """
     )
 
@@ -81,8 +87,8 @@ struct SparseTrainCommand: ParsableCommand {
     @Option(name: .customLong("prune-epoch-frequency"), parsing: .unconditional, help: ArgumentHelp("Intervals between prunes (default: 2)", valueName: "N"))
     var pruneFrequency = NumberText(2)
     @Option(name: .customLong("prune-target-sparsity-fc"), parsing: .unconditional,
-            help: ArgumentHelp("Target sparsity when pruning fully connected layers (default: 0.98)", valueName: "S"))
-    var targetFC = NumberText(0.98)
+            help: ArgumentHelp("Target sparsity when pruning fully connected layers (default: 0.98; 0 for cifar10_WideResNet, whose Linear is dense)", valueName: "S"))
+    var targetFC: NumberText?
     @Option(name: .customLong("prune-target-sparsity-conv"), parsing: .unconditional, help: ArgumentHelp("Target sparsity when pruning conv layers (default: 0.5)", valueName: "S"))
     var targetConv = NumberText(0.5)
     @Option(name: .customLong("prune-iterations"), parsing: .unconditional,
@@ -123,7 +129,7 @@ struct SparseTrainCommand: ParsableCommand {
     var subKernelGranularity = NumberText(2)
     @Flag(name: .customLong("cubic-prune-schedule"), help: "Use sparsity schedule following a cubic function as in Zhu et al. 2018 (instead of an exponential function). (default: False)")
     var cubicPruneSchedule = false
-    @Flag(name: .customLong("sparse-resnet-downsample"), help: "Use sub-kernel granularity while rewiring (default: False)")
+    @Flag(name: .customLong("sparse-resnet-downsample"), help: "Use sub-kernel granularity while rewiring (default: False); here: cifar10_WideResNet's 1x1 shortcut convolutions are sparse too")
     var sparseResnetDownsample = false
     @Flag(name: .customLong("conv-group-lasso"), help: "Use group lasso to penalize an entire kernel patch (default: False)")
     var convGroupLasso = false
@@ -131,16 +137,16 @@ struct SparseTrainCommand: ParsableCommand {
     var bigNewWeights = false
     @Option(name: .customLong("widen-factor"), parsing: .unconditional, help: ArgumentHelp("widen factor for wide resnet (default: 10)", valueName: "WIDEN_FACTOR"))
     var widenFactor = NumberText(10)
-    @Option(name: .customLong("initial-sparsity-conv"), parsing: .unconditional, help: ArgumentHelp("Initial sparsity of conv layers (default: 0.5)", valueName: "S"))
-    var initialSparsityConv = NumberText(0.5)
+    @Option(name: .customLong("initial-sparsity-conv"), parsing: .unconditional, help: ArgumentHelp("Initial sparsity of conv layers (default: 0.5; 0 with --prune)", valueName: "S"))
+    var initialSparsityConv: NumberText?
     @Option(name: .customLong("initial-sparsity-fc"), parsing: .unconditional,
-            help: ArgumentHelp("Initial sparsity for fully connected layers (default: 0.98; 0 with --prune)", valueName: "S"))
+            help: ArgumentHelp("Initial sparsity for fully connected layers (default: 0.98; 0 with --prune and for cifar10_WideResNet, whose Linear is dense)", valueName: "S"))
     var initialSparsityFC: NumberText?
     @Option(name: .customLong("job-idx"), parsing: .unconditional, help: ArgumentHelp("job index provided by the job manager (default: 0)", valueName: "JOB_IDX"))
     var jobIdx = NumberText(0)
-    @Flag(name: .customLong("no-augment"), help: "whether to use standard data augmentation (default: use data augmentation; none exists for MNIST)")
+    @Flag(name: .customLong("no-augment"), help: "whether to use standard data augmentation (default: use data augmentation: CIFAR-10's reflection-padded random crop and horizontal flip; none for MNIST)")
     var noAugment = false
-    @Option(name: .customLong("data"), help: ArgumentHelp("dataset: mnist (default for mnist_mlp), fashion-mnist, cifar10, or a folder", valueName: "DIR"))
+    @Option(name: .customLong("data"), help: ArgumentHelp("dataset: mnist (default for mnist_mlp), fashion-mnist, cifar10 (default for cifar10_WideResNet), or a folder", valueName: "DIR"))
     var data: String?
     @Option(name: [.customShort("j"), .customLong("workers")], parsing: .unconditional, help: ArgumentHelp("number of data loading workers (default: 8; accepted, the engine uses --threads)", valueName: "N"))
     var workers = NumberText(8)
@@ -148,7 +154,7 @@ struct SparseTrainCommand: ParsableCommand {
     var copyMaskFrom = ""
     @Option(name: .customLong("resume"), help: ArgumentHelp("path to latest checkpoint (default: none)", valueName: "FILE"))
     var resume = ""
-    @Option(name: .customLong("schedule-file"), help: ArgumentHelp("yaml file containing learning rate schedule and rewire period schedule (default: inp/sparse-train/mnist_schedule.yaml)", valueName: "FILE"))
+    @Option(name: .customLong("schedule-file"), help: ArgumentHelp("yaml file containing learning rate schedule and rewire period schedule (default: inp/sparse-train/mnist_schedule.yaml; wrnet_schedule.yaml for cifar10_WideResNet)", valueName: "FILE"))
     var scheduleFile: String?
     @Option(name: .customLong("name"), help: ArgumentHelp("name of experiment (default: WideResNet-28-10), recorded in the JSON", valueName: "NAME"))
     var name = "WideResNet-28-10"

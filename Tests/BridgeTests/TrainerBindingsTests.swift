@@ -157,8 +157,8 @@ final class TrainerBindingsTests: XCTestCase {
         let lua = try LuaRuntime()
         try lua.run(string: setup, chunkName: "setup")
         let cases: [(String, String)] = [
-            ("wb.Trainer{model = net}:penalty{}", "give exactly one of l1 = λ or l2 = λ"),
-            ("wb.Trainer{model = net}:penalty{l1 = 1, l2 = 1}", "give exactly one of l1 = λ or l2 = λ"),
+            ("wb.Trainer{model = net}:penalty{}", "give exactly one of l1 = λ, l2 = λ or groupLasso = λ"),
+            ("wb.Trainer{model = net}:penalty{l1 = 1, l2 = 1}", "give exactly one of l1 = λ, l2 = λ or groupLasso = λ"),
             ("wb.Trainer{model = net}:penalty{l1 = -1}", "the strength of an l1 penalty must be a finite number >= 0, got -1.0"),
             ("wb.Trainer{model = net}:penalty{l2 = 1/0}", "the strength of an l2 penalty must be a finite number >= 0, got inf"),
             ("wb.Trainer{model = net}:penalty{l1 = 'big'}", "option 'l1' must be a number"),

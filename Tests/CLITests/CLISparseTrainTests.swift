@@ -221,7 +221,6 @@ final class CLISparseTrainTests: XCTestCase {
             (["--rewire-fraction", "0"], "--rewire-fraction must be in (0, 1), got 0"),
             (["--DeepR_eta", "nan"], "--DeepR_eta must be > 0 and <= 10, got nan"),
             (["--model", "resnet"], "--model must be one of mnist_mlp, cifar10_WideResNet, imagenet_resnet50, got resnet"),
-            (["--model", "cifar10_WideResNet"], "needs residual containers"),
             (["--model", "imagenet_resnet50"], "issue 15"),
             (["--rewire", "--DeepR"], "--rewire and --DeepR are different methods"),
             (["--tied", "--prune"], "--tied and --prune are different methods"),

@@ -1,7 +1,7 @@
 import XCTest
 @testable import Engine
 
-/// L1 and L2 penalties: their value and gradient against the formulas, their place in the
+/// L1, L2 and group lasso penalties: their value and gradient against the formulas, their place in the
 /// trainer's step (after backward, before `afterBackward`; in the reported loss), their effect
 /// on training, and bad arguments.
 final class PenaltyTests: XCTestCase {
@@ -39,6 +39,29 @@ final class PenaltyTests: XCTestCase {
         p.addGradient()
         XCTAssertEqual(fc.weightParameter.grad.scalars, zip(grads, weights).map { $0 + lambda * $1 })
         XCTAssertEqual(fc.bias!.grad.scalars, [1, 2], "the bias is not in this penalty")
+    }
+
+    /// Groups of 3 consecutive weights (the Linear's two rows): R = λ·Σ_g √(Σθ² + ε),
+    /// ∂R/∂θᵢ = λ·θᵢ/√(Σ_g θ² + ε), in double precision; an all-zero group adds √ε and no gradient.
+    func testGroupLassoGradientAndValueAreTheFormula() throws {
+        let fc = layer()
+        let lambda = Double(Float(0.02))   // (λ is stored as a Float)
+        let p = try Penalty(.groupLasso, strength: lambda, parameters: [fc.weightParameter], groupSize: 3)
+        let norms = [0, 3].map { start in (weights[start..<start + 3].reduce(0.0) { $0 + Double($1) * Double($1) } + 1e-12).squareRoot() }
+        XCTAssertEqual(p.value(), lambda * (norms[0] + norms[1]), accuracy: 1e-12)
+        p.addGradient()
+        let expected = weights.indices.map { grads[$0] + Float(lambda * Double(weights[$0]) / norms[$0 / 3]) }
+        XCTAssertEqual(fc.weightParameter.grad.scalars, expected)
+        XCTAssertEqual(fc.bias!.grad.scalars, [1, 2], "the bias is not in this penalty")
+        let zero = Linear(3, 1)
+        zero.weightParameter.value.zero()
+        zero.weightParameter.grad.zero()
+        let q = try Penalty(.groupLasso, strength: 1, parameters: [zero.weightParameter], groupSize: 3)
+        XCTAssertEqual(q.value(), 1e-6, accuracy: 1e-15)
+        q.addGradient()
+        XCTAssertEqual(zero.weightParameter.grad.scalars, [0, 0, 0])
+        XCTAssertThrowsError(try Penalty(.groupLasso, strength: 1, parameters: [fc.weightParameter], groupSize: 4), "6 is not a whole number of groups of 4")
+        XCTAssertThrowsError(try Penalty(.l1, strength: 1, parameters: [fc.weightParameter], groupSize: 3), "a group size is the group lasso's")
     }
 
     /// A masked weight is 0 (W ⊙ M): it adds nothing to the value nor to its gradient; strength 0 does nothing.

@@ -12,7 +12,7 @@
 -- WRN-16-4 2,748,890 (2.7M), WRN-28-2 1,467,610.
 --
 --   dofile('scripts/models/wide-resnet.lua')                   -- WRN-28-10
---   loadfile('scripts/models/wide-resnet.lua')(16, 4 [, 0.3])  -- depth, widen factor, dropout
+--   loadfile('scripts/models/wide-resnet.lua')(16, 4 [, 0.3])  -- depth, widen factor (may be fractional), dropout
 require 'nn'
 
 -- Arguments may be numbers or strings (`workbench run FILE 16 4`); a require gives none.
@@ -21,8 +21,16 @@ depth = tonumber(depth)
 if not depth then widen, dropout = nil, nil end
 depth, widen, dropout = depth or 28, tonumber(widen) or 10, tonumber(dropout) or 0
 assert((depth - 4) % 6 == 0 and depth >= 10, 'Wide ResNet: depth must be 6n+4 (16, 22, 28, 40), got ' .. tostring(depth))
-assert(widen >= 1 and widen == math.floor(widen), 'Wide ResNet: the widen factor must be a positive integer, got ' .. tostring(widen))
+assert(widen > 0, 'Wide ResNet: the widen factor must be positive, got ' .. tostring(widen))
 local n = (depth - 4) / 6
+
+-- A fractional widen factor (the DSR seed's thin dense baselines, e.g. 0.75) gives widths
+-- rounded as numpy's round, half to even: 16k, 32k, 64k.
+local function round(x)
+  local f = math.floor(x)
+  if x - f ~= 0.5 then return math.floor(x + 0.5) end
+  return f % 2 == 0 and f or f + 1
+end
 
 local function block(nIn, nOut, stride)
   local residual = nn.Sequential()
@@ -44,7 +52,8 @@ local function block(nIn, nOut, stride)
   return s:add(nn.ConcatTable():add(residual):add(shortcut)):add(nn.CAddTable(true))
 end
 
-local widths = {16 * widen, 32 * widen, 64 * widen}
+local widths = {round(16 * widen), round(32 * widen), round(64 * widen)}
+assert(widths[1] >= 1, 'Wide ResNet: the widen factor ' .. tostring(widen) .. ' leaves a stage without planes')
 local net = nn.Sequential()
 net:add(nn.SpatialConvolution(3, 16, 3, 3, 1, 1, 1, 1, false))
 local planes = 16

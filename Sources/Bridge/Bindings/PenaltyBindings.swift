@@ -1,7 +1,8 @@
 import CLua
 import Engine
 
-/// Penalties on a trainer's loss in Lua: `t:penalty{l1 = 1e-4, group = 2}` adds an Engine
+/// Penalties on a trainer's loss in Lua: `t:penalty{l1 = 1e-4, group = 2}` (or `l2 = λ`, or
+/// `groupLasso = λ, groupSize = n`: groups of n consecutive elements) adds an Engine
 /// `Penalty` to the trainer and returns its handle (`wb.Penalty`: `p.strength` read and set,
 /// `p.kind`, `p.size`, `p:value()`); `t:removePenalty(p)` takes it off. The parameters come
 /// from one of `group = i` (the optimiser's group i), `modules = {m1, ...}` (their weights and
@@ -26,17 +27,20 @@ extension TrainerBindings {
 
     /// The trainer methods `penalty` and `removePenalty`.
     static let trainerPenaltyMethods: [String: LuaFunction] = [
-        // t:penalty{l1 = λ | l2 = λ [, group = i | modules = {...} | parameters = {...}]} -> handle
+        // t:penalty{l1 = λ | l2 = λ | groupLasso = λ, groupSize = n [, group = i | modules = {...} | parameters = {...}]} -> handle
         "penalty": { call in
             let t = try trainer(call)
-            let o = try LuaOptions(call, 2, allowed: ["l1", "l2", "group", "modules", "parameters"])
-            let l1 = try o.number("l1"), l2 = try o.number("l2")
-            guard (l1 == nil) != (l2 == nil) else {
-                throw call.error("give exactly one of l1 = λ or l2 = λ, e.g. t:penalty{l1 = 1e-4, group = 1}")
+            let o = try LuaOptions(call, 2, allowed: ["l1", "l2", "groupLasso", "groupSize", "group", "modules", "parameters"])
+            let l1 = try o.number("l1"), l2 = try o.number("l2"), lasso = try o.number("groupLasso")
+            guard [l1, l2, lasso].compactMap({ $0 }).count == 1 else {
+                throw call.error("give exactly one of l1 = λ, l2 = λ or groupLasso = λ, e.g. t:penalty{l1 = 1e-4, group = 1}")
             }
+            let size = try o.integer("groupSize", default: 1, atLeast: 1)
+            if size != 1 && lasso == nil { throw call.error("groupSize is the group lasso's (t:penalty{groupLasso = λ, groupSize = 9, ...})") }
             let parameters = try penaltyParameters(call, o, t.trainer)
             let p: Penalty
-            do { p = try Penalty(l1 != nil ? .l1 : .l2, strength: l1 ?? l2!, parameters: parameters) } catch let e as EngineError {
+            let kind: Penalty.Kind = l1 != nil ? .l1 : l2 != nil ? .l2 : .groupLasso
+            do { p = try Penalty(kind, strength: l1 ?? l2 ?? lasso!, parameters: parameters, groupSize: size) } catch let e as EngineError {
                 throw call.error(e.message)
             }
             t.trainer.penalties.append(p)

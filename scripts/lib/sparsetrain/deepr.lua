@@ -5,7 +5,8 @@
 --   after the optimiser step: an active entry whose sign flipped since the last step
 --     (sign(θ_now)·sign(θ_before) < 0) is deactivated (set to 0), and as many inactive
 --     entries of the same layer, drawn uniformly (not the ones just deactivated), are
---     activated at 0 (N(0, 1/fan_in) with --big-new-weights), with no optimiser state.
+--     activated at 0 (N(0, 1/fan_in) with --big-new-weights; a convolution's N(0, 2/(kh·kw·out))),
+--     with no optimiser state.
 -- The per-layer active count never changes. The work is the engine's fused wb.DeepR (one
 -- pass over the active entries, O(active) per step; Sources/Engine/Pruning/DeepRConnections):
 -- L.deepr keeps the layer's active positions in their order and their signs at the last step.
@@ -36,7 +37,7 @@ end
 function deepr.rewire(layers, optimizer, big, log)
   local moved = 0
   for _, L in ipairs(layers) do
-    local k, justGrown, grownBefore = L.deepr:rewire(optimizer, big and 1 / math.sqrt(L.fanIn) or nil)
+    local k, justGrown, grownBefore = L.deepr:rewire(optimizer, big and (L.newStd or 1 / math.sqrt(L.fanIn)) or nil)
     if log then
       log(string.format('pruned %d  connections', k))
       if justGrown then

@@ -14,7 +14,7 @@ function records.modelSize(net, layers, method)
   local sparse, tiedCount, weights = 0, 0, 0
   for _, L in ipairs(layers) do
     weights = weights + L.n
-    if method == 'tied' then tiedCount = tiedCount + L.values else sparse = sparse + masks.count(L) end
+    if method == 'tied' then tiedCount = tiedCount + L.values else sparse = sparse + masks.weights(L) end
   end
   local total = 0
   local params = net:parameters()
@@ -28,11 +28,12 @@ function records.sizeText(s)
   return string.format("{'sparse': %d, 'tied': %d, 'fixed': %d, 'learnable': %d}", s.sparse, s.tied, s.fixed, s.learnable)
 end
 
--- Per-layer density: active (or tied values) over the layer's weights.
+-- Per-layer density: active weights (or tied values) over the layer's weights (with units of
+-- several weights, active units × their size).
 function records.densities(layers, method)
   local d = {}
   for l, L in ipairs(layers) do
-    d[l] = (method == 'tied' and L.values or masks.count(L)) / L.n
+    d[l] = (method == 'tied' and L.values or masks.weights(L)) / L.n
   end
   return d
 end

@@ -7,7 +7,8 @@
 --     (g_l = K·S_l/ΣS, largest remainders, capped by the layer's free positions); then H
 --     halves if K > 1.1·Np and doubles if K < 0.9·Np (Np = --n-prune-params).
 -- Without --rewire-scaling every layer regrows what it pruned; with --threshold-prune the
--- layer's rule is the threshold, else the fraction.
+-- layer's rule is the threshold, else the fraction. Counts, positions and magnitudes are of a
+-- layer's mask units (a weight, or with --sub-kernel-granularity a block: its mean |θ|).
 local masks = require 'lib.sparsetrain.masks'
 local rewire = {}
 
@@ -51,7 +52,7 @@ function rewire.step(layers, state, o)
     if o.threshold then pruned[l] = masks.belowThreshold(L, state.threshold)
     else pruned[l] = masks.smallest(L, math.floor(o.fraction * active) + 1) end
     survivors[l] = active - #pruned[l]
-    cap[l] = L.n - active
+    cap[l] = (L.units or L.n) - active   -- free positions (units: lib/sparsetrain/masks.lua)
     K = K + #pruned[l]
   end
   local grow

@@ -8,7 +8,8 @@
 -- elementwise) moves them identically, so they stay one value; L1 adds λ·sign(θ_b) once per value.
 local tied = {}
 
-function tied.init(L, s)
+-- The values are drawn U(±1/√fan_in), or N(0, std²) when `std` is given (the wide ResNet's).
+function tied.init(L, s, std)
   local B = math.floor((1 - s) * L.n + 0.5)
   if B < 1 then error(string.format('%s: sparsity %g leaves no tied value', L.name, s), 0) end
   local order = torch.randperm(L.n)
@@ -20,7 +21,7 @@ function tied.init(L, s)
   L.tied = wb.TiedWeights(h, B)   -- the map, kept in the engine: one pass per step below
   L.counts = L.tied.counts
   local stdv = 1 / math.sqrt(L.fanIn)
-  local bank = torch.Tensor(B):uniform(-stdv, stdv)
+  local bank = std and torch.Tensor(B):normal(0, std) or torch.Tensor(B):uniform(-stdv, stdv)
   L.module.weight = bank:index(1, h):view(L.shape)
 end
 
