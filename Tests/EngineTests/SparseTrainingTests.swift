@@ -352,8 +352,8 @@ final class SparseTrainingTests: XCTestCase {
     }
 
     /// A mask's layout is its entries row by row, and `matches` sees a change anywhere: in
-    /// the first or a later stretch of 1,024, in the ragged tail, a sign of zero (-0 is not
-    /// +0 bit for bit, so the layout is read anew, and holds the same entries).
+    /// the first or a later byte of bits, in the ragged tail; a sign of zero is no change (-0
+    /// is no entry).
     func testMaskPatternSeesEveryChange() {
         var rng = RandomGenerator(seed: 18)
         let (rows, columns) = (41, 53)   // 2,173 entries: two stretches and a tail of 5
@@ -376,10 +376,44 @@ final class SparseTrainingTests: XCTestCase {
         }
         if let z = (0..<m.count).first(where: { m.data[$0] == 0 }) {
             m.data[z] = -0.0
-            XCTAssertFalse(p.matches(m))
+            XCTAssertTrue(p.matches(m), "-0 is a zero")
             XCTAssertEqual(MaskPattern(m, rows: rows, columns: columns).count, p.count, "-0 is no entry")
         }
         XCTAssertFalse(p.matches(Tensor(shape: [rows, columns - 1])), "another size")
+    }
+
+    /// The fused pass of a forward pass in training (`MaskPattern.applyMask`) leaves the same
+    /// bits as `Parameter.applyMask` (+0 under the mask, whatever was written there, in whole
+    /// blocks of 8, ragged tails and the first block) and says whether the mask changed, in
+    /// a full block or the tail; on 1 and 2 threads.
+    func testMaskPatternAppliesTheMaskWhileComparing() throws {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        for threads in [1, 2] {
+            Parallel.setThreads(threads)
+            var rng = RandomGenerator(seed: 21)
+            let (rows, columns) = (301, 317)   // 95,417 entries: a tail of 1, two chunks on 2 threads
+            let m = Tensor(shape: [rows, columns])
+            for i in 0..<m.count { m.data[i] = rng.next() % 9 == 0 ? 1 : 0 }
+            let pattern = MaskPattern(m, rows: rows, columns: columns)
+            let p = Parameter(name: "weight", shape: [rows, columns])
+            p.value.fillUniform(-1, 1, &rng)
+            try p.setMask(m)
+            let x = p.value
+            for i in [0, 3, 8, 4_000, 60_001, m.count - 1] { x.data[i] = m.data[i] == 0 ? -2.5 : x.data[i] }   // strays under the mask
+            x.data[17] = m.data[17] == 0 ? -0.0 : x.data[17]
+            let expected = x.clone()
+            for i in 0..<m.count where m.data[i] == 0 { expected.data[i] = 0 }
+            XCTAssertTrue(pattern.applyMask(m, to: x), "\(threads) thread(s): unchanged")
+            XCTAssertEqual(x.scalars.map(\.bitPattern), expected.scalars.map(\.bitPattern), "\(threads) thread(s): +0 under the mask")
+            for i in [5, 50_000, m.count - 1] {
+                let old = m.data[i]
+                m.data[i] = old == 0 ? 1 : 0
+                XCTAssertFalse(pattern.applyMask(m, to: x.clone()), "\(threads) thread(s): a change at \(i)")
+                m.data[i] = old
+            }
+            XCTAssertTrue(pattern.applyMask(m, to: x))
+        }
     }
 
     /// `move` gives the layout and copy that reading the changed mask anew gives (entries in
@@ -406,7 +440,7 @@ final class SparseTrainingTests: XCTestCase {
         for i in removing { m.data[i] = 0 }
         for i in adding { m.data[i] = 1 }
         let fresh = MaskPattern(m, rows: rows, columns: columns)
-        XCTAssertTrue(p.matches(m), "the copy moved with the mask")
+        XCTAssertTrue(p.matches(m), "the bits moved with the mask")
         XCTAssertEqual(p.rowStart, fresh.rowStart)
         XCTAssertEqual(p.columnIndex, fresh.columnIndex)
         XCTAssertEqual(layout(p), layout(fresh))

@@ -70,7 +70,9 @@ public final class Linear: Module {
         weightParameter.stepEntries = nil
         inputTransposed.forget()
         gradOutputTransposed.forget()
-        if isTraining, sparseTraining, let rows = sparse.trainingRows(weightParameter, rows: outputSize, columns: inputSize) {
+        let maskVerified = weightParameter.takeMaskVerification()
+        if isTraining, sparseTraining,
+           let rows = sparse.trainingRows(weightParameter, rows: outputSize, columns: inputSize, maskVerified: maskVerified) {
             trainingRows = rows
             let xt = inputTransposed.make(input.data, width: inputSize, samples: n)
             multiplySparse(rows, transposed: xt, ldt: inputTransposed.ldt, samples: n, into: y, bias: bias)

@@ -4,16 +4,17 @@ import Kernels
 /// rows: row r's entries are at columns `columnIndex[rowStart[r]..<rowStart[r+1]]`, increasing;
 /// entry e of the list is the flat position `r · columns + columnIndex[e]`.
 ///
-/// Kept with a copy of the mask it was read from, so that `matches(m)` (one comparison of the
-/// two, which vectorises) tells whether the mask is still the same: training on the active
-/// entries rebuilds the layout only when the mask changed, whoever changed it (a rewiring in
-/// Lua, DeepR's op, `setMask`), with nothing to track.
+/// Kept with the mask's nonzero positions as flags (a byte per entry, 1/4 of the mask's
+/// bytes), so that `matches(m)` tells whether m still has its nonzeros exactly there: training on the
+/// active entries rebuilds the layout only when the mask changed, whoever changed it (a
+/// rewiring in Lua, DeepR's op, `setMask`), with nothing to track. (Only which entries are
+/// nonzero matters: the values the sparse products read are W_eff = W ⊙ M.)
 public final class MaskPattern {
     public let rows: Int, columns: Int
     public private(set) var rowStart: [Int32]
     public private(set) var columnIndex: [Int32]
-    /// The mask as it was when the layout was read (or moved).
-    private var copy: [Float]
+    /// 1 where the mask was nonzero when the layout was read (or moved), else 0.
+    private var active: [UInt8]
 
     /// The layout of `m`'s entries that are not ±0.
     public init(_ m: Tensor, rows: Int, columns: Int) {
@@ -24,43 +25,72 @@ public final class MaskPattern {
         let layout = SparseRows(dense: m.data, pattern: m.data, rows: rows, columns: columns)
         rowStart = layout.rowStart
         columnIndex = layout.columnIndex
-        copy = Array(m.buffer)
+        let x = m.data
+        active = (0..<m.count).map { x[$0] != 0 ? 1 : 0 }
     }
 
     /// The number of active entries.
     public var count: Int { columnIndex.count }
 
-    /// Whether `m` is, bit for bit, the mask this layout was read from.
+    /// Whether `m` has its nonzero entries exactly at this layout's positions.
     public func matches(_ m: Tensor) -> Bool {
-        guard m.count == copy.count else { return false }
-        return copy.withUnsafeBufferPointer { c in
-            MaskPattern.equalBits(UnsafeRawPointer(m.data), UnsafeRawPointer(c.baseAddress!), count: m.count)
-        }
+        guard m.count == rows * columns else { return false }
+        return compare(m, zeroing: nil)
     }
 
-    /// Whether two float arrays are the same bit patterns: XORs of 8 lanes ORed together, with
-    /// no branch inside a stretch of 1,024 entries; a difference stops at the end of its stretch.
-    static func equalBits(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count n: Int) -> Bool {
-        var i = 0
-        while i + 8 <= n {
-            var diff = SIMD8<UInt32>()
-            let end = Swift.min(n, i + 1024) & ~7
-            while i < end {
-                diff |= a.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self) ^ b.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self)
-                i += 8
+    /// Whether the entry at flat position p is active here.
+    @inline(__always) private func isActive(_ p: Int) -> Bool { active[p] != 0 }
+
+    /// Whether m's nonzeros are at the layout's positions, and (with `x`) x = +0 where m = ±0
+    /// in the same pass, as `Parameter.applyMask` (the same bits). Split across the engine's
+    /// threads; each chunk compares its part.
+    private func compare(_ m: Tensor, zeroing x: Tensor?) -> Bool {
+        let n = m.count
+        var equal = [Bool](repeating: true, count: Parallel.chunkCount(n, costPerItem: 2))
+        let k = m.data, v = x?.data
+        active.withUnsafeBufferPointer { f in
+            equal.withUnsafeMutableBufferPointer { e in
+                Parallel.forChunksIndexed(n, costPerItem: 2) { chunk, r in
+                    e[chunk] = MaskPattern.entriesMatch(k, f.baseAddress!, zeroing: v, r)
+                }
             }
-            if diff != SIMD8<UInt32>() { return false }
         }
-        while i < n {
-            if a.load(fromByteOffset: 4 * i, as: UInt32.self) != b.load(fromByteOffset: 4 * i, as: UInt32.self) { return false }
-            i += 1
+        return !equal.contains(false)
+    }
+
+    /// Entries `r`: whether the mask is nonzero exactly where the flags are 1, and (with x)
+    /// x = +0 where the mask is ±0 (the select of `Parameter.applyMask`). One loop that
+    /// vectorises (the flags widened, the differences ORed, the select).
+    private static func entriesMatch(_ m: UnsafePointer<Float>, _ f: UnsafePointer<UInt8>, zeroing x: UnsafeMutablePointer<Float>?,
+                                     _ r: Range<Int>) -> Bool {
+        var diff: UInt32 = 0
+        if let x {
+            for i in r {
+                diff |= (m[i] != 0 ? 1 : 0) ^ UInt32(f[i])
+                x[i] = m[i] == 0 ? 0 : x[i]
+            }
+        } else {
+            for i in r { diff |= (m[i] != 0 ? 1 : 0) ^ UInt32(f[i]) }
         }
-        return true
+        return diff == 0
+    }
+
+    /// x = 0 (+0) where m = ±0, as `Parameter.applyMask` (the same select, the same bits), and
+    /// in the same pass whether m's nonzeros are still at this layout's positions: one read of
+    /// m for both.
+    func applyMask(_ m: Tensor, to x: Tensor) -> Bool {
+        precondition(m.count == x.count, "a mask of \(m.count) entries for \(x.count) values")
+        guard m.count == rows * columns else {
+            let k = m.data, v = x.data
+            for i in 0..<m.count { v[i] = k[i] == 0 ? 0 : v[i] }
+            return false
+        }
+        return compare(m, zeroing: x)
     }
 }
 
 extension MaskPattern {
-    /// The layout and copy of the mask after the entries at the flat positions `removing`
+    /// The layout and flags of the mask after the entries at the flat positions `removing`
     /// (active here) became 0 and those at `adding` (inactive here) became 1, as reading the
     /// changed mask anew would give them, in O(count + rows + k log k) instead of a pass over
     /// the whole mask: a rewiring that moves a few connections per step (DeepR) keeps the
@@ -71,8 +101,8 @@ extension MaskPattern {
         if removing.isEmpty && adding.isEmpty { return true }
         let n = rows * columns
         let out = removing.sorted(), into = adding.sorted()
-        for (i, p) in out.enumerated() where p < 0 || p >= n || copy[p] == 0 || (i > 0 && out[i - 1] == p) { return false }
-        for (i, p) in into.enumerated() where p < 0 || p >= n || copy[p] != 0 || (i > 0 && into[i - 1] == p) { return false }
+        for (i, p) in out.enumerated() where p < 0 || p >= n || !isActive(p) || (i > 0 && out[i - 1] == p) { return false }
+        for (i, p) in into.enumerated() where p < 0 || p >= n || isActive(p) || (i > 0 && into[i - 1] == p) { return false }
         let oldStart = rowStart, oldIndex = columnIndex   // locals: no exclusivity checks in the loops
         var index = [Int32]()
         index.reserveCapacity(oldIndex.count - out.count + into.count)
@@ -96,8 +126,8 @@ extension MaskPattern {
         }
         rowStart = start
         columnIndex = index
-        for p in out { copy[p] = 0 }
-        for p in into { copy[p] = 1 }
+        for p in out { active[p] = 0 }
+        for p in into { active[p] = 1 }
         return true
     }
 }
@@ -105,9 +135,10 @@ extension MaskPattern {
 extension Parameter {
     /// The layout of the mask's active entries, as a [rows × columns] matrix (nil without a
     /// mask): the one read last while the mask still matches it, else read anew.
-    public func activePattern(rows: Int, columns: Int) -> MaskPattern? {
+    /// `verified`: this pass's `prepareForward` found the mask unchanged (no second read).
+    public func activePattern(rows: Int, columns: Int, verified: Bool = false) -> MaskPattern? {
         guard let m = mask else { maskPattern = nil; return nil }
-        if let p = maskPattern, p.rows == rows, p.columns == columns, p.matches(m) { return p }
+        if let p = maskPattern, p.rows == rows, p.columns == columns, verified || p.matches(m) { return p }
         let p = MaskPattern(m, rows: rows, columns: columns)
         maskPattern = p
         return p
@@ -115,11 +146,12 @@ extension Parameter {
 }
 
 extension MaskPattern {
-    /// Calls `body` with the flat position of every active entry, row by row.
-    @inline(__always) public func forEachPosition(_ body: (Int) -> Void) {
+    /// Calls `body` with the flat position of every active entry of `rows` (all by default),
+    /// row by row.
+    @inline(__always) public func forEachPosition(rows: Range<Int>? = nil, _ body: (Int) -> Void) {
         rowStart.withUnsafeBufferPointer { start in
             columnIndex.withUnsafeBufferPointer { index in
-                for r in 0..<rows {
+                for r in rows ?? 0..<self.rows {
                     let base = r * columns
                     for e in Int(start[r])..<Int(start[r + 1]) { body(base + Int(index[e])) }
                 }

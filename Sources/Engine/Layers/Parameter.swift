@@ -52,6 +52,11 @@ public final class Parameter {
     /// (a Linear's sparse training path), nil after a dense pass: the gradient of this step
     /// exists at these entries only, and an optimiser may update just them (SGD).
     public internal(set) var stepEntries: MaskPattern?
+    /// Set by a forward pass in training that applied the mask and, in the same pass, found it
+    /// bit for bit the one `maskPattern` was read from (`applyMaskVerifyingPattern`); taken
+    /// (and cleared) by the layer's own `updateOutput` right after, so that sparse training
+    /// reads the mask once per pass instead of twice.
+    var maskVerified = false
 
     public init(name: String, shape: [Int]) {
         self.name = name
@@ -73,6 +78,7 @@ public final class Parameter {
 
     /// Drops the mask: every weight gets its stored value back (W_eff = W). Scores go too.
     public func removeMask() {
+        maskVerified = false
         scores = nil
         keptFraction = nil
         maskPattern = nil
@@ -107,8 +113,21 @@ public final class Parameter {
     /// Prepares W_eff for a forward pass: in training, scores choose the mask anew; then the
     /// mask is applied (a hook may have written under it).
     @inline(__always) public func prepareForward(training: Bool) throws {
+        maskVerified = false
         if training, scores != nil { try chooseMaskFromScores(); return }   // it applies the mask
+        if training, let pattern = maskPattern, let m = mask {
+            storedIsWhole = false
+            maskVerified = pattern.applyMask(m, to: value)
+            return
+        }
         applyMask()
+    }
+
+    /// Whether the forward pass that just ran `prepareForward` found the mask unchanged since
+    /// `maskPattern` read it; false after any other call (it is taken once).
+    func takeMaskVerification() -> Bool {
+        defer { maskVerified = false }
+        return maskVerified
     }
 
     /// Number of entries the mask removes (0 without a mask).
@@ -235,6 +254,7 @@ public final class Parameter {
     /// entries going 1 → 0 are kept aside, entries going 0 → 1 get their stored values
     /// back, then W_eff = W ⊙ M.
     private func install(_ new: Tensor) {
+        maskVerified = false
         let kept = maskedValues ?? Tensor(shape: value.shape)
         let x = value.data, n = new.data, k = kept.data
         if let old = mask?.data {

@@ -75,8 +75,10 @@ public final class SGD: Optimizer {
         let v = mom != 0 ? velocity[key]?.data : nil
         if let entries = p.stepEntries, p.mask != nil, steppedUnder[key] === entries || first {
             // Only the active entries: x and v are 0 under the mask (the forward pass applied it
-            // to x, the last step under this mask to v; a new v is all 0).
-            entries.forEachPosition { i in
+            // to x, the last step under this mask to v; a new v is all 0). Elementwise, so the
+            // rows split across the threads (the same bits for any split).
+            let perRow = Swift.max(1, 8 * entries.count / Swift.max(entries.rows, 1))
+            Parallel.forChunks(entries.rows, costPerItem: perRow) { rows in entries.forEachPosition(rows: rows) { i in
                 if let v {
                     if first {
                         let gi = g[i] + wd * x[i]
@@ -93,7 +95,7 @@ public final class SGD: Optimizer {
                 } else {
                     x[i] -= lr * (g[i] + wd * x[i])
                 }
-            }
+            } }
             steppedUnder[key] = entries
             activeEntryUpdates += 1
             return

@@ -129,8 +129,8 @@ final class SparseWeightCache {
     /// reads the gradient under the mask). The layout of the entries is the parameter's
     /// `activePattern`, read anew only when the mask changed; the parameter's `stepEntries`
     /// says which entries this step trains (nil on the dense path).
-    func trainingRows(_ p: Parameter, rows: Int, columns: Int) -> SparseRows? {
-        guard p.scores == nil, let pattern = p.activePattern(rows: rows, columns: columns),
+    func trainingRows(_ p: Parameter, rows: Int, columns: Int, maskVerified: Bool = false) -> SparseRows? {
+        guard p.scores == nil, let pattern = p.activePattern(rows: rows, columns: columns, verified: maskVerified),
               SparseChoice.prefersSparseTraining(density: Double(pattern.count) / Double(Swift.max(rows * columns, 1))) else {
             p.stepEntries = nil
             return nil
