@@ -112,10 +112,11 @@ extension SparseRows {
     }
 
     /// T[j·ldt + s] = S[s·lds + j] for the first n rows of S (s < n) and its columns j in
-    /// `columns`, and T[j·ldt + s] = 0 for n ≤ s < ldt (the padding the 8-lane dot products read).
-    /// 8 × 8 tiles through registers (`SmallGEMM.Tile8`), the ragged edges element by element.
+    /// `columns`, and T[j·ldt + s] = 0 for n ≤ s < `padEnd` (default ldt: the padding the 8-lane
+    /// dot products read; a caller that knows T is 0 from padEnd on passes less). 8 × 8 tiles through registers (`SmallGEMM.Tile8`), the ragged edges element by element.
     public static func transpose(_ src: UnsafePointer<Float>, lds: Int, samples n: Int, columns columnRange: Range<Int>,
-                                 into dst: UnsafeMutablePointer<Float>, ldt: Int) {
+                                 into dst: UnsafeMutablePointer<Float>, ldt: Int, zeroingUpTo padEnd: Int? = nil) {
+        let padEnd = padEnd ?? ldt
         let whole = n / 8 * 8
         var j0 = columnRange.lowerBound
         while j0 < columnRange.upperBound {
@@ -131,7 +132,7 @@ extension SparseRows {
                 let row = src + s * lds
                 for j in j0..<j1 { dst[j * ldt + s] = row[j] }
             }
-            for j in j0..<j1 where n < ldt { (dst + j * ldt + n).update(repeating: 0, count: ldt - n) }
+            for j in j0..<j1 where n < padEnd { (dst + j * ldt + n).update(repeating: 0, count: padEnd - n) }
             j0 = j1
         }
     }

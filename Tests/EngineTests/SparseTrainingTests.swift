@@ -351,6 +351,28 @@ final class SparseTrainingTests: XCTestCase {
         }
     }
 
+    /// A reused `TransposedBatch` zeroes only the padding a smaller batch left behind, and its
+    /// transposes equal a fresh one's for any sequence of batch sizes and widths (smaller,
+    /// larger, the same, another width of the same storage size); on 1 and 2 threads.
+    func testReusedTransposedBatchesAreZeroPadded() {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        for threads in [1, 2] {
+            Parallel.setThreads(threads)
+            var reused = TransposedBatch()
+            for (n, width) in [(100, 784), (60, 784), (100, 784), (100, 784), (96, 784), (3, 784), (97, 784), (128, 392), (100, 784)] {
+                let b = TestData.uniform([n, width], seed: UInt64(n + width))
+                var fresh = TransposedBatch()
+                let t = reused.make(b.data, width: width, samples: n), f = fresh.make(b.data, width: width, samples: n)
+                XCTAssertEqual(reused.ldt, fresh.ldt)
+                let count = width * reused.ldt
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: t, count: count)).map(\.bitPattern),
+                               Array(UnsafeBufferPointer(start: f, count: count)).map(\.bitPattern), "\(threads) thread(s), batch \(n) × \(width)")
+                reused.forget()
+            }
+        }
+    }
+
     /// A mask's layout is its entries row by row, and `matches` sees a change anywhere: in
     /// the first or a later byte of bits, in the ragged tail; a sign of zero is no change (-0
     /// is no entry).

@@ -76,6 +76,10 @@ struct TransposedBatch {
     private var storage = Tensor()
     private var source: (UnsafePointer<Float>, width: Int, samples: Int)?
     private(set) var ldt = 0
+    /// The layout (width, ldt) of the storage's last transpose and the s from which every
+    /// column of it is 0 up to ldt: the next transpose in that layout zeroes only what lies
+    /// between its own n and that s (nothing when n ≥ s, as batch after batch of one size).
+    private var padded: (width: Int, ldt: Int, from: Int)?
 
     mutating func forget() { source = nil }
 
@@ -84,12 +88,16 @@ struct TransposedBatch {
         let stride = (n + SparseRows.block - 1) / SparseRows.block * SparseRows.block
         if let s = source, s.0 == b, s.width == width, s.samples == n { return UnsafePointer(storage.data) }
         ldt = stride
+        let before = storage.data
         _ = storage.resize([width * stride])
         let t = storage.data
+        var padEnd = stride
+        if let p = padded, p.width == width, p.ldt == stride, t == before { padEnd = Swift.max(n, p.from) }
         Parallel.forChunks(width, costPerItem: 2 * n) { r in
-            SparseRows.transpose(b, lds: width, samples: n, columns: r, into: t, ldt: stride)
+            SparseRows.transpose(b, lds: width, samples: n, columns: r, into: t, ldt: stride, zeroingUpTo: padEnd)
         }
         source = (b, width, n)
+        padded = (width, stride, n)
         return UnsafePointer(t)
     }
 }
