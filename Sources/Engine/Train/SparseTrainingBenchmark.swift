@@ -6,7 +6,8 @@ import Foundation
 /// entries per layer, as scripts/lib/sparsetrain/masks.lua), batch 100, SGD lr 0.1 momentum
 /// 0.9: dense-with-mask (the default) against the sparse kernels (`Linear.sparseTraining`),
 /// alternated run by run from the same initial weights and masks. Wall and process CPU
-/// seconds per epoch, the epoch's mean loss of both, and how far the weights ended apart.
+/// seconds per epoch, the epoch's mean loss of both, and how far the weights ended apart, beside
+/// how far two dense runs a rounding apart (every update off by a relative 2⁻²⁰) end apart.
 public enum SparseTrainingBenchmark {
     public struct Run: Codable {
         public var sparse: Bool
@@ -27,6 +28,15 @@ public enum SparseTrainingBenchmark {
         /// Largest |W_dense - W_sparse| / max(1, |W_dense|) over the linear weights after the
         /// first pair's epoch.
         public var weightDifference: Double
+        /// The same measure between the dense epoch and a dense epoch whose every update is off
+        /// by a relative 2⁻²⁰ ≈ 1e-6 (the learning rate 0.1·(1 + 2⁻²⁰)), the typical rounding
+        /// of the products' sums (√n·2⁻²⁴ for n = 100...784 terms: 6e-7...1.7e-6): how far a
+        /// difference of rounding size in every step carries two runs apart over an epoch, the
+        /// yardstick for `weightDifference` (the two paths' sums differ by rounding, so their
+        /// runs part as well).
+        public var roundingControl: Double
+        /// That control epoch's mean loss.
+        public var roundingControlLoss: Float
     }
 
     /// The mnist_mlp of scripts/lib/sparsetrain/model.lua with its initialisation (weights
@@ -61,7 +71,7 @@ public enum SparseTrainingBenchmark {
             for sparse in [false, true] {
                 let (net, linears) = try mnistMLP(sparsity: sparsity, seed: seed)
                 for l in linears { l.sparseTraining = sparse }
-                let sgd = SGD(learningRate: 0.1, momentum: 0.9)
+                let sgd = SGD(learningRate: learningRate, momentum: 0.9)
                 let trainer = Trainer(model: net, optimizer: sgd, batchSize: 100, seed: 0)
                 let w0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
                 let loss = try trainer.trainEpoch(train)
@@ -76,11 +86,23 @@ public enum SparseTrainingBenchmark {
                 if r == 0 { weights.append(linears.flatMap(\.weightParameter.value.scalars)) }
             }
         }
-        var difference = 0.0
-        for (a, b) in zip(weights[0], weights[1]) { difference = Swift.max(difference, Double(abs(a - b)) / Swift.max(1, Double(abs(a)))) }
+        // The rounding yardstick: dense again, every update off by a relative 2⁻²⁰.
+        let (net, linears) = try mnistMLP(sparsity: sparsity, seed: seed)
+        let perturbed = learningRate * (1 + 0x1p-20)
+        let controlLoss = try Trainer(model: net, optimizer: SGD(learningRate: perturbed, momentum: 0.9), batchSize: 100, seed: 0).trainEpoch(train)
+        let control = largestDifference(weights[0], linears.flatMap(\.weightParameter.value.scalars))
+        let difference = largestDifference(weights[0], weights[1])
         func best(_ sparse: Bool, _ key: KeyPath<Run, Double>) -> Double { all.filter { $0.sparse == sparse }.map { $0[keyPath: key] }.min() ?? .nan }
         return Result(threads: threads, sparsity: sparsity, images: train.count, runs: all,
                       denseWall: best(false, \.wallSeconds), sparseWall: best(true, \.wallSeconds),
-                      denseCPU: best(false, \.cpuSeconds), sparseCPU: best(true, \.cpuSeconds), weightDifference: difference)
+                      denseCPU: best(false, \.cpuSeconds), sparseCPU: best(true, \.cpuSeconds), weightDifference: difference,
+                      roundingControl: control, roundingControlLoss: controlLoss)
+    }
+
+    static let learningRate: Float = 0.1
+
+    /// max |a - b| / max(1, |a|).
+    static func largestDifference(_ a: [Float], _ b: [Float]) -> Double {
+        zip(a, b).reduce(0.0) { Swift.max($0, Double(abs($1.0 - $1.1)) / Swift.max(1, Double(abs($1.0)))) }
     }
 }
