@@ -116,11 +116,14 @@ public struct SparseRows {
     }
 
     /// `multiplyTransposed` from the batch already transposed: XT[k · ldt + s] = X[s, k], ldt
-    /// a multiple of 32 (`block`) with XT readable up to s = the block's end (zero padded), and
-    /// `samples` starting at a multiple of 32. The same sums in the same order as the other form.
+    /// a multiple of 8 with XT readable up to s = `samples`' end rounded up to 8 (zero padded),
+    /// and `samples` starting at a multiple of 8 (blocks of 32 from there, the last one partial:
+    /// a thread's share of a batch ends anywhere on 8 lanes). The same sums in the same order as
+    /// the other form: each lane is one sample's.
     public func multiplyTransposed(xt: UnsafePointer<Float>, ldt: Int, samples: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int,
                                    accumulate: Bool) {
-        precondition(ldt % Self.block == 0 && samples.lowerBound % Self.block == 0, "blocks of \(Self.block) samples")
+        precondition(ldt % 8 == 0 && samples.lowerBound % 8 == 0 && (samples.upperBound + 7) / 8 * 8 <= ldt,
+                     "samples from a multiple of 8, within the transposed batch's stride")
         rowStart.withUnsafeBufferPointer { start in
         columnIndex.withUnsafeBufferPointer { index in
         values.withUnsafeBufferPointer { value in

@@ -342,6 +342,13 @@ final class SparseTrainingTests: XCTestCase {
             } }
             a.multiplyTransposed(xt: xt, ldt: ldt, samples: 0..<n, c: &y2, ldc: rows, accumulate: false)
             XCTAssertEqual(y1.map(\.bitPattern), y2.map(\.bitPattern), "forward, batch \(n)")
+            // split at every multiple of 8 (a thread's share), blocks of 32 from there
+            for cut in stride(from: 8, to: n, by: 8) {
+                var y3 = [Float](repeating: 0, count: n * rows)
+                a.multiplyTransposed(xt: xt, ldt: ldt, samples: 0..<cut, c: &y3, ldc: rows, accumulate: false)
+                a.multiplyTransposed(xt: xt, ldt: ldt, samples: cut..<n, c: &y3, ldc: rows, accumulate: false)
+                XCTAssertEqual(y1.map(\.bitPattern), y3.map(\.bitPattern), "forward, batch \(n) split at \(cut)")
+            }
             a.accumulateEntryGradients(gt: gs, xt: xs, ldt: short, rows: 0..<rows, scale: 0.5, into: &d1, ldo: columns)
             a.accumulateEntryGradients(gt: gt, xt: xt, ldt: ldt, length: short, rows: 0..<rows, scale: 0.5, into: &d2, ldo: columns)
             XCTAssertEqual(d1.map(\.bitPattern), d2.map(\.bitPattern), "weight gradient, batch \(n)")

@@ -4,7 +4,7 @@ import Kernels
 /// output gradient [n × outputSize]); each product splits its work across the threads so that
 /// every output element is computed by one thread in a fixed order (the same bits for any
 /// thread count):
-///   forward:         Y = X Aᵀ (+ b)                       blocks of 32 samples per thread
+///   forward:         Y = X Aᵀ (+ b)                       groups of 8 samples per thread
 ///   input gradient:  ∂L/∂X = G A = G (Aᵀ)ᵀ                 the same, on Aᵀ's sparse rows
 ///   weight gradient: ∂L/∂A[r, k] += scale · Σ_s G[s, r] X[s, k] at A's entries only
 ///                                                         rows of A per thread
@@ -31,15 +31,17 @@ extension Linear {
         }
     }
 
-    /// The same product from the batch transposed, xt[k · ldt + s] = x[s, k] (`TransposedBatch`).
+    /// The same product from the batch transposed, xt[k · ldt + s] = x[s, k] (`TransposedBatch`),
+    /// the samples split across the threads in groups of 8 (a batch of 100: 48 and 52, where
+    /// blocks of 32 would give 64 and 36).
     func multiplySparse(_ rows: SparseRows, transposed xt: UnsafePointer<Float>, ldt: Int, samples n: Int,
                         into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
-        let width = rows.rows, block = SparseRows.block
+        let width = rows.rows
         if let bias { for r in 0..<n { (y + r * width).update(from: bias, count: width) } }
-        let blocks = (n + block - 1) / block
+        let groups = (n + 7) / 8
         let accumulate = bias != nil
-        Parallel.forChunks(blocks, costPerItem: 2 * block * rows.nonzeros) { r in
-            rows.multiplyTransposed(xt: xt, ldt: ldt, samples: (r.lowerBound * block)..<Swift.min(r.upperBound * block, n),
+        Parallel.forChunks(groups, costPerItem: 2 * 8 * rows.nonzeros) { r in
+            rows.multiplyTransposed(xt: xt, ldt: ldt, samples: (r.lowerBound * 8)..<Swift.min(r.upperBound * 8, n),
                                     c: y, ldc: width, accumulate: accumulate)
         }
     }
