@@ -34,24 +34,36 @@ extension Linear {
     /// The same product from the batch transposed, xt[k · ldt + s] = x[s, k] (`TransposedBatch`),
     /// the samples split across the threads in groups of 8 (a batch of 100: 48 and 52, where
     /// blocks of 32 would give 64 and 36).
+    /// With `transposing`, each thread first transposes the samples it multiplies (one region
+    /// for both; its share of xᵀ is read by no other thread).
     func multiplySparse(_ rows: SparseRows, transposed xt: UnsafePointer<Float>, ldt: Int, samples n: Int,
-                        into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
+                        into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+                        transposing pending: TransposedBatch.Transposition? = nil) {
         let width = rows.rows
         if let bias { for r in 0..<n { (y + r * width).update(from: bias, count: width) } }
         let groups = (n + 7) / 8
         let accumulate = bias != nil
-        Parallel.forChunks(groups, costPerItem: 2 * 8 * rows.nonzeros) { r in
-            rows.multiplyTransposed(xt: xt, ldt: ldt, samples: (r.lowerBound * 8)..<Swift.min(r.upperBound * 8, n),
-                                    c: y, ldc: width, accumulate: accumulate)
+        let cost = 2 * 8 * rows.nonzeros + (pending.map { 2 * 8 * $0.width } ?? 0)
+        Parallel.forChunks(groups, costPerItem: cost) { r in
+            let samples = (r.lowerBound * 8)..<Swift.min(r.upperBound * 8, n)
+            pending?.run(samples)
+            rows.multiplyTransposed(xt: xt, ldt: ldt, samples: samples, c: y, ldc: width, accumulate: accumulate)
         }
+    }
+
+    /// y = x Aᵀ (+ b) from xᵀ, transposed (unless it is the batch last transposed) by the
+    /// threads as they multiply.
+    func multiplySparseTransposing(_ rows: SparseRows, _ x: UnsafePointer<Float>, _ batch: inout TransposedBatch, samples n: Int,
+                                   into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
+        let (xt, pending) = batch.prepare(x, width: rows.columns, samples: n)
+        multiplySparse(rows, transposed: xt, ldt: batch.ldt, samples: n, into: y, bias: bias, transposing: pending)
     }
 
     /// ∂L/∂x = g A through Aᵀ's sparse rows (built once per backward pass), from gᵀ.
     func sparseInputGradient(_ rows: SparseRows, _ g: UnsafePointer<Float>, samples n: Int, into gx: UnsafeMutablePointer<Float>) {
         let t = trainingRowsTransposed ?? rows.transposed()
         trainingRowsTransposed = t
-        let gt = gradOutputTransposed.make(g, width: outputSize, samples: n)
-        multiplySparse(t, transposed: gt, ldt: gradOutputTransposed.ldt, samples: n, into: gx, bias: nil)
+        multiplySparseTransposing(t, g, &gradOutputTransposed, samples: n, into: gx, bias: nil)
     }
 
     /// ∂L/∂W[r, k] += scale · Σ_s g[s, r] x[s, k] at A's entries (the mask's active ones); the
@@ -87,19 +99,46 @@ struct TransposedBatch {
 
     /// Bᵀ of `b` [n × width], transposed now unless it was the last one made.
     mutating func make(_ b: UnsafePointer<Float>, width: Int, samples n: Int) -> UnsafePointer<Float> {
+        let (t, pending) = prepare(b, width: width, samples: n)
+        if let pending {
+            Parallel.forChunks(width, costPerItem: 2 * n) { r in pending.run(columns: r) }
+        }
+        return t
+    }
+
+    /// Bᵀ's storage laid out for `b` [n × width] (ldt set), and the transposition that fills it,
+    /// to be run over all the samples (or all the columns) before Bᵀ is read; nil when b is
+    /// the batch last made. The batch counts as made from here on.
+    mutating func prepare(_ b: UnsafePointer<Float>, width: Int, samples n: Int) -> (UnsafePointer<Float>, Transposition?) {
         let stride = (n + SparseRows.block - 1) / SparseRows.block * SparseRows.block
-        if let s = source, s.0 == b, s.width == width, s.samples == n { return UnsafePointer(storage.data) }
+        if let s = source, s.0 == b, s.width == width, s.samples == n { return (UnsafePointer(storage.data), nil) }
         ldt = stride
         let before = storage.data
         _ = storage.resize([width * stride])
         let t = storage.data
         var padEnd = stride
         if let p = padded, p.width == width, p.ldt == stride, t == before { padEnd = Swift.max(n, p.from) }
-        Parallel.forChunks(width, costPerItem: 2 * n) { r in
-            SparseRows.transpose(b, lds: width, samples: n, columns: r, into: t, ldt: stride, zeroingUpTo: padEnd)
-        }
         source = (b, width, n)
         padded = (width, stride, n)
-        return UnsafePointer(t)
+        return (UnsafePointer(t), Transposition(source: b, width: width, samples: n, into: t, ldt: stride, padEnd: padEnd))
+    }
+
+    /// T[k · ldt + s] = B[s, k] for s < n, and T = 0 for n ≤ s < padEnd (the padding not
+    /// known to be 0 already), in parts that touch disjoint entries of T.
+    struct Transposition {
+        let source: UnsafePointer<Float>, width: Int, samples: Int
+        let into: UnsafeMutablePointer<Float>, ldt: Int, padEnd: Int
+
+        /// The columns r of T, every sample and the padding.
+        func run(columns r: Range<Int>) {
+            SparseRows.transpose(source, lds: width, samples: samples, columns: r, into: into, ldt: ldt, zeroingUpTo: padEnd)
+        }
+
+        /// The samples r (from a multiple of 8) of every column; the padding with the last ones.
+        func run(_ r: Range<Int>) {
+            let s0 = r.lowerBound
+            SparseRows.transpose(source + s0 * width, lds: width, samples: r.count, columns: 0..<width, into: into + s0, ldt: ldt,
+                                 zeroingUpTo: r.upperBound == samples ? padEnd - s0 : r.count)
+        }
     }
 }

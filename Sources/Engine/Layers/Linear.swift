@@ -74,8 +74,7 @@ public final class Linear: Module {
         if isTraining, sparseTraining,
            let rows = sparse.trainingRows(weightParameter, rows: outputSize, columns: inputSize, maskVerified: maskVerified) {
             trainingRows = rows
-            let xt = inputTransposed.make(input.data, width: inputSize, samples: n)
-            multiplySparse(rows, transposed: xt, ldt: inputTransposed.ldt, samples: n, into: y, bias: bias)
+            multiplySparseTransposing(rows, input.data, &inputTransposed, samples: n, into: y, bias: bias)
             return output
         }
         if !isTraining, let rows = sparse.rows(weightParameter, .linear, rows: outputSize, columns: inputSize, batch: n) {
