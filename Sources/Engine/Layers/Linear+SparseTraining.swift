@@ -9,8 +9,9 @@ import Kernels
 ///   weight gradient: ∂L/∂A[r, k] += scale · Σ_s G[s, r] X[s, k] at A's entries only
 ///                                                         rows of A per thread
 /// In training the products read the batches transposed (Xᵀ, Gᵀ: each sample's value of one
-/// column side by side), and each is transposed once per pass: Xᵀ in the forward pass serves
-/// the weight gradient too, Gᵀ of the input gradient serves it as well.
+/// column side by side), and each is transposed once per pass, by the threads of the product
+/// that first needs it (each its own share): Xᵀ in the forward pass serves the weight gradient
+/// too, Gᵀ of the input gradient serves it as well.
 extension Linear {
     /// y[s, ·] = (bias or 0) + Σ_k A[·, k] x[s, k] for s < n (rows of x `rows.columns` wide, of
     /// y `rows.rows` wide).
@@ -71,11 +72,14 @@ extension Linear {
     /// forward pass's and the input gradient's when they were made from these buffers.
     func sparseWeightGradient(_ rows: SparseRows, _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, samples n: Int, scale: Float) {
         let xt = inputTransposed.make(x, width: inputSize, samples: n)
-        let gt = gradOutputTransposed.make(g, width: outputSize, samples: n)
+        // gᵀ's row r is g's column r: a thread transposes the rows of A it is given, when the
+        // input gradient has not made gᵀ already (the lowest layer has none).
+        let (gt, pending) = gradOutputTransposed.prepare(g, width: outputSize, samples: n)
         let ldt = inputTransposed.ldt, length = (n + 7) / 8 * 8
         let out = weightParameter.grad.data, inputs = inputSize, outputs = outputSize
-        let perRow = Swift.max(1, 2 * length * rows.nonzeros / Swift.max(outputs, 1))
+        let perRow = Swift.max(1, 2 * length * rows.nonzeros / Swift.max(outputs, 1)) + (pending == nil ? 0 : 2 * n)
         Parallel.forChunks(outputs, costPerItem: perRow) { r in
+            pending?.run(columns: r)
             rows.accumulateEntryGradients(gt: gt, xt: xt, ldt: ldt, length: length, rows: r, scale: scale, into: out, ldo: inputs)
         }
     }
