@@ -226,6 +226,28 @@ function flow.retrain(model, train, opt, onEpoch, epochs)
                           seed = opt.manualSeed, verbose = opt.verbose, onEpoch = onEpoch})
 end
 
+-- The -finalEpochs: `epochs` of retraining at -LRfinal (default -LRretrain, then -LR) with
+-- -weightDecay; with -LRdecayFinal the rate falls along a cosine to 0 over their steps
+-- (wb.Trainer with a 'cosine' schedule, per step). Without either flag: flow.retrain's epochs.
+function flow.retrainFinal(model, train, opt, onEpoch, epochs)
+  if not opt.LRdecayFinal and not opt.LRfinal then return flow.retrain(model, train, opt, onEpoch, epochs) end
+  local lr = opt.LRfinal or opt.LRretrain or opt.LR
+  if not opt.LRdecayFinal then
+    return wb.train(model, train, {epochs = epochs, lr = lr, momentum = opt.momentum, weightDecay = opt.weightDecay or 0,
+                                   batchSize = opt.batchsize, seed = opt.manualSeed, verbose = opt.verbose, onEpoch = onEpoch})
+  end
+  local sgd = wb.SGD{lr = lr, momentum = opt.momentum, weightDecay = opt.weightDecay or 0}
+  local trainer = wb.Trainer{model = model, optimizer = sgd, batchSize = opt.batchsize, seed = opt.manualSeed,
+                             progress = not opt.verbose}
+  local batches = math.ceil(#train / opt.batchsize)
+  trainer:schedule('cosine', {total = epochs * batches, per = 'step'})
+  for e = 1, epochs do
+    local loss = trainer:epoch(train)
+    print(string.format('final epoch %d/%d: loss %.4f, lr now %.3g', e, epochs, loss, sgd:group().lr))
+    if onEpoch then onEpoch({epoch = e, loss = loss}) end
+  end
+end
+
 -- The share of each layer's fraction that step i reaches: i/iPruning, or -pruneSchedule's s_i
 -- (checked by the command: nondecreasing, in (0, 1], the last 1).
 function flow.stepShares(opt)
