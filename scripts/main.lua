@@ -10,7 +10,8 @@
 --      (sensitivity data). -pruneSchedule s1,...,sn: step i prunes s_i*p instead.
 --      -global: each step prunes all the layers together, ranked as one (flow.globalTargets);
 --      an undo then stops them all. -scaleDropout: Han et al.'s dropout rates after each step
---   3. with -reTrain and -finalEpochs N: N more epochs of retraining, test
+--   3. with -reTrain and -finalEpochs N: N more epochs of retraining (at -LRfinal; with
+--      -LRdecayFinal on a cosine to 0), test
 --   4. print "Total Compression: <fraction of all weights that are zero>", save the model
 -- With -tensorboard DIR the same figures go to TensorBoard event files in DIR, by pruning step
 -- (0 = the model as loaded): test/error (after retraining, with -reTrain), prune/error_after_pruning,
@@ -126,7 +127,7 @@ end
 
 if opt.reTrain and opt.finalEpochs > 0 then
   print(string.format('Final retraining: %d epochs', opt.finalEpochs))
-  flow.retrain(model, train, opt, onEpoch, opt.finalEpochs)
+  flow.retrainFinal(model, train, opt, onEpoch, opt.finalEpochs)
   flow.checkFinite(model, opt, 'after the final retraining')
   local err = flow.test(model, test, opt)
   tb:scalar('test/error', err, step + 1)

@@ -25,6 +25,15 @@ struct RecipeOptions: ParsableArguments {
     @Option(name: .customLong("finalEpochs", withSingleDash: true), parsing: .unconditional,
             help: ArgumentHelp("With -reTrain: more retraining epochs after the last step, \(Limits.epochs.lowerBound)...\(Limits.epochs.upperBound).", valueName: "finalEpochs"))
     var finalEpochsText = NumberText(0)
+    @Option(name: .customLong("LRfinal", withSingleDash: true), parsing: .unconditional,
+            help: ArgumentHelp("Learning rate of the -finalEpochs, in (0, \(Int(Limits.maxLearningRate))] (default: -LRretrain).", valueName: "LRfinal"))
+    var LRfinalText: NumberText?
+    @Flag(name: .customLong("LRdecayFinal", withSingleDash: true),
+          help: "With -finalEpochs: their learning rate falls along a cosine from -LRfinal to 0, step by step (lr_t = ½(1 + cos(π·t/T))·lr over the T steps of the final epochs).")
+    var LRdecayFinal = false
+    @Flag(name: .customLong("LRdecaySteps", withSingleDash: true),
+          help: "With -reTrain: each step's retraining (-nEpochs) runs along a cosine from -LRretrain to 0 over its steps, the rate rewound at the next step.")
+    var LRdecaySteps = false
     @Flag(name: .customLong("scaleDropout", withSingleDash: true),
           help: "After each step, set the rate of the dropout before each pruned layer to D_o·sqrt(C_r/C_o) (Han et al. 2015, eq. 2; C: the layer's kept weights).")
     var scaleDropout = false
@@ -35,6 +44,11 @@ struct RecipeOptions: ParsableArguments {
         if let conf, conf.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("-conf needs a file name") }
         if let LRretrainText {
             _ = try LRretrainText.real("-LRretrain", "a finite learning rate in (0, \(Int(Limits.maxLearningRate))]") {
+                $0 > 0 && $0 <= Limits.maxLearningRate
+            }
+        }
+        if let LRfinalText {
+            _ = try LRfinalText.real("-LRfinal", "a finite learning rate in (0, \(Int(Limits.maxLearningRate))]") {
                 $0 > 0 && $0 <= Limits.maxLearningRate
             }
         }
@@ -60,7 +74,7 @@ struct RecipeOptions: ParsableArguments {
     }
 
     /// Adds the given flags to the script's options: conf, global, pruneSchedule (the text: the flow reads the numbers),
-    /// LRretrain, weightDecay, finalEpochs, scaleDropout.
+    /// LRretrain, weightDecay, finalEpochs, LRfinal, LRdecayFinal, LRdecaySteps, scaleDropout.
     func add(to o: inout [String: LuaValue]) {
         if let conf { o["conf"] = .string(conf) }
         o["global"] = .boolean(global)
@@ -68,6 +82,9 @@ struct RecipeOptions: ParsableArguments {
         if let v = try? LRretrainText?.real("-LRretrain", "", { _ in true }) { o["LRretrain"] = .number(v) }
         o["weightDecay"] = .number((try? weightDecayText.real("-weightDecay", "", { _ in true })) ?? 0)
         o["finalEpochs"] = .number(Double((try? finalEpochsText.integer("-finalEpochs", in: Limits.epochs)) ?? 0))
+        if let v = try? LRfinalText?.real("-LRfinal", "", { _ in true }) { o["LRfinal"] = .number(v) }
+        o["LRdecayFinal"] = .boolean(LRdecayFinal)
+        o["LRdecaySteps"] = .boolean(LRdecaySteps)
         o["scaleDropout"] = .boolean(scaleDropout)
     }
 }

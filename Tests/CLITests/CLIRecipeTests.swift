@@ -3,8 +3,8 @@ import Foundation
 import XCTest
 
 /// The default flow's flags beyond the reference (RecipeOptions): -global with caps, the
-/// per-layer sparsity report, -pruneSchedule, -LRretrain / -weightDecay / -finalEpochs, and
-/// -scaleDropout, through the built binary on the tiny fixture.
+/// per-layer sparsity report, -pruneSchedule, -LRretrain / -weightDecay / -finalEpochs, the
+/// rate decays (-LRdecaySteps, -LRfinal, -LRdecayFinal) and -scaleDropout, through the built binary on the tiny fixture.
 final class CLIRecipeTests: XCTestCase {
     private func lines(_ s: String, containing needle: String) -> [String] {
         s.split(separator: "\n").map(String.init).filter { $0.contains(needle) }
@@ -149,6 +149,50 @@ final class CLIRecipeTests: XCTestCase {
             XCTAssertEqual(bad.status, 64, "\(flag) \(value)")
             XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
         }
+    }
+
+    /// -LRdecaySteps and -LRfinal / -LRdecayFinal reach the trainer: the flow's model equals, bit
+    /// for bit, wb.prune then the same epochs trained by wb.Trainer with a per-step cosine from
+    /// the rate to 0 (and, for the final epochs at -LRfinal, after a constant-rate step epoch).
+    func testLearningRateDecayFlagsReachTheTrainer() throws {
+        let f = try CLIFixture()
+        let steps = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-reTrain", "-LRretrain", "0.05", "-LRdecaySteps",
+                                               "-nEpochs", "2", "-jobID", "steps"])
+        XCTAssertEqual(steps.status, 0, steps.output)
+        XCTAssertEqual(lines(steps.stdout, containing: "(cosine from lr 0.05)").count, 2, steps.stdout)
+        func weights(_ p: String) throws -> [[UInt32]] {
+            try ModelFile.load(f.path(p)).allParameters.map { $0.value.scalars.map(\.bitPattern) }
+        }
+        let stepsWeights = try weights("out/tiny.safetensors")
+        let final = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-reTrain", "-LRretrain", "0.05", "-nEpochs", "1",
+                                               "-finalEpochs", "2", "-LRfinal", "0.02", "-LRdecayFinal", "-jobID", "final"])
+        XCTAssertEqual(final.status, 0, final.output)
+        XCTAssertEqual(lines(final.stdout, containing: "(cosine from lr 0.02)").count, 2, final.stdout)
+        try f.write("""
+        local train = wb.loadData('\(f.path("data"))')
+        local function cosine(model, lr, epochs)
+          local sgd = wb.SGD{lr = lr, momentum = 0.9, weightDecay = 0}
+          local t = wb.Trainer{model = model, optimizer = sgd, batchSize = 32, seed = 0}
+          t:schedule('cosine', {total = epochs * math.ceil(#train / 32), per = 'step'})
+          for e = 1, epochs do t:epoch(train) end
+        end
+        local model = wb.loadModel('\(f.path("inp/tiny.safetensors"))')
+        wb.prune(model, 2, 0.5)
+        cosine(model, 0.05, 2)
+        wb.saveModel(model, '\(f.path("out"))/steps.safetensors')
+        model = wb.loadModel('\(f.path("inp/tiny.safetensors"))')
+        wb.prune(model, 2, 0.5)
+        wb.train(model, train, {epochs = 1, lr = 0.05, momentum = 0.9, weightDecay = 0, batchSize = 32, seed = 0, progress = false})
+        cosine(model, 0.02, 2)
+        wb.saveModel(model, '\(f.path("out"))/final.safetensors')
+        """, to: "decay.lua")
+        let script = try f.run(["run", "-threads", "1", "decay.lua"])
+        XCTAssertEqual(script.status, 0, script.output)
+        XCTAssertEqual(stepsWeights, try weights("out/steps.safetensors"))
+        XCTAssertEqual(try weights("out/tiny.safetensors"), try weights("out/final.safetensors"))
+        let bad = try f.run(f.flowOptions + ["-l", "2", "-p", "0.5", "-LRfinal", "0"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("-LRfinal must be"), bad.stderr)
     }
 
     /// scripts/examples/han2015.lua runs the recipe on the fixture: the .conf's fractions reached,

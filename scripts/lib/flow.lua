@@ -218,12 +218,36 @@ function flow.test(model, test, opt)
   return err
 end
 
+-- `epochs` of SGD at rate `lr` (-momentum, -weightDecay, -batchsize, -manualSeed); with
+-- `cosine` the rate falls along a cosine from lr to 0 over their steps (wb.Trainer with a
+-- 'cosine' schedule, per step), the epochs' losses printed.
+local function sgdEpochs(model, train, opt, onEpoch, epochs, lr, cosine)
+  if not cosine then
+    return wb.train(model, train, {epochs = epochs, lr = lr, momentum = opt.momentum, weightDecay = opt.weightDecay or 0,
+                                   batchSize = opt.batchsize, seed = opt.manualSeed, verbose = opt.verbose, onEpoch = onEpoch})
+  end
+  local sgd = wb.SGD{lr = lr, momentum = opt.momentum, weightDecay = opt.weightDecay or 0}
+  local trainer = wb.Trainer{model = model, optimizer = sgd, batchSize = opt.batchsize, seed = opt.manualSeed,
+                             progress = not opt.verbose}
+  trainer:schedule('cosine', {total = epochs * math.ceil(#train / opt.batchsize), per = 'step'})
+  for e = 1, epochs do
+    local loss = trainer:epoch(train)
+    print(string.format('epoch %d/%d (cosine from lr %g): loss %.4f', e, epochs, lr, loss))
+    if onEpoch then onEpoch({epoch = e, loss = loss}) end
+  end
+end
+
 -- onEpoch(e) (optional) after each epoch: e.epoch, e.loss (wb.train's table). Retraining runs
--- at -LRretrain (default -LR) with -weightDecay, for `epochs` (default -nEpochs) epochs.
+-- at -LRretrain (default -LR) with -weightDecay, for `epochs` (default -nEpochs) epochs; with
+-- -LRdecaySteps on a cosine from -LRretrain to 0.
 function flow.retrain(model, train, opt, onEpoch, epochs)
-  wb.train(model, train, {epochs = epochs or opt.nEpochs, lr = opt.LRretrain or opt.LR, momentum = opt.momentum,
-                          weightDecay = opt.weightDecay or 0, batchSize = opt.batchsize,
-                          seed = opt.manualSeed, verbose = opt.verbose, onEpoch = onEpoch})
+  return sgdEpochs(model, train, opt, onEpoch, epochs or opt.nEpochs, opt.LRretrain or opt.LR, opt.LRdecaySteps)
+end
+
+-- The -finalEpochs: `epochs` of retraining at -LRfinal (default -LRretrain, then -LR) with
+-- -weightDecay; with -LRdecayFinal on a cosine from that rate to 0 over their steps.
+function flow.retrainFinal(model, train, opt, onEpoch, epochs)
+  return sgdEpochs(model, train, opt, onEpoch, epochs, opt.LRfinal or opt.LRretrain or opt.LR, opt.LRdecayFinal)
 end
 
 -- The share of each layer's fraction that step i reaches: i/iPruning, or -pruneSchedule's s_i
