@@ -129,6 +129,17 @@ final class CLIFixture {
     }()
 
     /// The `workbench` executable beside the test bundle (built by `swift test`).
+    /// Runs `prefix + args` for each case and checks that it is refused (a non-zero status)
+    /// with `expected` in its error output and no crash.
+    func assertRefused(_ cases: [([String], String)], prefix: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        for (args, expected) in cases {
+            let r = try run(prefix + args)
+            XCTAssertNotEqual(r.status, 0, "\(args)", file: file, line: line)
+            XCTAssertTrue(r.stderr.contains(expected), "\(args): expected \(expected) in\n\(r.stderr)", file: file, line: line)
+            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr, file: file, line: line)
+        }
+    }
+
     static func binary() throws -> String {
         var dir = Bundle.main.bundleURL
         for _ in 0..<4 {
