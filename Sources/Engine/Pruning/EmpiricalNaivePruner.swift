@@ -9,7 +9,8 @@ import Foundation
 /// With a softmax cross-entropy loss the per-example losses are taken in double precision
 /// from the logits and differenced example by example. Cost: (nonzero weights + 1) forward
 /// passes over the scoring set — the reference for `emp`, for small nets and tests.
-/// Option `rank` (`ScoreRanking`): signed (default), abs or square of the change.
+/// Option `rank` (`ScoreRanking`): signed (default), abs or square of the change. Option
+/// accumulate=batch (`ScoreAccumulation`): (1/B) Σ_b ΔL_b² over the scoring batches.
 public struct EmpiricalNaivePruner: Pruner {
     public init() {}
     public var name: String { "emp-naive" }
@@ -17,6 +18,7 @@ public struct EmpiricalNaivePruner: Pruner {
 
     public func scores(_ context: PruningContext) throws -> Tensor {
         let data = try context.requireScoringSet(for: name)
+        let byBatch = try context.options.accumulatesBatches(for: name)
         let model = context.model, weight = context.weight
         let chain = LayerChain(model)
         try chain.requireChain(for: name)
@@ -26,8 +28,11 @@ public struct EmpiricalNaivePruner: Pruner {
         model.evaluate()
 
         /// Per-example losses (softmax cross-entropy) or per-batch summed losses (other criteria).
+        /// `batches`: per scoring batch, its entries of the losses and its example count.
+        var batches = [(entries: Range<Int>, examples: Int)]()
         func losses() throws -> [Double] {
             var out = [Double]()
+            batches.removeAll(keepingCapacity: true)
             out.reserveCapacity(data.count)
             try forEachBatch(data, batchSize: context.batchSize) { x, t, range in
                 let y = try model.forward(x)
@@ -41,6 +46,7 @@ public struct EmpiricalNaivePruner: Pruner {
                     let l = try context.criterion.forward(y, t)
                     out.append(Double(l) * (context.criterion.sizeAverage ? Double(range.count) : 1))
                 }
+                batches.append(((batches.last?.entries.upperBound ?? 0)..<out.count, range.count))
             }
             return out
         }
@@ -55,10 +61,21 @@ public struct EmpiricalNaivePruner: Pruner {
             let changed: [Double]
             do { changed = try losses() } catch { w[i] = saved; throw error }
             w[i] = saved
+            try Interrupt.check()
+            if byBatch {
+                var squares = 0.0
+                for b in batches {
+                    var sum = 0.0
+                    for e in b.entries { sum += changed[e] - base[e] }
+                    let mean = sum / Double(b.examples)
+                    squares += mean * mean
+                }
+                scores[i] = Float(squares / Double(batches.count))
+                continue
+            }
             var sum = 0.0
             for e in 0..<base.count { sum += changed[e] - base[e] }
             scores[i] = Float(sum / Double(data.count))
-            try Interrupt.check()
         }
         (context.options.ranking ?? .signed).apply(to: scores)
         return scores

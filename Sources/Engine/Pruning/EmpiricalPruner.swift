@@ -26,6 +26,8 @@ import Foundation
 /// layer, plus per-thread buffers of about `rowFloats` floats.
 ///
 /// Option `rank` (`ScoreRanking`): the signed change above (default), |score| or score².
+/// Option accumulate=batch (`ScoreAccumulation`): (1/B) Σ_b ΔL_b², the exact change of each
+/// scoring batch's mean loss squared (the blocks are then the batches).
 public struct EmpiricalPruner: Pruner {
     public init() {}
     public var name: String { "emp" }
@@ -37,6 +39,7 @@ public struct EmpiricalPruner: Pruner {
 
     public func scores(_ context: PruningContext) throws -> Tensor {
         let data = try context.requireScoringSet(for: name)
+        let byBatch = try context.options.accumulatesBatches(for: name)
         let model = context.model
         let chain = LayerChain(model)
         try chain.requireChain(for: name)
@@ -71,6 +74,8 @@ public struct EmpiricalPruner: Pruner {
         let sums = UnsafeMutablePointer<Double>.allocate(capacity: weight.value.count)
         sums.initialize(repeating: 0, count: weight.value.count)
         defer { sums.deallocate() }
+        var batchSquares = byBatch ? BatchSquareAccumulator(count: weight.value.count) : nil
+        let examplesPerBlock = byBatch ? context.batchSize : blockSize
 
         let tables = EmpiricalBaseTables(steps: steps.count)
         let blasThreads = BLAS.threads
@@ -79,7 +84,7 @@ public struct EmpiricalPruner: Pruner {
         var layout: (classes: Int, rows: Int, sizes: EmpiricalBufferSizes)?
         var start = 0
         while start < data.count {
-            let block = start..<Swift.min(start + blockSize, data.count)
+            let block = start..<Swift.min(start + examplesPerBlock, data.count)
             try tables.fill(chain: chain, head: head, targetLeaf: leaf, steps: &steps, data: data,
                             range: block, batchSize: context.batchSize)
             if layout == nil {
@@ -97,8 +102,13 @@ public struct EmpiricalPruner: Pruner {
                 }
             }
             try Interrupt.check()
+            if batchSquares != nil {
+                batchSquares!.add(batchSums: sums, count: block.count)
+                sums.update(repeating: 0, count: weight.value.count)
+            }
             start = block.upperBound
         }
+        if let batchSquares { return batchSquares.scores(shape: weight.value.shape) }
         let scores = Tensor(shape: weight.value.shape)
         let n = Double(data.count)
         for i in 0..<scores.count { scores[i] = Float(sums[i] / n) }

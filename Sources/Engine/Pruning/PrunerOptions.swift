@@ -28,10 +28,23 @@ public struct PrunerOptions: Equatable {
     /// `rank`: signed, abs or square: what emp, emp-naive, taylor12, l1 and l2 rank
     /// (`ScoreRanking`); nil: the pruner's own default (signed; taylor12: abs).
     public var ranking: ScoreRanking?
+    /// `accumulate`: set (default) or batch: how taylor1, taylor12, emp and emp-naive combine
+    /// the scoring batches (`ScoreAccumulation`).
+    public var accumulation: ScoreAccumulation = .set
 
     public init() {}
 
-    public static let names = ["hessian", "epochs", "lr", "momentum", "lambda", "normalization", "rank"]
+    public static let names = ["hessian", "epochs", "lr", "momentum", "lambda", "normalization", "rank", "accumulate"]
+
+    /// True with accumulate=batch; an error naming `pruner` when `rank` was also given (the
+    /// batch scores are squares: there is nothing left to rank but their size).
+    public func accumulatesBatches(for pruner: String) throws -> Bool {
+        guard accumulation == .batch else { return false }
+        if let ranking {
+            throw EngineError("pruner \(pruner): accumulate=batch ranks the mean squared change per batch; it cannot be combined with rank=\(ranking.rawValue)")
+        }
+        return true
+    }
 
     /// Sets an option by name from its text (numbers as text, or a choice's name).
     public mutating func set(_ name: String, _ value: String) throws {
@@ -75,6 +88,11 @@ public struct PrunerOptions: Equatable {
                 throw EngineError("pruner option rank must be one of \(ScoreRanking.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
             }
             ranking = r
+        case "accumulate":
+            guard let a = ScoreAccumulation(rawValue: value) else {
+                throw EngineError("pruner option accumulate must be one of \(ScoreAccumulation.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
+            }
+            accumulation = a
         default:
             throw EngineError("unknown pruner option '\(name)'; the options are \(PrunerOptions.names.joined(separator: ", "))")
         }

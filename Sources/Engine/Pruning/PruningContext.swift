@@ -89,6 +89,12 @@ public final class PruningContext {
     /// The diagonal of the Hessian of L for this layer's weights, per `options.hessian` (a copy).
     public func hessianDiagonal() throws -> Tensor { try cache.hessian(layer).clone() }
 
+    /// (1/B) Σ_b ΔL_b² with ΔL_b ≈ −g_b · w (+ ½ h w² when `withCurvature`), the first- (or
+    /// second-) order change of each scoring batch's mean loss (`ScoreAccumulation.batch`).
+    public func batchSquaredChanges(withCurvature: Bool) throws -> Tensor {
+        try cache.batchSquaredChanges(layer, withCurvature: withCurvature).clone()
+    }
+
     /// L, the mean loss over the scoring set.
     public func meanLoss() throws -> Double { try cache.meanLoss() }
 
@@ -106,6 +112,7 @@ final class ScoringCache {
     private var gradients: [Int: Tensor] = [:]
     private var hessians: [Int: Tensor] = [:]
     private var inputMoments: [Int: Tensor] = [:]
+    private var batchSquares: [Bool: [Int: Tensor]] = [:]
     private var loss: Double?
 
     init(model: Sequential, settings: PruningSettings, layers: [Int]) {
@@ -141,6 +148,25 @@ final class ScoringCache {
                                             method: settings.options.hessian)
         for (l, h) in r { hessians[l] = h }
         return hessians[layer]!
+    }
+
+    func batchSquaredChanges(_ layer: Int, withCurvature: Bool) throws -> Tensor {
+        if let s = batchSquares[withCurvature]?[layer] { return s }
+        if !layers.contains(layer) { layers.append(layer) }
+        let missing = layers.filter { batchSquares[withCurvature]?[$0] == nil }
+        var offsets = [Int: Tensor]()
+        if withCurvature {
+            for l in missing {
+                let h = try hessian(l).clone(), w = try Pruning.weight(of: model, layer: l).value.data, p = h.data
+                for i in 0..<h.count { p[i] = 0.5 * p[i] * w[i] * w[i] }
+                offsets[l] = h
+            }
+        }
+        let r = try ScoringPasses.batchSquaredChanges(model: model, layers: missing, data: try data("the batch changes"),
+                                                      criterion: settings.criterion, batchSize: settings.batchSize,
+                                                      offsets: offsets)
+        for (l, s) in r { batchSquares[withCurvature, default: [:]][l] = s }
+        return batchSquares[withCurvature]![layer]!
     }
 
     func meanLoss() throws -> Double {

@@ -34,6 +34,40 @@ enum ScoringPasses {
         return (total / n, result)
     }
 
+    /// For each layer l in `layers`: (1/B) Σ_b (−g_b ⊙ W + c)², summed in double precision, with
+    /// g_b = ∂L_b/∂W the gradient of batch b's mean loss L_b (the B batches of `batchSize` in
+    /// the set's order, each by the engine's backward pass) and c = `offsets[l]` (absent: 0).
+    /// −g_b ⊙ W estimates to first order the change of L_b when each weight alone is zeroed:
+    /// `ScoreAccumulation.batch` for taylor1 (c = 0) and taylor12 (c = ½ h w²).
+    static func batchSquaredChanges(model: Sequential, layers: [Int], data: Dataset, criterion: Criterion,
+                                    batchSize: Int, offsets: [Int: Tensor] = [:]) throws -> [Int: Tensor] {
+        guard data.count > 0 else { throw EngineError("\(data.name): the scoring set is empty") }
+        let weights = try layers.map { l -> Parameter in
+            let m = try Pruning.layerModule(of: model, layer: l)
+            guard let w = m.weight else { throw EngineError("layer \(l) (\(m.description)) has no weights to prune") }
+            return w
+        }
+        let state = ModelStateGuard(model)
+        defer { state.restore() }
+        model.evaluate()
+        for m in allModules(model) { m.isFrozen = false }
+        var sums = weights.map { BatchSquareAccumulator(count: $0.value.count) }
+        try forEachBatch(data, batchSize: batchSize) { x, t, range in
+            model.zeroGradParameters()
+            let out = try model.forward(x)
+            _ = try criterion.forward(out, t)
+            let g = try criterion.backward(out, t)
+            try model.backward(x, g, scale: criterion.sizeAverage ? 1 : 1 / Float(range.count))
+            for (k, w) in weights.enumerated() {
+                let gp = w.grad.data, wp = w.value.data, c = offsets[layers[k]]?.data
+                sums[k].add { i in -Double(gp[i]) * Double(wp[i]) + Double(c?[i] ?? 0) }
+            }
+        }
+        var result = [Int: Tensor]()
+        for (k, l) in layers.enumerated() { result[l] = sums[k].scores(shape: weights[k].value.shape) }
+        return result
+    }
+
     /// Mean over `data` of the squared input of layer `layer`, per weight position:
     /// Linear [in]: (1/N) Σ_e x_{e,i}²; SpatialConvolution [nIn, kH, kW]: the mean over examples
     /// and output positions of the squared input each kernel entry multiplies (padding counts 0).

@@ -6,7 +6,9 @@
 /// g = ∂L/∂w and h = ∂²L/∂w² (the diagonal of the Hessian) of the mean loss L over the
 /// scoring set. Their scores are in loss units, so global mode compares them raw.
 
-/// `taylor1`: |g · w| (first order). Cost: one forward and backward pass over the scoring set.
+/// `taylor1`: |g · w| (first order; Molchanov et al. 2017). Option accumulate=batch
+/// (`ScoreAccumulation`): (1/B) Σ_b (g_b · w)², g_b the gradient of each scoring batch's mean
+/// loss (Molchanov et al. 2019). Cost: one forward and backward pass over the scoring set.
 public struct Taylor1Pruner: Pruner {
     public init() {}
     public var name: String { "taylor1" }
@@ -14,6 +16,7 @@ public struct Taylor1Pruner: Pruner {
 
     public func scores(_ context: PruningContext) throws -> Tensor {
         _ = try context.requireScoringSet(for: name)
+        if try context.options.accumulatesBatches(for: name) { return try context.batchSquaredChanges(withCurvature: false) }
         let s = try context.gradient()
         s.cmul(context.weight.value)
         s.absInPlace()
@@ -39,7 +42,9 @@ public struct Taylor2Pruner: Pruner {
 }
 
 /// `taylor12`: both terms, ΔL ≈ -g w + ½ h w², ranked by option `rank` (`ScoreRanking`):
-/// |ΔL| (abs, the default), ΔL (signed) or ΔL² (square). Cost: taylor1 + taylor2.
+/// |ΔL| (abs, the default), ΔL (signed) or ΔL² (square). Option accumulate=batch: (1/B) Σ_b
+/// (−g_b w + ½ h w²)², g_b of each scoring batch, h of the set (`ScoreAccumulation`).
+/// Cost: taylor1 + taylor2.
 public struct Taylor12Pruner: Pruner {
     public init() {}
     public var name: String { "taylor12" }
@@ -47,6 +52,7 @@ public struct Taylor12Pruner: Pruner {
 
     public func scores(_ context: PruningContext) throws -> Tensor {
         _ = try context.requireScoringSet(for: name)
+        if try context.options.accumulatesBatches(for: name) { return try context.batchSquaredChanges(withCurvature: true) }
         let g = try context.gradient()
         let h = try context.hessianDiagonal()
         let w = context.weight.value.data, gp = g.data, hp = h.data
