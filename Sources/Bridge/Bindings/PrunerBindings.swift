@@ -14,7 +14,7 @@ import Engine
 ///   wb.pruneStructured: StructuredBindings.swift)
 /// opts: pruner ('mag'), data (scoring set, a dataset), seed (0), batchSize (128),
 /// options ({hessian = 'fisher', lambda = 1e-5, epochs = 10, lr = 1000, momentum = 0.9,
-/// normalization = 'mean', rank = 'abs'}: see PrunerOptions).
+/// normalization = 'mean', rank = 'abs', accumulate = 'batch'}: see PrunerOptions).
 /// A criterion written in Lua receives a context `ctx` with fields `layer`, `module`,
 /// `weight` (the weights), `mask` and methods `ctx:gradient()`, `ctx:hessian()`,
 /// `ctx:loss()`, `ctx:inputSecondMoment()`, `ctx:scoringSet()`; it returns one score per
