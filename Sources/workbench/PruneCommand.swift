@@ -45,7 +45,7 @@ struct PruneCommand: ParsableCommand {
               layers and fractions from inp/lenet5.conf
           workbench -acctradeoff 1 -iPruning 10 -reTrain -l 10 -p 1
               stop pruning layer 10 once its error grows by more than 1 point
-          workbench -global -p 0.917 -conf inp/lenet5-han2015.conf -pruneSchedule 0.46,0.72,0.85,0.9,0.93,0.95,0.965,0.978,0.99,1 -reTrain -nEpochs 1 -LRretrain 0.004 -LRdecaySteps -weightDecay 0.0001 -finalEpochs 25 -LRfinal 0.005 -LRdecayFinal
+          workbench -global -p 0.917 -conf inp/lenet5-han2015.conf -pruneSchedule 0.46,0.72,0.85,0.9,0.93,0.95,0.965,0.978,0.99,1 -reTrain -nEpochs 1 -LRretrain 0.004 -LRdecaySteps -weightDecay 0.0003 -finalEpochs 25 -LRfinal 0.005 -LRdecayFinal
               Han et al. 2015's recipe: the layers ranked together to 91.7% under the .conf's caps, retraining at reduced rates decaying to 0 (12.0x at 8.51%, docs/recipes.md)
           workbench -l 8 -p 0.9 -pruner taylor2 -prunerOptions hessian=fisher
               another criterion (mag, taylor1, taylor2, taylor12, l1, l2, emp, random)
