@@ -113,7 +113,10 @@ extension SparseRows {
 
     /// T[j·ldt + s] = S[s·lds + j] for the first n rows of S (s < n) and its columns j in
     /// `columns`, and T[j·ldt + s] = 0 for n ≤ s < `padEnd` (default ldt: the padding the 8-lane
-    /// dot products read; a caller that knows T is 0 from padEnd on passes less). 8 × 8 tiles through registers (`SmallGEMM.Tile8`), the ragged edges element by element.
+    /// dot products read; a caller that knows T is 0 from padEnd on passes less, and may then
+    /// find zeros written up to n rounded up to 8, where they were already). 8 × 8 tiles through
+    /// registers (`SmallGEMM.Tile8`), the last < 8 samples as a tile padded with zero rows when
+    /// ldt has room for it; the other ragged edges element by element.
     public static func transpose(_ src: UnsafePointer<Float>, lds: Int, samples n: Int, columns columnRange: Range<Int>,
                                  into dst: UnsafeMutablePointer<Float>, ldt: Int, zeroingUpTo padEnd: Int? = nil) {
         let padEnd = padEnd ?? ldt
@@ -121,18 +124,30 @@ extension SparseRows {
         var j0 = columnRange.lowerBound
         while j0 < columnRange.upperBound {
             let j1 = Swift.min(j0 + 8, columnRange.upperBound)
-            var s0 = 0
+            var s0 = 0, zeroFrom = n
             if j1 - j0 == 8 {
                 while s0 < whole {
                     SmallGEMM.Tile8.transpose(src + s0 * lds + j0, stride: lds, into: dst + j0 * ldt + s0, outStride: ldt)
                     s0 += 8
+                }
+                if s0 < n && s0 + 8 <= ldt {
+                    // The last samples, fewer than 8, as a tile of their rows and zero rows: its
+                    // zeros are the first of the padding (T has room for them: ldt ≥ s0 + 8).
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { t in
+                        let tile = t.baseAddress!
+                        tile.initialize(repeating: 0, count: 64)
+                        for s in s0..<n { (tile + (s - s0) * 8).update(from: src + s * lds + j0, count: 8) }
+                        SmallGEMM.Tile8.transpose(tile, stride: 8, into: dst + j0 * ldt + s0, outStride: ldt)
+                    }
+                    zeroFrom = s0 + 8
+                    s0 = n
                 }
             }
             for s in s0..<n {
                 let row = src + s * lds
                 for j in j0..<j1 { dst[j * ldt + s] = row[j] }
             }
-            for j in j0..<j1 where n < padEnd { (dst + j * ldt + n).update(repeating: 0, count: padEnd - n) }
+            for j in j0..<j1 where zeroFrom < padEnd { (dst + j * ldt + zeroFrom).update(repeating: 0, count: padEnd - zeroFrom) }
             j0 = j1
         }
     }
@@ -143,30 +158,70 @@ extension SparseRows {
     /// operands GT [rows × ldt] and XT [columns × ldt] (`transpose`, zero padded; ldt and length
     /// multiples of 8). Each entry is a dot product of two contiguous vectors in two 8-lane
     /// accumulators (16 samples a step, then 8), summed lane by lane: the same order for any
-    /// split of the rows. Entries outside A are not touched.
+    /// split of the rows. A row's dot products are all taken before any is added to `out`, so
+    /// that the scattered reads of out (a sparse row's entries lie in different cache lines of
+    /// a dense gradient) follow one another and overlap, instead of each waiting between two
+    /// dot products. Entries outside A are not touched.
     public func accumulateEntryGradients(gt: UnsafePointer<Float>, xt: UnsafePointer<Float>, ldt: Int, length: Int? = nil, rows rowRange: Range<Int>,
                                          scale: Float, into out: UnsafeMutablePointer<Float>, ldo: Int) {
         let length = length ?? ldt
         precondition(ldt % 8 == 0 && length % 8 == 0 && length <= ldt, "the transposed operands' stride and length must be multiples of 8")
         rowStart.withUnsafeBufferPointer { start in
         columnIndex.withUnsafeBufferPointer { index in
-            let pairs = length / 16, odd = length % 16 != 0
-            for r in rowRange {
-                let graw = UnsafeRawPointer(gt + r * ldt), orow = out + r * ldo
-                for k in Int(start[r])..<Int(start[r + 1]) {
-                    let j = Int(index[k])
-                    let xraw = UnsafeRawPointer(xt + j * ldt)
-                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
-                    for p in 0..<pairs {
-                        let o = p * 64
-                        a0 += graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * xraw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                        a1 += graw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self) * xraw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+            let widest = rowRange.reduce(1) { Swift.max($0, Int(start[$1 + 1] - start[$1])) }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: widest) { dots in
+                let pairs = length / 16, odd = length % 16 != 0
+                for r in rowRange {
+                    let graw = UnsafeRawPointer(gt + r * ldt), orow = out + r * ldo
+                    let first = Int(start[r]), end = Int(start[r + 1])
+                    @inline(__always) func operand(_ k: Int) -> UnsafeRawPointer { UnsafeRawPointer(xt + Int(index[k]) * ldt) }
+                    @inline(__always) func product(_ x: UnsafeRawPointer, _ o: Int, _ g: SIMD8<Float>) -> SIMD8<Float> {
+                        g * x.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
                     }
-                    if odd {
-                        let o = pairs * 64
-                        a0 += graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * xraw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                    // Four entries at a time share the loads of G's row (and their dot
+                    // products run side by side); each entry's sums are those of one alone.
+                    var k = first
+                    while k + 4 <= end {
+                        let x0 = operand(k), x1 = operand(k + 1), x2 = operand(k + 2), x3 = operand(k + 3)
+                        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+                        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
+                        for p in 0..<pairs {
+                            let o = p * 64
+                            let g0 = graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                            let g1 = graw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+                            a0 += product(x0, o, g0); b0 += product(x0, o + 32, g1)
+                            a1 += product(x1, o, g0); b1 += product(x1, o + 32, g1)
+                            a2 += product(x2, o, g0); b2 += product(x2, o + 32, g1)
+                            a3 += product(x3, o, g0); b3 += product(x3, o + 32, g1)
+                        }
+                        if odd {
+                            let o = pairs * 64
+                            let g0 = graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                            a0 += product(x0, o, g0); a1 += product(x1, o, g0)
+                            a2 += product(x2, o, g0); a3 += product(x3, o, g0)
+                        }
+                        dots[k - first] = (a0 + b0).sum()
+                        dots[k + 1 - first] = (a1 + b1).sum()
+                        dots[k + 2 - first] = (a2 + b2).sum()
+                        dots[k + 3 - first] = (a3 + b3).sum()
+                        k += 4
                     }
-                    orow[j] += scale * (a0 + a1).sum()
+                    while k < end {
+                        let x0 = operand(k)
+                        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>()
+                        for p in 0..<pairs {
+                            let o = p * 64
+                            a0 += product(x0, o, graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self))
+                            b0 += product(x0, o + 32, graw.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self))
+                        }
+                        if odd {
+                            let o = pairs * 64
+                            a0 += product(x0, o, graw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self))
+                        }
+                        dots[k - first] = (a0 + b0).sum()
+                        k += 1
+                    }
+                    for k in first..<end { orow[Int(index[k])] += scale * dots[k - first] }
                 }
             }
         }}

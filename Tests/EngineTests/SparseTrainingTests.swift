@@ -442,6 +442,12 @@ final class SparseTrainingTests: XCTestCase {
                 m.data[i] = old
             }
             XCTAssertTrue(pattern.applyMask(m, to: x))
+            // x is zeroed under the mask now: a lone -0 written there (in the second chunk on
+            // 2 threads, the only bits set under the mask) is still found and made +0.
+            let z = (60_000..<m.count).first { m.data[$0] == 0 }!
+            x.data[z] = -0.0
+            XCTAssertTrue(pattern.applyMask(m, to: x))
+            XCTAssertEqual(x.data[z].bitPattern, 0, "\(threads) thread(s): a lone -0 under the mask becomes +0")
         }
     }
 

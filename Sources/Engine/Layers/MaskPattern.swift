@@ -59,16 +59,23 @@ public final class MaskPattern {
     }
 
     /// Entries `r`: whether the mask is nonzero exactly where the flags are 1, and (with x)
-    /// x = +0 where the mask is ±0 (the select of `Parameter.applyMask`). One loop that
-    /// vectorises (the flags widened, the differences ORed, the select).
+    /// x = +0 where the mask is ±0 (the select of `Parameter.applyMask`). One read-only loop
+    /// that vectorises (the flags widened, the differences ORed, and the bits of x where the
+    /// mask is ±0 ORed as well); x is written only when that found a bit set there (a value,
+    /// -0 included, that something wrote under the mask), by the select itself: a mask that
+    /// keeps x zeroed costs no writes.
     private static func entriesMatch(_ m: UnsafePointer<Float>, _ f: UnsafePointer<UInt8>, zeroing x: UnsafeMutablePointer<Float>?,
                                      _ r: Range<Int>) -> Bool {
         var diff: UInt32 = 0
         if let x {
+            let bits = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
+            var stray: UInt32 = 0
             for i in r {
-                diff |= (m[i] != 0 ? 1 : 0) ^ UInt32(f[i])
-                x[i] = m[i] == 0 ? 0 : x[i]
+                let on = m[i] != 0, b = bits[i]   // read whatever the mask says: a select, no branch
+                diff |= (on ? 1 : 0) ^ UInt32(f[i])
+                stray |= b & (on ? 0 : ~0)
             }
+            if stray != 0 { for i in r { x[i] = m[i] == 0 ? 0 : x[i] } }
         } else {
             for i in r { diff |= (m[i] != 0 ? 1 : 0) ^ UInt32(f[i]) }
         }

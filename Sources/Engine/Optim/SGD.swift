@@ -78,24 +78,31 @@ public final class SGD: Optimizer {
             // to x, the last step under this mask to v; a new v is all 0). Elementwise, so the
             // rows split across the threads (the same bits for any split).
             let perRow = Swift.max(1, 8 * entries.count / Swift.max(entries.rows, 1))
-            Parallel.forChunks(entries.rows, costPerItem: perRow) { rows in entries.forEachPosition(rows: rows) { i in
+            Parallel.forChunks(entries.rows, costPerItem: perRow) { rows in
+                // Each case its own loop over the positions (no test per entry).
                 if let v {
                     if first {
-                        let gi = g[i] + wd * x[i]
-                        v[i] = gi
-                        x[i] -= lr * (nesterov ? gi + mom * gi : gi)
+                        entries.forEachPosition(rows: rows) { i in
+                            let gi = g[i] + wd * x[i]
+                            v[i] = gi
+                            x[i] -= lr * (nesterov ? gi + mom * gi : gi)
+                        }
                     } else if nesterov {
-                        let gi = g[i] + wd * x[i]
-                        v[i] = mom * v[i] + damp * gi
-                        x[i] -= lr * (gi + mom * v[i])
+                        entries.forEachPosition(rows: rows) { i in
+                            let gi = g[i] + wd * x[i]
+                            v[i] = mom * v[i] + damp * gi
+                            x[i] -= lr * (gi + mom * v[i])
+                        }
                     } else {
-                        v[i] = mom * v[i] + damp * (g[i] + wd * x[i])
-                        x[i] -= lr * v[i]
+                        entries.forEachPosition(rows: rows) { i in
+                            v[i] = mom * v[i] + damp * (g[i] + wd * x[i])
+                            x[i] -= lr * v[i]
+                        }
                     }
                 } else {
-                    x[i] -= lr * (g[i] + wd * x[i])
+                    entries.forEachPosition(rows: rows) { i in x[i] -= lr * (g[i] + wd * x[i]) }
                 }
-            } }
+            }
             steppedUnder[key] = entries
             activeEntryUpdates += 1
             return
