@@ -71,7 +71,7 @@ public final class MaskPattern {
             let bits = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
             var stray: UInt32 = 0
             for i in r {
-                let on = m[i] != 0, b = bits[i]   // read whatever the mask says: a select, no branch
+                let on = m[i] != 0, b = bits[i]   // x read whatever m is, so that this is a select
                 diff |= (on ? 1 : 0) ^ UInt32(f[i])
                 stray |= b & (on ? 0 : ~0)
             }
