@@ -25,7 +25,8 @@ public enum PaddedWidthConvolution {
         public var run: Int { oh * wp }
         /// Floats of a padded image, plus slack so that the last tap's run stays in bounds.
         public var paddedCount: Int { c * hp * wp + kW }
-        @inline(__always) func tap(_ row: Int) -> Int {
+        /// The offset in the padded image of row (c, v, u) of B: (c·hp + v)·wp + u.
+        @inline(__always) public func tap(_ row: Int) -> Int {
             let c = row / (kH * kW), v = (row / kW) % kH, u = row % kW
             return (c * hp + v) * wp + u
         }

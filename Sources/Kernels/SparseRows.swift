@@ -73,6 +73,14 @@ public struct SparseRows {
         values = value
     }
 
+    /// The same rows with column k renamed `offset(k)` (increasing in k): `multiply(b: base,
+    /// ldb: 1, ...)` then reads "row k of B" at base + offset(k), so B may be any set of runs
+    /// inside one buffer (a convolution's taps into its padded image) instead of a matrix.
+    public func withColumnOffsets(_ offset: (Int) -> Int) -> SparseRows {
+        SparseRows(rows: rows, columns: columns, rowStart: rowStart,
+                   columnIndex: columnIndex.map { Int32(truncatingIfNeeded: offset(Int($0))) }, values: values)
+    }
+
     /// C[s, r] = (accumulate ? C[s, r] : 0) + Σ_k A[r, k] · X[s, k] for the samples `samples`
     /// (rows of X, stride `ldx`; rows of C, stride `ldc`). `scratch` holds `block · (columns + 1)` floats.
     public func multiplyTransposed(x: UnsafePointer<Float>, ldx: Int, samples: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -220,36 +228,54 @@ public struct SparseRows {
     }
 
     /// C[r, j] = (accumulate ? C[r, j] : 0) + Σ_k A[r, k] · B[k, j], j < n (B's rows stride
-    /// `ldb`, C's `ldc`).
+    /// `ldb`, C's `ldc`). A row's nonzeros are summed in two interleaved chains of fused
+    /// multiply-adds (even and odd nonzeros, added at the end): one chain per register waits
+    /// out each one's latency, two keep both FMA units busy.
     public func multiply(b: UnsafePointer<Float>, ldb: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         rowStart.withUnsafeBufferPointer { start in
         columnIndex.withUnsafeBufferPointer { index in
         values.withUnsafeBufferPointer { value in
             // 32 columns at a time (the 32 columns of B in L1 across all rows of C), each in
-            // four 8-lane accumulators (registers); then the rest of the columns one by one.
+            // 2 x four 8-lane accumulators (registers); then the rest of the columns.
             let tiles = n / 32
             for t in 0..<tiles {
                 let j0 = t * 32
                 for r in 0..<rows {
                     let cr = c + r * ldc
-                    let rowRange = Int(start[r])..<Int(start[r + 1])
                     let craw = UnsafeMutableRawPointer(cr + j0)
                     var a0 = accumulate ? craw.loadUnaligned(as: SIMD8<Float>.self) : SIMD8<Float>()
                     var a1 = accumulate ? craw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) : SIMD8<Float>()
                     var a2 = accumulate ? craw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) : SIMD8<Float>()
                     var a3 = accumulate ? craw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) : SIMD8<Float>()
-                    for k in rowRange {
+                    var e0 = SIMD8<Float>(), e1 = SIMD8<Float>(), e2 = SIMD8<Float>(), e3 = SIMD8<Float>()
+                    var k = Int(start[r])
+                    let end = Int(start[r + 1])
+                    while k + 1 < end {
+                        let v = SIMD8<Float>(repeating: value[k]), w = SIMD8<Float>(repeating: value[k + 1])
+                        let braw = UnsafeRawPointer(b + Int(index[k]) * ldb + j0)
+                        let eraw = UnsafeRawPointer(b + Int(index[k + 1]) * ldb + j0)
+                        a0.addProduct(v, braw.loadUnaligned(as: SIMD8<Float>.self))
+                        e0.addProduct(w, eraw.loadUnaligned(as: SIMD8<Float>.self))
+                        a1.addProduct(v, braw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        e1.addProduct(w, eraw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        a2.addProduct(v, braw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                        e2.addProduct(w, eraw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                        a3.addProduct(v, braw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                        e3.addProduct(w, eraw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                        k += 2
+                    }
+                    if k < end {
                         let v = SIMD8<Float>(repeating: value[k])
                         let braw = UnsafeRawPointer(b + Int(index[k]) * ldb + j0)
-                        a0 += v * braw.loadUnaligned(as: SIMD8<Float>.self)
-                        a1 += v * braw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                        a2 += v * braw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-                        a3 += v * braw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+                        a0.addProduct(v, braw.loadUnaligned(as: SIMD8<Float>.self))
+                        a1.addProduct(v, braw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        a2.addProduct(v, braw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                        a3.addProduct(v, braw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
                     }
-                    craw.storeBytes(of: a0, as: SIMD8<Float>.self)
-                    craw.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
-                    craw.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
-                    craw.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a0 + e0, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a1 + e1, toByteOffset: 32, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a2 + e2, toByteOffset: 64, as: SIMD8<Float>.self)
+                    craw.storeBytes(of: a3 + e3, toByteOffset: 96, as: SIMD8<Float>.self)
                 }
             }
             let rest = tiles * 32
@@ -263,15 +289,24 @@ public struct SparseRows {
                         if width == 8 {
                             let craw = UnsafeMutableRawPointer(cr + j0)
                             var a = accumulate ? craw.loadUnaligned(as: SIMD8<Float>.self) : SIMD8<Float>()
-                            for k in rowRange {
-                                a += SIMD8<Float>(repeating: value[k]) * UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD8<Float>.self)
+                            var e = SIMD8<Float>()
+                            var k = rowRange.lowerBound
+                            while k + 1 < rowRange.upperBound {
+                                let bk = UnsafeRawPointer(b + Int(index[k]) * ldb + j0), bl = UnsafeRawPointer(b + Int(index[k + 1]) * ldb + j0)
+                                let v = SIMD8<Float>(repeating: value[k]), w = SIMD8<Float>(repeating: value[k + 1])
+                                a.addProduct(v, bk.loadUnaligned(as: SIMD8<Float>.self))
+                                e.addProduct(w, bl.loadUnaligned(as: SIMD8<Float>.self))
+                                k += 2
                             }
-                            craw.storeBytes(of: a, as: SIMD8<Float>.self)
+                            if k < rowRange.upperBound {
+                                a.addProduct(SIMD8<Float>(repeating: value[k]), UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD8<Float>.self))
+                            }
+                            craw.storeBytes(of: a + e, as: SIMD8<Float>.self)
                         } else {
                             let craw = UnsafeMutableRawPointer(cr + j0)
                             var a = accumulate ? craw.loadUnaligned(as: SIMD4<Float>.self) : SIMD4<Float>()
                             for k in rowRange {
-                                a += SIMD4<Float>(repeating: value[k]) * UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD4<Float>.self)
+                                a.addProduct(SIMD4<Float>(repeating: value[k]), UnsafeRawPointer(b + Int(index[k]) * ldb + j0).loadUnaligned(as: SIMD4<Float>.self))
                             }
                             craw.storeBytes(of: a, as: SIMD4<Float>.self)
                         }

@@ -57,6 +57,11 @@ public final class Parameter {
     /// (and cleared) by the layer's own `updateOutput` right after, so that sparse training
     /// reads the mask once per pass instead of twice.
     var maskVerified = false
+    /// The frozen-weights scope (`SparseChoice.withFrozenWeights`) in which a forward pass in
+    /// evaluation last applied the mask: nothing writes a weight inside one, so the scope's
+    /// other passes need not apply it again (it was a read and write of W and M, as much
+    /// memory traffic as a batch-1 product itself).
+    private var maskAppliedInScope: UInt64?
 
     public init(name: String, shape: [Int]) {
         self.name = name
@@ -119,6 +124,10 @@ public final class Parameter {
             storedIsWhole = false
             maskVerified = pattern.applyMask(m, to: value)
             return
+        }
+        if !training, let scope = SparseChoice.frozen {
+            if maskAppliedInScope == scope { return }
+            maskAppliedInScope = scope
         }
         applyMask()
     }
@@ -255,6 +264,7 @@ public final class Parameter {
     /// back, then W_eff = W ⊙ M.
     private func install(_ new: Tensor) {
         maskVerified = false
+        maskAppliedInScope = nil
         let kept = maskedValues ?? Tensor(shape: value.shape)
         let x = value.data, n = new.data, k = kept.data
         if let old = mask?.data {

@@ -104,12 +104,24 @@ public final class SpatialConvolution: Module {
         output.resize(input.dim == 4 ? [g.b, nOutputPlane, g.oh, g.ow] : [nOutputPlane, g.oh, g.ow])
         let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
         let chunks = Parallel.chunkCount(g.b, costPerItem: nOut * k * p)
+        let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
+        let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b)
+        if let rows, runsSparseDirect {
+            let taps = sparseDirectTaps(rows, g), size = sparseDirectWorkspace(g)
+            while workspaces.count < chunks { workspaces.append(Workspace()) }
+            for ws in workspaces.prefix(chunks) {
+                ws.columns.resize([size.columns])
+                ws.rows.resize([size.rows])
+            }
+            Parallel.forChunksIndexed(g.b, costPerItem: nOut * k * p) { c, r in
+                self.forwardSparseDirect(r, taps, g, x: x, y: y, bias: bias, self.workspaces[c])
+            }
+            return output
+        }
         let padded = usesPaddedWidth(g)
         let group = padded ? 1 : Self.imagesPerGroup(positions: p, chunkImages: (g.b + chunks - 1) / chunks)
         prepareWorkspaces(chunks, g, gradients: false, group: group)
-        let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
         let inSize = nInputPlane * g.h * g.w
-        let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b)
         Parallel.forChunksIndexed(g.b, costPerItem: nOut * k * p) { c, r in
             let col = self.workspaces[c].columns.data
             if padded {

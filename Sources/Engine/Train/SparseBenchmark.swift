@@ -53,7 +53,9 @@ public enum SparseBenchmark {
         defer { SparseChoice.forced = nil }
         SparseChoice.forced = false
         let dense = try layer.forward(x).clone()
-        let denseTime = try best(repeats) { _ = try layer.forward(x) }
+        // In a frozen-weights scope the mask is applied at the first pass only: the dense
+        // figure is the product alone, as for the same layer without a mask.
+        let denseTime = try SparseChoice.withFrozenWeights { try best(repeats) { _ = try layer.forward(x) } }
         SparseChoice.forced = true
         let sparse = try layer.forward(x).clone()
         let sparseTime = try best(repeats) { _ = try layer.forward(x) }

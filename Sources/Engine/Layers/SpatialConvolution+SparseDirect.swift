@@ -1,0 +1,59 @@
+import Kernels
+
+/// Evaluation of a pruned stride-1 convolution straight from its (padded) image, without
+/// unfolding it. In padded-width rows (`PaddedWidthConvolution`: outputs computed as oH rows of
+/// wp entries of which the first oW are real), the inputs that tap (c, v, u) meets form one
+/// contiguous run xp[tap(c, v, u) + ·], so with the sparse rows' columns renamed to their tap
+/// offsets the image itself is the right-hand side:
+///
+///   Y_rows[o, j] = Σ_{(c, v, u): W[o, c, v, u] ≠ 0} W[o, c, v, u] · xp[tap(c, v, u) + j],
+///   j < L = (oH − 1)·wp + oW,
+///
+/// then y[o, i, j] = bias[o] + Y_rows[o, i·wp + j] for j < oW. Each nonzero costs L instead of
+/// oH·oW multiply-adds (the wp − oW columns of every row are wasted), but the image (a few KB)
+/// stays in L1 where the unfolded columns [K, oH·oW] did not, and the unfolding (K·oH·oW
+/// writes per image, as much as the whole sparse product at 70% sparsity) is gone.
+extension SpatialConvolution {
+    /// Whether the sparse rows run directly on the image: stride 1 (a run per tap).
+    var runsSparseDirect: Bool { dW == 1 && dH == 1 }
+
+    /// The padded-width shape of this layer for input `g`, and the run length L.
+    func sparseDirectShape(_ g: Geometry) -> (shape: PaddedWidthConvolution.Shape, length: Int) {
+        let s = PaddedWidthConvolution.Shape(c: nInputPlane, o: nOutputPlane, kH: kH, kW: kW, h: g.h, w: g.w,
+                                             padH: padH, padW: padW, oh: g.oh, ow: g.ow)
+        return (s, (g.oh - 1) * s.wp + g.ow)
+    }
+
+    /// Floats of a thread's `columns` (the padded image; none without padding) and `rows`
+    /// (the output rows [nOut, run]).
+    func sparseDirectWorkspace(_ g: Geometry) -> (columns: Int, rows: Int) {
+        let (s, _) = sparseDirectShape(g)
+        return (padW == 0 && padH == 0 ? 0 : s.paddedCount, nOutputPlane * s.run)
+    }
+
+    /// y for the images `r` from the sparse rows `taps` (columns renamed to tap offsets, by
+    /// `sparseDirectTaps`), the padded image in `ws.columns` and the output rows in `ws.rows`.
+    func forwardSparseDirect(_ r: Range<Int>, _ taps: SparseRows, _ g: Geometry, x: UnsafePointer<Float>,
+                             y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, _ ws: Workspace) {
+        let (s, length) = sparseDirectShape(g)
+        let inSize = nInputPlane * g.h * g.w, outSize = nOutputPlane * g.p
+        let padded = padW != 0 || padH != 0
+        let xp = ws.columns.data, rows = ws.rows.data
+        for b in r {
+            var image = x + b * inSize
+            if padded {
+                PaddedWidthConvolution.pad(image, s, into: xp)
+                image = UnsafePointer(xp)
+            }
+            taps.multiply(b: image, ldb: 1, n: length, c: rows, ldc: s.run, accumulate: false)
+            PaddedWidthConvolution.copyOut(rows, bias, s, into: y + b * outSize)
+        }
+    }
+
+    /// The sparse rows of W [nOut, nIn·kH·kW] with column (c, v, u) renamed to its offset in
+    /// the padded image, (c·hp + v)·wp + u.
+    func sparseDirectTaps(_ rows: SparseRows, _ g: Geometry) -> SparseRows {
+        let (s, _) = sparseDirectShape(g)
+        return rows.withColumnOffsets { s.tap($0) }
+    }
+}
