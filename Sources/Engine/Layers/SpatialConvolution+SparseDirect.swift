@@ -19,8 +19,7 @@ extension SpatialConvolution {
 
     /// The padded-width shape of this layer for input `g`, and the run length L.
     func sparseDirectShape(_ g: Geometry) -> (shape: PaddedWidthConvolution.Shape, length: Int) {
-        let s = PaddedWidthConvolution.Shape(c: nInputPlane, o: nOutputPlane, kH: kH, kW: kW, h: g.h, w: g.w,
-                                             padH: padH, padW: padW, oh: g.oh, ow: g.ow)
+        let s = paddedShape(g)
         return (s, (g.oh - 1) * s.wp + g.ow)
     }
 

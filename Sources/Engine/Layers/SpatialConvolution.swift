@@ -75,7 +75,7 @@ public final class SpatialConvolution: Module {
         PaddedWidthConvolution.suits(dW: dW, dH: dH, w: g.w, padW: padW, ow: g.ow)
     }
 
-    private func paddedShape(_ g: Geometry) -> PaddedWidthConvolution.Shape {
+    func paddedShape(_ g: Geometry) -> PaddedWidthConvolution.Shape {
         PaddedWidthConvolution.Shape(c: nInputPlane, o: nOutputPlane, kH: kH, kW: kW, h: g.h, w: g.w,
                                      padH: padH, padW: padW, oh: g.oh, ow: g.ow)
     }
