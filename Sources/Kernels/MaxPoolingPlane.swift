@@ -50,4 +50,36 @@ public struct MaxPoolingPlane {
             }
         }
     }
+
+    /// `maxPool2x2` without the indices (evaluation, where no backward pass reads them): the
+    /// same comparisons (a, then b, c, d replacing the maximum when greater), 8 outputs at a
+    /// time from two 16-float loads, deinterleaved into the windows' four corners.
+    public func maxPool2x2(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func corners(_ p: UnsafePointer<Float>) -> (even: V, odd: V) {
+            let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+            return (V(v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14]), V(v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15]))
+        }
+        for i in 0..<oh {
+            let r0 = src + 2 * i * w, r1 = r0 + w, out = dst + i * ow
+            var j = 0
+            while j + 8 <= ow {
+                let (a, b) = corners(r0 + 2 * j), (c, d) = corners(r1 + 2 * j)
+                var m = a
+                m.replace(with: b, where: b .> m)
+                m.replace(with: c, where: c .> m)
+                m.replace(with: d, where: d .> m)
+                UnsafeMutableRawPointer(out + j).storeBytes(of: m, as: V.self)
+                j += 8
+            }
+            while j < ow {
+                var m = r0[2 * j]
+                if r0[2 * j + 1] > m { m = r0[2 * j + 1] }
+                if r1[2 * j] > m { m = r1[2 * j] }
+                if r1[2 * j + 1] > m { m = r1[2 * j + 1] }
+                out[j] = m
+                j += 1
+            }
+        }
+    }
 }

@@ -55,12 +55,15 @@ public enum PaddedWidthConvolution {
 
     /// y[o, i, j] = bias[o] + rows[o, i·wp + j] for j < oW.
     public static func copyOut(_ rows: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ s: Shape, into y: UnsafeMutablePointer<Float>) {
-        for o in 0..<s.o {
-            let b = bias?[o] ?? 0
-            for i in 0..<s.oh {
-                let from = rows + o * s.run + i * s.wp, to = y + (o * s.oh + i) * s.ow
-                for j in 0..<s.ow { to[j] = from[j] + b }
-            }
+        for o in 0..<s.o { copyOutRow(rows + o * s.run, bias?[o] ?? 0, s, into: y + o * s.oh * s.ow) }
+    }
+
+    /// One output plane: y[i, j] = bias + row[i·wp + j] for j < oW.
+    @inline(__always)
+    public static func copyOutRow(_ row: UnsafePointer<Float>, _ bias: Float, _ s: Shape, into y: UnsafeMutablePointer<Float>) {
+        for i in 0..<s.oh {
+            let from = row + i * s.wp, to = y + i * s.ow
+            for j in 0..<s.ow { to[j] = from[j] + bias }
         }
     }
 

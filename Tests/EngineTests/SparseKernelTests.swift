@@ -62,6 +62,66 @@ final class SparseKernelTests: XCTestCase {
         }
     }
 
+    /// One row of `multiply` at a time (`multiplyRow`), every width of its tiles and rests, on
+    /// both vector widths: the rows of the whole product, to rounding.
+    func testOneRowAtATimeEqualsTheWholeProduct() {
+        var rng = RandomGenerator(seed: 4)
+        let detected = SmallGEMM.wideVectors
+        defer { SmallGEMM.wideVectors = detected }
+        for wide in [false, true] {
+            SmallGEMM.wideVectors = wide
+            for density in [0.0, 0.1, 1.0] {
+                let rows = 5, columns = 9
+                let a = matrix(rows, columns, density: density, &rng)
+                let s = a.withUnsafeBufferPointer { SparseRows(dense: $0.baseAddress!, rows: rows, columns: columns) }
+                for n in [1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 130] {
+                    let b = (0..<(columns * n)).map { _ in Float(rng.uniform(-1, 1)) }
+                    for r in 0..<rows {
+                        var got = [Float](repeating: 7, count: n)
+                        b.withUnsafeBufferPointer { bp in got.withUnsafeMutableBufferPointer { s.multiplyRow(r, b: bp.baseAddress!, ldb: n, n: n, into: $0.baseAddress!) } }
+                        let want = (0..<n).map { j in (0..<columns).reduce(Float(0)) { $0 + a[r * columns + $1] * b[$1 * n + j] } }
+                        assertClose(got, want, "row \(r) of \(rows)x\(columns), n \(n), density \(density), wide \(wide)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The sparse stride-1 convolutions straight from the image, with an image per vector lane
+    /// (blocks of 16 or 8 images) and one image at a time (the rest): the dense result, on both
+    /// vector widths, with and without padding, for output rows of every chunk width (8, 4, 2, 1).
+    func testDirectConvolutionsEqualTheDenseOnBothVectorWidths() throws {
+        var rng = RandomGenerator(seed: 5)
+        let detected = SmallGEMM.wideVectors
+        defer { SmallGEMM.wideVectors = detected }
+        let layers: [(SpatialConvolution, [Int])] = [(SpatialConvolution(6, 16, 5, 5), [6, 14, 14]),
+                                                     (SpatialConvolution(2, 5, 3, 3, 1, 1, 1, 1), [2, 9, 15]),
+                                                     (SpatialConvolution(1, 3, 5, 5, 1, 1, 2, 2, bias: false), [1, 6, 7])]
+        for wide in [false, true] {
+            SmallGEMM.wideVectors = wide
+            for (layer, shape) in layers {
+                for density in [0.02, 0.3, 1.0] {
+                    layer.reset(&rng)
+                    let mask = Tensor(shape: layer.weight!.value.shape)
+                    for i in 0..<mask.count { mask.data[i] = Double(rng.next() % 1000) < density * 1000 ? 1 : 0 }
+                    try layer.weight!.setMask(mask)
+                    layer.evaluate()
+                    for batch in [1, 16, 17, 40] {
+                        let x = Tensor(shape: [batch] + shape)
+                        x.fillUniform(-1, 1, &rng)
+                        SparseChoice.forced = false
+                        let dense = try layer.forward(x).scalars
+                        SparseChoice.forced = true
+                        let sparse = try layer.forward(x).scalars
+                        assertClose(sparse, dense, "\(layer.description) density \(density) batch \(batch) wide \(wide)")
+                    }
+                    layer.training()
+                    layer.weight!.removeMask()
+                }
+            }
+        }
+    }
+
     /// Every layer forward in evaluation: sparse (forced), the rule, and dense agree.
     func testLayersGiveTheDenseResultWhicheverPathIsChosen() throws {
         var rng = RandomGenerator(seed: 2)

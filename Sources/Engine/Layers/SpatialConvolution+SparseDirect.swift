@@ -23,29 +23,42 @@ extension SpatialConvolution {
         return (s, (g.oh - 1) * s.wp + g.ow)
     }
 
-    /// Floats of a thread's `columns` (the padded image; none without padding) and `rows`
-    /// (the output rows [nOut, run]).
+    /// Floats of a thread's `columns` (a block's transposed input, or the padded image) and
+    /// `rows` (a block's tile of outputs, or one output row of `run` floats).
     func sparseDirectWorkspace(_ g: Geometry) -> (columns: Int, rows: Int) {
         let (s, _) = sparseDirectShape(g)
-        return (padW == 0 && padH == 0 ? 0 : s.paddedCount, nOutputPlane * s.run)
+        return (Swift.max(padW == 0 && padH == 0 ? 0 : s.paddedCount, SampleLaneConvolution.inputCount(s)),
+                Swift.max(s.run, SampleLaneConvolution.tileCount))
     }
 
     /// y for the images `r` from the sparse rows `taps` (columns renamed to tap offsets, by
-    /// `sparseDirectTaps`), the padded image in `ws.columns` and the output rows in `ws.rows`.
+    /// `sparseDirectTaps`), the padded image in `ws.columns` and one output row at a time in `ws.rows`.
     func forwardSparseDirect(_ r: Range<Int>, _ taps: SparseRows, _ g: Geometry, x: UnsafePointer<Float>,
                              y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, _ ws: Workspace) {
         let (s, length) = sparseDirectShape(g)
         let inSize = nInputPlane * g.h * g.w, outSize = nOutputPlane * g.p
         let padded = padW != 0 || padH != 0
         let xp = ws.columns.data, rows = ws.rows.data
-        for b in r {
+        // whole blocks of images with one image per vector lane, the rest one by one
+        let lanes = SampleLaneConvolution.lanes
+        var first = r.lowerBound
+        while r.upperBound - first >= lanes {
+            SampleLaneConvolution.forward(taps: taps, s, x: x + first * inSize, inSize: inSize, bias: bias,
+                                          y: y + first * outSize, outSize: outSize, xt: xp, tile: rows)
+            first += lanes
+        }
+        for b in first..<r.upperBound {
             var image = x + b * inSize
             if padded {
                 PaddedWidthConvolution.pad(image, s, into: xp)
                 image = UnsafePointer(xp)
             }
-            taps.multiply(b: image, ldb: 1, n: length, c: rows, ldc: s.run, accumulate: false)
-            PaddedWidthConvolution.copyOut(rows, bias, s, into: y + b * outSize)
+            // row by row, each copied out of its padded width while it is in L1
+            let yb = y + b * outSize
+            for o in 0..<nOutputPlane {
+                taps.multiplyRow(o, b: image, ldb: 1, n: length, into: rows)
+                PaddedWidthConvolution.copyOutRow(rows, bias?[o] ?? 0, s, into: yb + o * g.p)
+            }
         }
     }
 

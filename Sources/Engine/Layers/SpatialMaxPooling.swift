@@ -11,6 +11,9 @@ public final class SpatialMaxPooling: Module {
     public private(set) var ceilMode = false
     /// Flat index within the input plane of each output's maximum.
     private var indices: [Int32] = []
+    /// Whether the last forward pass left `indices` unwritten (2x2 windows in evaluation, where
+    /// only the values are computed); a backward pass after it computes them from its input.
+    private var indicesMissing = false
 
     public init(_ kW: Int, _ kH: Int, _ dW: Int? = nil, _ dH: Int? = nil, _ padW: Int = 0, _ padH: Int = 0) {
         self.kW = kW; self.kH = kH
@@ -38,7 +41,7 @@ public final class SpatialMaxPooling: Module {
         return o
     }
 
-    private func geometry(_ input: Tensor) throws -> (planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
+    private func geometry(_ input: Tensor) throws -> Geometry {
         try checkRank(input, [3, 4], description)
         let h = input.shape[input.dim - 2], w = input.shape[input.dim - 1]
         guard 2 * padW <= kW, 2 * padH <= kH else {
@@ -56,27 +59,51 @@ public final class SpatialMaxPooling: Module {
         var s = input.shape
         s[s.count - 2] = g.oh; s[s.count - 1] = g.ow
         output.resize(s)
-        let plane = g.oh * g.ow
-        if indices.count < output.count { indices = [Int32](repeating: 0, count: output.count) }
-        let x = input.data, y = output.data
-        let (h, w) = (g.h, g.w)
-        let window = MaxPoolingPlane(kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, h: h, w: w, oh: g.oh, ow: g.ow)
+        let window = self.window(g)
+        if !isTraining && window.isUnpadded2x2 {
+            let x = input.data, y = output.data, plane = g.oh * g.ow, hw = g.h * g.w
+            Parallel.forChunks(g.planes, costPerItem: plane * kH * kW) { r in
+                for pl in r { window.maxPool2x2(x + pl * hw, into: y + pl * plane) }
+            }
+            indicesMissing = true
+            return output
+        }
+        pool(input, g, into: output.data)
+        return output
+    }
+
+    private typealias Geometry = (planes: Int, h: Int, w: Int, oh: Int, ow: Int)
+
+    private func window(_ g: Geometry) -> MaxPoolingPlane {
+        MaxPoolingPlane(kW: kW, kH: kH, dW: dW, dH: dH, padW: padW, padH: padH, h: g.h, w: g.w, oh: g.oh, ow: g.ow)
+    }
+
+    /// y and `indices` from the input, plane by plane across the threads.
+    private func pool(_ input: Tensor, _ g: Geometry, into y: UnsafeMutablePointer<Float>) {
+        let plane = g.oh * g.ow, hw = g.h * g.w
+        if indices.count < g.planes * plane { indices = [Int32](repeating: 0, count: g.planes * plane) }
+        let x = input.data, window = self.window(g)
         let fast2x2 = window.isUnpadded2x2
         indices.withUnsafeMutableBufferPointer { ib in
             let idx = ib.baseAddress!
             Parallel.forChunks(g.planes, costPerItem: plane * kH * kW) { r in
                 for pl in r {
-                    let src = x + pl * h * w, dst = y + pl * plane, id = idx + pl * plane
+                    let src = x + pl * hw, dst = y + pl * plane, id = idx + pl * plane
                     if fast2x2 { window.maxPool2x2(src, into: dst, indices: id) } else { window.maxPool(src, into: dst, indices: id) }
                 }
             }
         }
-        return output
+        indicesMissing = false
     }
 
     override public func updateGradInput(_ input: Tensor, _ gradOutput: Tensor) throws -> Tensor {
         let g = try geometry(input)
         let plane = g.oh * g.ow
+        if indicesMissing && gradOutput.count == g.planes * plane {
+            // the forward pass was an evaluation one: the maxima's positions from the input
+            let values = Tensor(shape: [g.planes * plane])
+            pool(input, g, into: values.data)
+        }
         guard gradOutput.count == g.planes * plane, indices.count >= gradOutput.count else {
             throw EngineError("\(description): gradOutput has \(gradOutput.count) elements, expected \(g.planes * plane) (call forward first)")
         }
@@ -98,6 +125,7 @@ public final class SpatialMaxPooling: Module {
     override public func clearState() {
         super.clearState()
         indices = []
+        indicesMissing = false
     }
 
     override public var spec: ModuleSpec {

@@ -1,0 +1,27 @@
+import XCTest
+@testable import Engine
+
+/// 2x2 max pooling in evaluation computes the values only (no indices): the same bits as in
+/// training, ties and NaNs included, and a backward pass after it still routes the gradient to
+/// each window's first maximum.
+final class MaxPoolingEvaluationTests: XCTestCase {
+    func testEvaluationGivesTheTrainingValuesAndABackwardPassStillWorks() throws {
+        var rng = RandomGenerator(seed: 11)
+        for shape in [[2, 3, 10, 18], [1, 4, 5], [3, 1, 33, 34]] {
+            let x = Tensor(shape: shape)
+            x.fillUniform(-1, 1, &rng)
+            // ties (a row of equal values) and NaNs in every corner of some windows
+            for i in stride(from: 0, to: x.count, by: 7) { x.data[i] = 0.25 }
+            for i in stride(from: 3, to: x.count, by: 29) { x.data[i] = .nan }
+            let pool = SpatialMaxPooling(2, 2)
+            let go = Tensor(shape: try pool.forward(x).shape)
+            go.fillUniform(-1, 1, &rng)
+            let training = try pool.forward(x).scalars
+            let trainingGrad = try pool.backward(x, go).scalars
+            pool.evaluate()
+            let evaluation = try pool.forward(x).scalars
+            XCTAssertEqual(evaluation.map(\.bitPattern), training.map(\.bitPattern), "\(shape)")
+            XCTAssertEqual(try pool.backward(x, go).scalars, trainingGrad, "\(shape): backward after an evaluation pass")
+        }
+    }
+}
