@@ -45,7 +45,7 @@ struct BenchCommand: ParsableCommand {
     var gemm = false
     @Option(help: "Model for --pruners (default inp/lenet5.safetensors) and --sparse (default out/lenet5.safetensors).")
     var model: String?
-    @Flag(help: "Time the sparse kernels against the dense ones (Linear(2400, 120) and LeNet-5's second convolution at 50/70/90/95/98% sparsity, batch 1 and 1000), then the pruned --model over the 10k test images dense and as the rule chooses, and the loading of --compressed.")
+    @Flag(help: "Time the sparse kernels against the dense ones (Linear(2400, 120) and LeNet-5's two convolutions at 50/70/90/95/98% sparsity, batch 1 and 1000), then the pruned --model over the 10k test images (batch 250, as -test) dense and as the rule chooses, and the loading of --compressed.")
     var sparse = false
     @Flag(help: "Time one training epoch of sparse-train's mnist_mlp at --sparsity (default 98%) (Fashion-MNIST, 60k images, batch 100) dense-with-mask against the sparse training kernels, on each --threads count: wall and CPU seconds, the ratio and both losses.")
     var sparseTraining = false
@@ -177,8 +177,8 @@ struct BenchCommand: ParsableCommand {
             }
             print("(weights frozen: inside SparseChoice.withFrozenWeights, as every evaluation loop runs, the sparse rows are built at the first pass only)")
             print("")
-            print(String(format: "%@, %d test images at batch 1000 (best of 3): dense %.3f s (error %.2f), as the rule chooses %.3f s (error %.2f): %.2fx",
-                         whole.model as NSString, whole.images, whole.denseSeconds, whole.denseError, whole.chosenSeconds, whole.chosenError, whole.speedup))
+            print(String(format: "%@, %d test images at batch %d as -test runs them (best of 3): dense %.3f s (error %.2f), as the rule chooses %.3f s (error %.2f): %.2fx",
+                         whole.model as NSString, whole.images, SparseBenchmark.modelBatch, whole.denseSeconds, whole.denseError, whole.chosenSeconds, whole.chosenError, whole.speedup))
             if let c = whole.compressedFile, let ms = whole.loadMilliseconds {
                 print(String(format: "loading %@ (best of 20): %.2f ms", c as NSString, ms))
             }

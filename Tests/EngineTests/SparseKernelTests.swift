@@ -181,6 +181,12 @@ final class SparseKernelTests: XCTestCase {
         XCTAssertFalse(SparseChoice.prefersSparse(.convolution, density: 0.95, batch: 1000))
         XCTAssertTrue(SparseChoice.prefersSparse(.linear, density: 0.05, batch: 1, frozen: true), "frozen: rows built once, any batch")
         XCTAssertFalse(SparseChoice.prefersSparse(.linear, density: 0.9, batch: 1, frozen: true))
+        // few output planes, an image per lane: sparse at any density from a block per thread
+        let block = SampleLaneConvolution.lanes * Parallel.threads
+        XCTAssertTrue(SparseChoice.prefersSparse(.convolution, density: 1, batch: block, lanePlanes: 6))
+        XCTAssertFalse(SparseChoice.prefersSparse(.convolution, density: 1, batch: block - 1, lanePlanes: 6))
+        XCTAssertFalse(SparseChoice.prefersSparse(.convolution, density: 1, batch: block, lanePlanes: 96))
+        XCTAssertFalse(SparseChoice.prefersSparse(.convolution, density: 1, batch: block))
     }
 
     /// In a frozen-weights scope the rows of the scope's first pass serve its other passes (a

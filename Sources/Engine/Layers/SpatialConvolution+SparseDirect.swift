@@ -27,8 +27,8 @@ extension SpatialConvolution {
     /// `rows` (a block's tile of outputs, or one output row of `run` floats).
     func sparseDirectWorkspace(_ g: Geometry) -> (columns: Int, rows: Int) {
         let (s, _) = sparseDirectShape(g)
-        return (Swift.max(padW == 0 && padH == 0 ? 0 : s.paddedCount, SampleLaneConvolution.inputCount(s)),
-                Swift.max(s.run, SampleLaneConvolution.tileCount))
+        return (Swift.max(padW == 0 && padH == 0 ? 0 : s.paddedCount, SampleLaneConvolution.inputCount(s) + 16),
+                Swift.max(s.run, SampleLaneConvolution.tileCount + 16))
     }
 
     /// y for the images `r` from the sparse rows `taps` (columns renamed to tap offsets, by
@@ -42,9 +42,14 @@ extension SpatialConvolution {
         // whole blocks of images with one image per vector lane, the rest one by one
         let lanes = SampleLaneConvolution.lanes
         var first = r.lowerBound
+        // XT and the tile on cache lines (64 bytes), so that no vector of them straddles two
+        @inline(__always) func aligned(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+            UnsafeMutablePointer(bitPattern: (Int(bitPattern: p) + 63) & ~63)!
+        }
+        let xt = aligned(xp), tile = aligned(rows)
         while r.upperBound - first >= lanes {
             SampleLaneConvolution.forward(taps: taps, s, x: x + first * inSize, inSize: inSize, bias: bias,
-                                          y: y + first * outSize, outSize: outSize, xt: xp, tile: rows)
+                                          y: y + first * outSize, outSize: outSize, xt: xt, tile: tile)
             first += lanes
         }
         for b in first..<r.upperBound {

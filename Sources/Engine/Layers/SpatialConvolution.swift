@@ -105,7 +105,8 @@ public final class SpatialConvolution: Module {
         let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
         let chunks = Parallel.chunkCount(g.b, costPerItem: nOut * k * p)
         let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
-        let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b)
+        let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b,
+                                                  lanePlanes: runsSparseDirect ? nOut : nil)
         if let rows, runsSparseDirect {
             let taps = sparseDirectTaps(rows, g), size = sparseDirectWorkspace(g)
             while workspaces.count < chunks { workspaces.append(Workspace()) }

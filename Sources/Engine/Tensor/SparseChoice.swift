@@ -18,6 +18,13 @@ public enum SparseChoice {
     /// A convolution on its unfolded input (`multiply`): up to 40% (1.3-1.6x at 30%; at 50%
     /// it loses at batch 1).
     public static let convolutionDensity = 0.4
+    /// A stride-1 convolution with at most this many output planes runs sparse at any density
+    /// once each thread has a block of images (`SampleLaneConvolution.lanes` per thread): its
+    /// dense product has so few rows (6 in LeNet-5's first layer) that the GEMM's tiles run
+    /// mostly empty, where an image per lane computes the real outputs only (`bench --sparse`,
+    /// LeNet-5's first convolution at batch 1000: 1.7x at 0% sparsity, 2.6x at 50%; at batch 1,
+    /// 0.6x and 1.0x, so there the density rule stays).
+    public static let fewPlanes = 8
 
     /// Tests and benchmarks force a path: nil follows the rule, true always sparse (in
     /// evaluation), false always dense. The environment variable WORKBENCH_SPARSE=dense (or
@@ -60,11 +67,14 @@ public enum SparseChoice {
     /// The rule for a layer of `kind` whose weight has this density, at a batch of `batch`;
     /// with the weights frozen (`withFrozenWeights`) the rows are built once for every batch,
     /// so a linear layer's minimum batch does not apply.
-    public static func prefersSparse(_ kind: Kind, density: Double, batch: Int, frozen: Bool = false) -> Bool {
+    /// `lanePlanes`: a stride-1 convolution's output planes (it can run an image per lane).
+    public static func prefersSparse(_ kind: Kind, density: Double, batch: Int, frozen: Bool = false, lanePlanes: Int? = nil) -> Bool {
         if let forced { return forced }
         switch kind {
         case .linear: return density <= linearDensity && (frozen || batch >= linearMinimumBatch)
-        case .convolution: return density <= convolutionDensity
+        case .convolution:
+            if let planes = lanePlanes, planes <= fewPlanes, batch >= SampleLaneConvolution.lanes * Parallel.threads { return true }
+            return density <= convolutionDensity
         }
     }
 
@@ -103,15 +113,15 @@ final class SparseWeightCache {
 
     /// The weight as sparse rows [rows × columns] when the rule prefers them, else nil; in a
     /// frozen-weights scope, the choice of its first pass.
-    func rows(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int) -> SparseRows? {
+    func rows(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int, lanePlanes: Int? = nil) -> SparseRows? {
         let scope = SparseChoice.frozen
         if let scope, let c = frozenChoice, c.scope == scope { return c.rows }
-        let chosen = choose(p, kind, rows: rows, columns: columns, batch: batch, frozen: scope != nil)
+        let chosen = choose(p, kind, rows: rows, columns: columns, batch: batch, frozen: scope != nil, lanePlanes: lanePlanes)
         frozenChoice = scope.map { ($0, chosen) }
         return chosen
     }
 
-    private func choose(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int, frozen: Bool) -> SparseRows? {
+    private func choose(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int, frozen: Bool, lanePlanes: Int?) -> SparseRows? {
         guard SparseChoice.isCandidate(p, hint: hint) else { return nil }
         if SparseChoice.forced == nil && kind == .linear && batch < SparseChoice.linearMinimumBatch && !frozen { return nil }
         // Counting the nonzeros first costs a read of the weights; the sparse rows (arrays of
@@ -119,7 +129,7 @@ final class SparseWeightCache {
         let nonzeros = rows * columns - p.value.zeroCount()
         let density = Double(nonzeros) / Double(Swift.max(rows * columns, 1))
         hint = density <= (kind == .linear ? SparseChoice.linearDensity : SparseChoice.convolutionDensity)
-        guard SparseChoice.prefersSparse(kind, density: density, batch: batch, frozen: frozen) else { return nil }
+        guard SparseChoice.prefersSparse(kind, density: density, batch: batch, frozen: frozen, lanePlanes: lanePlanes) else { return nil }
         return SparseRows(dense: p.value.data, rows: rows, columns: columns)
     }
 

@@ -66,15 +66,17 @@ public enum SparseBenchmark {
             scale = Swift.max(scale, abs(dense.data[i]))
         }
         let kind: SparseChoice.Kind = layer is Linear ? .linear : .convolution
+        let planes = (layer as? SpatialConvolution).flatMap { $0.runsSparseDirect ? $0.nOutputPlane : nil }
         SparseChoice.forced = nil
         return KernelRow(layer: name, sparsity: sparsity, batch: batch, denseMilliseconds: denseTime, sparseMilliseconds: sparseTime,
                          frozenMilliseconds: frozenTime, relativeDifference: Double(diff / Swift.max(scale, .leastNormalMagnitude)),
-                         chosen: SparseChoice.prefersSparse(kind, density: 1 - sparsity, batch: batch) ? "sparse" : "dense",
-                         chosenFrozen: SparseChoice.prefersSparse(kind, density: 1 - sparsity, batch: batch, frozen: true) ? "sparse" : "dense")
+                         chosen: SparseChoice.prefersSparse(kind, density: 1 - sparsity, batch: batch, lanePlanes: planes) ? "sparse" : "dense",
+                         chosenFrozen: SparseChoice.prefersSparse(kind, density: 1 - sparsity, batch: batch, frozen: true, lanePlanes: planes) ? "sparse" : "dense")
     }
 
     /// The kernels of the table: Linear(2400 → 120) and LeNet-5's second convolution
-    /// (6 → 96, 5x5 on 14x14), each at 50/70/90/95/98% sparsity, batch 1 and 1000.
+    /// (6 → 96, 5x5 on 14x14), and its first (1 → 6, 5x5, padding 2, on 28x28), each at
+    /// 50/70/90/95/98% sparsity, batch 1 and 1000.
     public static func kernels(repeats: Int = 5) throws -> [KernelRow] {
         var rows = [KernelRow]()
         for sparsity in [0.5, 0.7, 0.9, 0.95, 0.98] {
@@ -83,21 +85,26 @@ public enum SparseBenchmark {
                                        repeats: batch == 1 ? 200 : repeats))
                 rows.append(try kernel("SpatialConvolution(6, 96, 5x5) on 14x14", SpatialConvolution(6, 96, 5, 5), input: [6, 14, 14],
                                        sparsity: sparsity, batch: batch, repeats: batch == 1 ? 200 : repeats))
+                rows.append(try kernel("SpatialConvolution(1, 6, 5x5, pad 2) on 28x28", SpatialConvolution(1, 6, 5, 5, 1, 1, 2, 2), input: [1, 28, 28],
+                                       sparsity: sparsity, batch: batch, repeats: batch == 1 ? 200 : repeats))
             }
         }
         return rows
     }
 
-    /// The model at `path` over `test` at batch 1000, dense (`forced` false) against the rule,
+    /// The batch of the model's timing: `evaluate`'s default, the one `-test` and `wb.test` run.
+    public static let modelBatch = 250
+
+    /// The model at `path` over `test` at `modelBatch`, dense (`forced` false) against the rule,
     /// best of `repeats`; with `compressed`, the best of 20 loads of that file.
     public static func model(_ path: String, compressed: String?, test: Dataset, repeats: Int = 3) throws -> ModelRow {
         let model = try ModelFile.load(path)
         defer { SparseChoice.forced = nil }
         SparseChoice.forced = false
         var denseError = 0.0, chosenError = 0.0
-        let dense = try best(repeats) { denseError = try evaluate(model, on: test, batchSize: 1000).errorPercent }
+        let dense = try best(repeats) { denseError = try evaluate(model, on: test, batchSize: modelBatch).errorPercent }
         SparseChoice.forced = nil
-        let chosen = try best(repeats) { chosenError = try evaluate(model, on: test, batchSize: 1000).errorPercent }
+        let chosen = try best(repeats) { chosenError = try evaluate(model, on: test, batchSize: modelBatch).errorPercent }
         var load: Double?
         if let compressed { load = try best(20) { _ = try ModelFile.load(compressed) } }
         return ModelRow(model: path, images: test.count, denseSeconds: dense / 1000, chosenSeconds: chosen / 1000,
