@@ -62,6 +62,30 @@ final class SparseKernelTests: XCTestCase {
         }
     }
 
+    /// `layer` reset, its weight masked at random to about `density`, in evaluation mode.
+    private func maskAtRandom(_ layer: Module, density: Double, _ rng: inout RandomGenerator) throws {
+        layer.reset(&rng)
+        let mask = Tensor(shape: layer.weight!.value.shape)
+        for i in 0..<mask.count { mask.data[i] = Double(rng.next() % 1000) < density * 1000 ? 1 : 0 }
+        try layer.weight!.setMask(mask)
+        layer.evaluate()
+    }
+
+    /// The layer's forward pass on `x`, dense and sparse (forced).
+    private func denseAndSparse(_ layer: Module, _ x: Tensor) throws -> (dense: [Float], sparse: [Float]) {
+        SparseChoice.forced = false
+        let dense = try layer.forward(x).scalars
+        SparseChoice.forced = true
+        return (dense, try layer.forward(x).scalars)
+    }
+
+    /// The same on a random input of `shape`.
+    private func denseAndSparse(_ layer: Module, _ shape: [Int], _ rng: inout RandomGenerator) throws -> (dense: [Float], sparse: [Float]) {
+        let x = Tensor(shape: shape)
+        x.fillUniform(-1, 1, &rng)
+        return try denseAndSparse(layer, x)
+    }
+
     /// One row of `multiply` at a time (`multiplyRow`), every width of its tiles and rests, on
     /// both vector widths: the rows of the whole product, to rounding.
     func testOneRowAtATimeEqualsTheWholeProduct() {
@@ -101,18 +125,9 @@ final class SparseKernelTests: XCTestCase {
             SmallGEMM.wideVectors = wide
             for (layer, shape) in layers {
                 for density in [0.02, 0.3, 1.0] {
-                    layer.reset(&rng)
-                    let mask = Tensor(shape: layer.weight!.value.shape)
-                    for i in 0..<mask.count { mask.data[i] = Double(rng.next() % 1000) < density * 1000 ? 1 : 0 }
-                    try layer.weight!.setMask(mask)
-                    layer.evaluate()
+                    try maskAtRandom(layer, density: density, &rng)
                     for batch in [1, 16, 17, 40] {
-                        let x = Tensor(shape: [batch] + shape)
-                        x.fillUniform(-1, 1, &rng)
-                        SparseChoice.forced = false
-                        let dense = try layer.forward(x).scalars
-                        SparseChoice.forced = true
-                        let sparse = try layer.forward(x).scalars
+                        let (dense, sparse) = try denseAndSparse(layer, [batch] + shape, &rng)
                         assertClose(sparse, dense, "\(layer.description) density \(density) batch \(batch) wide \(wide)")
                     }
                     layer.training()
@@ -130,19 +145,12 @@ final class SparseKernelTests: XCTestCase {
                                          (SpatialConvolution(2, 4, 3, 3, 2, 2, 1, 1, bias: false), [2, 7, 7])]
         for (layer, shape) in layers {
             for density in [0.0, 0.05, 0.5, 1.0] {
-                layer.reset(&rng)
+                try maskAtRandom(layer, density: density, &rng)
                 let w = layer.weight!
-                let mask = Tensor(shape: w.value.shape)
-                for i in 0..<mask.count { mask.data[i] = Double(rng.next() % 1000) < density * 1000 ? 1 : 0 }
-                try w.setMask(mask)
-                layer.evaluate()
                 for batch in [1, 5, 40] {
                     let x = Tensor(shape: [batch] + shape)
                     x.fillUniform(-1, 1, &rng)
-                    SparseChoice.forced = false
-                    let dense = try layer.forward(x).scalars
-                    SparseChoice.forced = true
-                    let sparse = try layer.forward(x).scalars
+                    let (dense, sparse) = try denseAndSparse(layer, x)
                     SparseChoice.forced = nil
                     let chosen = try layer.forward(x).scalars
                     assertClose(sparse, dense, "\(layer.description) density \(density) batch \(batch), sparse")
