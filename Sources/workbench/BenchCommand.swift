@@ -213,8 +213,8 @@ struct BenchCommand: ParsableCommand {
                 row += o.map { String(format: " | %.2f |", $0.error) } ?? " | - |"
                 print(row)
             }
-            print(String(format: "\n%@ over %d test images at batch 1000 (forward passes only), best of 3; ONNX export of the original: %.1f ms (best of 10)",
-                         modelPath as NSString, r.images, r.exportMilliseconds))
+            print(String(format: "\n%@ over %d test images at batch %d as -test runs them (forward passes only), best of 3; ONNX export of the original: %.1f ms (best of 10)",
+                         modelPath as NSString, r.images, StructuredBenchmark.batch, r.exportMilliseconds))
             if onnx == nil { print("(ONNX Runtime not timed: \(python) with onnxruntime not found; run scripts/setup/install.sh)") }
         }
     }
@@ -230,7 +230,7 @@ struct BenchCommand: ParsableCommand {
         FileHandle.standardError.write("timing the ONNX files in ONNX Runtime...\n".data(using: .utf8)!)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [scripts + "/bench/structured-onnx.py", folder, data] + threads.map(String.init)
+        p.arguments = [scripts + "/bench/structured-onnx.py", folder, data, "--batch=\(StructuredBenchmark.batch)"] + threads.map(String.init)
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()

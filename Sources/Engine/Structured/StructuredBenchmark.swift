@@ -3,7 +3,7 @@ import Foundation
 /// `workbench bench --structured`: thinned models against the original, side by side in one
 /// process (so the ratios compare runs under the same load). For the original and each
 /// variant (conv2's or fc1's units removed by the L1 norm): parameters, forward FLOPs per
-/// image, test error, and the 10k-image inference at batch 1000 (the forward passes over
+/// image, test error, and the 10k-image inference at `batch` (the forward passes over
 /// batches filled beforehand, best of `repeats`; wall and CPU seconds) on each thread count;
 /// and the ONNX export time of the original.
 public enum StructuredBenchmark {
@@ -26,12 +26,15 @@ public enum StructuredBenchmark {
     /// The variants measured: (layer, fraction) pairs; LeNet-5's conv2 is layer 4, fc1 layer 8.
     public static let defaultCuts: [(layer: Int, fraction: Double)] = [(4, 0.5), (4, 0.75), (8, 0.5), (8, 0.75)]
 
-    /// The test set as batches of 1000 images, filled once (the timing is the forward passes
+    /// The batch of the timings (ONNX Runtime's too): `-test`'s, as `bench --sparse` times.
+    public static let batch = SparseBenchmark.modelBatch
+
+    /// The test set as batches of `batch` images, filled once (the timing is the forward passes
     /// only, as ONNX Runtime's is over arrays already made).
     static func batches(_ test: Dataset) -> [(inputs: Tensor, targets: Tensor)] {
-        stride(from: 0, to: test.count, by: 1000).map { start in
+        stride(from: 0, to: test.count, by: batch).map { start in
             let x = Tensor(), t = Tensor()
-            test.fillBatch(start..<Swift.min(start + 1000, test.count), inputs: x, targets: t)
+            test.fillBatch(start..<Swift.min(start + batch, test.count), inputs: x, targets: t)
             return (x, t)
         }
     }

@@ -3,7 +3,8 @@ import Kernels
 
 /// When the layers run their weights as sparse rows (`Kernels.SparseRows`) instead of a dense
 /// product: in evaluation only, when the weight has a mask (a pruned layer) or was found sparse
-/// the last time, and the rule below says the sparse product is faster. The sparse rows are
+/// the last time, and the rule below says the sparse product is faster; and for a stride-1
+/// convolution of few output planes at a batch of blocks, pruned or not (`fewPlanes`). The sparse rows are
 /// built from the effective weights at every forward pass (one pass over them, as applying the
 /// mask is), so they can never be stale: any write into the weights or the mask is seen.
 ///
@@ -18,13 +19,21 @@ public enum SparseChoice {
     /// A convolution on its unfolded input (`multiply`): up to 40% (1.3-1.6x at 30%; at 50%
     /// it loses at batch 1).
     public static let convolutionDensity = 0.4
-    /// A stride-1 convolution with at most this many output planes runs sparse at any density
-    /// once each thread has a block of images (`SampleLaneConvolution.lanes` per thread): its
-    /// dense product has so few rows (6 in LeNet-5's first layer) that the GEMM's tiles run
-    /// mostly empty, where an image per lane computes the real outputs only (`bench --sparse`,
-    /// LeNet-5's first convolution at batch 1000: 1.7x at 0% sparsity, 2.6x at 50%; at batch 1,
-    /// 0.6x and 1.0x, so there the density rule stays).
+    /// A stride-1 convolution with at most this many output planes runs on the sparse rows at
+    /// any density, pruned or not, once each thread has a block of images
+    /// (`SampleLaneConvolution.lanes` per thread): its dense product has so few rows (6 in
+    /// LeNet-5's first layer) that the GEMM's tiles run mostly empty, where an image per lane
+    /// computes the real outputs only (`bench --sparse`, LeNet-5's first convolution at batch
+    /// 1000: 1.7x at 0% sparsity, 2.6x at 50%; at batch 1, 0.6x and 1.0x, so there the density
+    /// rule stays).
     public static let fewPlanes = 8
+
+    /// Whether a stride-1 convolution of `planes` output planes (nil: another layer) at `batch`
+    /// runs an image per lane whatever its density (`fewPlanes`).
+    static func lanesWin(planes: Int?, batch: Int) -> Bool {
+        guard let planes else { return false }
+        return planes <= fewPlanes && batch >= SampleLaneConvolution.lanes * Parallel.threads
+    }
 
     /// Tests and benchmarks force a path: nil follows the rule, true always sparse (in
     /// evaluation), false always dense. The environment variable WORKBENCH_SPARSE=dense (or
@@ -73,8 +82,7 @@ public enum SparseChoice {
         switch kind {
         case .linear: return density <= linearDensity && (frozen || batch >= linearMinimumBatch)
         case .convolution:
-            if let planes = lanePlanes, planes <= fewPlanes, batch >= SampleLaneConvolution.lanes * Parallel.threads { return true }
-            return density <= convolutionDensity
+            return lanesWin(planes: lanePlanes, batch: batch) || density <= convolutionDensity
         }
     }
 
@@ -97,10 +105,11 @@ public enum SparseChoice {
     /// The number of the frozen-weights scope running, nil outside one.
     static var frozen: UInt64? { frozenDepth > 0 ? frozenScope : nil }
 
-    /// Whether to build sparse rows for `p` at all (a pruned weight, or one sparse last time).
-    static func isCandidate(_ p: Parameter, hint: Bool) -> Bool {
+    /// Whether to build sparse rows for `p` at all (a pruned weight, one sparse last time, or a
+    /// few-plane convolution's at a batch of blocks).
+    static func isCandidate(_ p: Parameter, hint: Bool, lanePlanes: Int? = nil, batch: Int = 0) -> Bool {
         if let forced { return forced }
-        return p.mask != nil || hint
+        return p.mask != nil || hint || lanesWin(planes: lanePlanes, batch: batch)
     }
 }
 
@@ -122,7 +131,7 @@ final class SparseWeightCache {
     }
 
     private func choose(_ p: Parameter, _ kind: SparseChoice.Kind, rows: Int, columns: Int, batch: Int, frozen: Bool, lanePlanes: Int?) -> SparseRows? {
-        guard SparseChoice.isCandidate(p, hint: hint) else { return nil }
+        guard SparseChoice.isCandidate(p, hint: hint, lanePlanes: lanePlanes, batch: batch) else { return nil }
         if SparseChoice.forced == nil && kind == .linear && batch < SparseChoice.linearMinimumBatch && !frozen { return nil }
         // Counting the nonzeros first costs a read of the weights; the sparse rows (arrays of
         // values and columns) are built only when they will be used.
