@@ -1,12 +1,12 @@
 /// A sparse stride-1 convolution in evaluation with one image per vector lane: for a block of
 /// `lanes` images (16 with 512-bit registers, 8 otherwise), the padded input transposed to
-/// XT[pos · lanes + s] = xp_s[pos] (pos = (c·hp + y)·wp + x), then for each output plane o
+/// XT[pos · lanes + s] = xp_s[pos] (pos = (c·hp + y)·wp + x), then for each output (o, i, j)
 ///
-///   Y_o[(i, j) · lanes + s] = bias[o] + Σ_{(c, v, u): W[o, c, v, u] ≠ 0} W[o, c, v, u] · XT[(tap(c, v, u) + i·wp + j) · lanes + s]
+///   Y[o, i, j][s] = bias[o] + Σ_{(c, v, u): W[o, c, v, u] ≠ 0} W[o, c, v, u] · XT[(tap(c, v, u) + i·wp + j) · lanes + s]
 ///
 /// for the oH·oW real outputs only (no padded-width columns computed and thrown away), every
 /// load a whole vector of one input position (aligned to it, not straddling as a run of
-/// positions does), then Y_o transposed into y[s, o, ·]. The taps are the sparse rows'
+/// positions does), each 8 positions' vectors transposed into y[s, o, ·]. The taps are the sparse rows'
 /// columns renamed to (c·hp + v)·wp + u, as for `PaddedWidthConvolution`'s runs.
 ///
 /// The outputs of a row are taken 8 positions at a time (8 accumulators: enough in flight to

@@ -16,18 +16,8 @@ extension SparseRows {
         columnIndex.withUnsafeBufferPointer { index in
         values.withUnsafeBufferPointer { value in
             let entries = Int(start[r])..<Int(start[r + 1])
-            var j0 = 0
-            if SmallGEMM.wideVectors {
-                while n - j0 >= 64 {
-                    Self.tile(SIMD16<Float>.self, entries, index, value, b: b + j0, ldb: ldb, into: c + j0)
-                    j0 += 64
-                }
-            } else {
-                while n - j0 >= 32 {
-                    Self.tile(SIMD8<Float>.self, entries, index, value, b: b + j0, ldb: ldb, into: c + j0)
-                    j0 += 32
-                }
-            }
+            var j0 = SmallGEMM.wideVectors ? Self.tiles(SIMD16<Float>.self, entries, index, value, b: b, ldb: ldb, n: n, into: c)
+                                           : Self.tiles(SIMD8<Float>.self, entries, index, value, b: b, ldb: ldb, n: n, into: c)
             if n - j0 >= 16 {
                 Self.vector(SIMD16<Float>.self, entries, index, value, b: b + j0, ldb: ldb, into: c + j0)
                 j0 += 16
@@ -48,6 +38,19 @@ extension SparseRows {
                 }
             }
         }}}
+    }
+
+    /// C[0 ..< j] in whole tiles of 4·V.scalarCount columns; returns j (the columns done).
+    @inline(__always)
+    private static func tiles<V: SIMD>(_: V.Type, _ entries: Range<Int>, _ index: UnsafeBufferPointer<Int32>, _ value: UnsafeBufferPointer<Float>,
+                                       b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>) -> Int where V.Scalar == Float {
+        let width = 4 * V.scalarCount
+        var j0 = 0
+        while n - j0 >= width {
+            tile(V.self, entries, index, value, b: b + j0, ldb: ldb, into: c + j0)
+            j0 += width
+        }
+        return j0
     }
 
     /// C[0 ..< 4·V.scalarCount] from B's rows at b: 4 accumulators in each of 2 chains.
