@@ -91,4 +91,28 @@ final class CriterionTests: XCTestCase {
         let chained = try logSoftMax.backward(x, try nll.backward(logProbabilities, t))
         XCTAssertLessThan(chained.maxAbsDifference(try ce.backward(x, t)), 1e-6)
     }
+
+    /// The backward pass reuses the forward pass's log-sum-exps only for the very input it saw:
+    /// after a forward pass, on a changed input, and with no forward pass at all it gives the
+    /// bits of a criterion that never saw a forward pass; on 1 and 2 threads the same bits.
+    func testCrossEntropyBackwardAfterForwardIsTheSameWhateverItSaw() throws {
+        let x = TestData.uniform([300, 10], -6, 6), t = Tensor(shape: [300], values: (0..<300).map { Float($0 * 7 % 10) })
+        defer { Parallel.setThreads(1) }
+        var losses: [Float] = [], gradients: [[Float]] = []
+        for threads in [1, 2] {
+            Parallel.setThreads(threads)
+            let fresh = try CrossEntropyCriterion().backward(x, t).scalars
+            let ce = CrossEntropyCriterion()
+            losses.append(try ce.forward(x, t))
+            XCTAssertEqual(try ce.backward(x, t).scalars, fresh, "backward after forward, \(threads) thread(s)")
+            gradients.append(fresh)
+            // The same input changed in place after the forward pass: computed anew.
+            let changed = x.clone()
+            _ = try ce.forward(changed, t)
+            changed.data[17] += 1
+            XCTAssertEqual(try ce.backward(changed, t).scalars, try CrossEntropyCriterion().backward(changed, t).scalars)
+        }
+        XCTAssertEqual(losses[0].bitPattern, losses[1].bitPattern)
+        XCTAssertEqual(gradients[0], gradients[1])
+    }
 }
