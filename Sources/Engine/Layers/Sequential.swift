@@ -18,8 +18,20 @@ public final class Sequential: Container {
         if usesTables { return try tensorResult(try updateOutput(.tensor(input)), "output") }
         tableOutput = nil
         var x = input
-        for (i, m) in modules.enumerated() {
-            do { x = try m.forward(x) } catch let e as EngineError {
+        var i = 0
+        while i < modules.count {
+            let m = modules[i]
+            do {
+                // In evaluation a convolution and the activation after it run as one pass
+                // (SpatialConvolution+Activation.swift: the same outputs, bit for bit).
+                if let conv = m as? SpatialConvolution, i + 1 < modules.count, let f = modules[i + 1] as? ElementwiseModule,
+                   conv.fuses(f) {
+                    x = try conv.forward(x, then: f)
+                    i += 2
+                    continue
+                }
+                x = try m.forward(x)
+            } catch let e as EngineError {
                 var message = "layer \(i + 1) (\(m.description)): \(e.message)"
                 // A module defined outside the Engine declares no output size: say where the
                 // input that did not fit came from.
@@ -28,6 +40,7 @@ public final class Sequential: Container {
                 }
                 throw EngineError(message)
             }
+            i += 1
         }
         output = x
         return x

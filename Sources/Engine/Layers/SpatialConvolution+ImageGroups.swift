@@ -28,7 +28,8 @@ extension SpatialConvolution {
 
     /// The forward pass of images `r` (one thread's chunk), `group` at a time.
     func forwardGroups(_ r: Range<Int>, group: Int, _ im2col: Im2Col, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                       w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, rows sparseRows: SparseRows?, _ ws: Workspace) {
+                       w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, rows sparseRows: SparseRows?, _ ws: Workspace,
+                       finished: ImagesFinished) {
         let p = im2col.positions, nOut = nOutputPlane, k = kernelSize
         let inSize = nInputPlane * im2col.h * im2col.w
         let col = ws.columns.data, out = ws.rows.data
@@ -49,6 +50,7 @@ extension SpatialConvolution {
                     for j in 0..<p { dst[j] = src[j] + add }
                 }
             }
+            finished(start..<(start + n))
         }
     }
 

@@ -40,7 +40,8 @@ extension SpatialConvolution {
     /// input in `ws.columns` and a tile of outputs in `ws.rows`, the rest one by one with the
     /// padded image in `ws.columns` and one output row at a time in `ws.rows`.
     func forwardSparseDirect(_ r: Range<Int>, _ taps: SparseRows, _ g: Geometry, x: UnsafePointer<Float>,
-                             y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, _ ws: Workspace) {
+                             y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, _ ws: Workspace,
+                             finished: ImagesFinished) {
         let (s, length) = sparseDirectShape(g)
         let inSize = nInputPlane * g.h * g.w, outSize = nOutputPlane * g.p
         let padded = padW != 0 || padH != 0
@@ -56,6 +57,7 @@ extension SpatialConvolution {
         while r.upperBound - first >= lanes {
             SampleLaneConvolution.forward(taps: taps, s, x: x + first * inSize, inSize: inSize, bias: bias,
                                           y: y + first * outSize, outSize: outSize, xt: xt, tile: tile)
+            finished(first..<(first + lanes))
             first += lanes
         }
         for b in first..<r.upperBound {
@@ -70,6 +72,7 @@ extension SpatialConvolution {
                 taps.multiplyRow(o, b: image, ldb: 1, n: length, into: rows)
                 PaddedWidthConvolution.copyOutRow(rows, bias?[o] ?? 0, s, into: yb + o * g.p)
             }
+            finished(b..<(b + 1))
         }
     }
 

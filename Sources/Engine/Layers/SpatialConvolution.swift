@@ -99,10 +99,15 @@ public final class SpatialConvolution: Module {
         }
     }
 
-    override public func updateOutput(_ input: Tensor) throws -> Tensor {
+    override public func updateOutput(_ input: Tensor) throws -> Tensor { try computeOutput(input, then: nil) }
+
+    /// The output, and with `activation` that module's output f(y) too, each image's (or block
+    /// of images') as soon as its y is written (`forward(_:then:)`).
+    func computeOutput(_ input: Tensor, then activation: ElementwiseModule?) throws -> Tensor {
         let g = try geometry(input)
         output.resize(input.dim == 4 ? [g.b, nOutputPlane, g.oh, g.ow] : [nOutputPlane, g.oh, g.ow])
         let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
+        let finished = ImagesFinished(activation, y: output, p: nOut * p)
         let chunks = Parallel.chunkCount(g.b, costPerItem: nOut * k * p)
         let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
         let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b,
@@ -115,7 +120,7 @@ public final class SpatialConvolution: Module {
                 ws.rows.resize([size.rows])
             }
             Parallel.forChunksIndexed(g.b, costPerItem: nOut * k * p) { c, r in
-                self.forwardSparseDirect(r, taps, g, x: x, y: y, bias: bias, self.workspaces[c])
+                self.forwardSparseDirect(r, taps, g, x: x, y: y, bias: bias, self.workspaces[c], finished: finished)
             }
             return output
         }
@@ -137,12 +142,14 @@ public final class SpatialConvolution: Module {
                         BLAS.gemm(m: nOut, n: s.run, k: k, a: w, b: bMatrix, c: outRows)
                     }
                     PaddedWidthConvolution.copyOut(outRows, bias, s, into: y + b * nOut * p)
+                    finished(b..<(b + 1))
                 }
                 return
             }
             let im2col = self.im2col(g)
             if group > 1 {
-                return self.forwardGroups(r, group: group, im2col, x: x, y: y, w: w, bias: bias, rows: rows, self.workspaces[c])
+                return self.forwardGroups(r, group: group, im2col, x: x, y: y, w: w, bias: bias, rows: rows, self.workspaces[c],
+                                          finished: finished)
             }
             for b in r {
                 im2col.unfold(x + b * inSize, into: col)
@@ -155,6 +162,7 @@ public final class SpatialConvolution: Module {
                 } else {
                     BLAS.gemm(m: nOut, n: p, k: k, a: w, b: col, beta: bias == nil ? 0 : 1, c: yb)
                 }
+                finished(b..<(b + 1))
             }
         }
         return output

@@ -1,0 +1,81 @@
+import XCTest
+@testable import Engine
+
+/// In evaluation a Sequential runs a convolution and the activation after it as one pass
+/// (SpatialConvolution+Activation.swift). Each of the convolution's paths, dense and pruned,
+/// on 1 and 2 threads: both modules' outputs are bit for bit those of the two modules run one
+/// after the other, and training (or an activation defined elsewhere) keeps the two passes.
+final class ConvolutionActivationFusionTests: XCTestCase {
+    /// (layer, input shape, fraction of weights zeroed by a mask): per-image unfolding
+    /// (14x14 in, 10x10 out), groups of images (8x8 out), padded width (28 wide, pad 2), and
+    /// pruned stride-1 layers on the lane kernel (batch ≥ 16 per thread) and one by one.
+    private func cases() -> [(SpatialConvolution, [Int], Double)] {
+        GlobalRandom.seed(3)
+        return [
+            (SpatialConvolution(6, 16, 5, 5), [5, 6, 14, 14], 0),
+            (SpatialConvolution(3, 8, 3, 3), [7, 3, 10, 10], 0),
+            (SpatialConvolution(2, 4, 5, 5, 1, 1, 2, 2), [3, 2, 28, 28], 0),
+            (SpatialConvolution(6, 16, 5, 5), [37, 6, 14, 14], 0.7),
+            (SpatialConvolution(1, 6, 5, 5), [40, 1, 32, 32], 0),
+            (SpatialConvolution(6, 16, 5, 5, 2, 2), [4, 6, 14, 14], 0.7),
+        ]
+    }
+
+    private func prune(_ conv: SpatialConvolution, _ fraction: Double) throws {
+        guard fraction > 0 else { return }
+        var rng = RandomGenerator(seed: 5)
+        let n = conv.weightParameter.value.count
+        let mask = Tensor(shape: conv.weightParameter.value.shape)
+        mask.fill(1)
+        for i in rng.permutation(n).prefix(Int(fraction * Double(n))) { mask.data[i] = 0 }
+        try conv.weightParameter.setMask(mask)
+    }
+
+    func testEveryPathGivesTheOutputsOfTheTwoPasses() throws {
+        defer { Parallel.setThreads(1) }
+        for threads in [1, 2] {
+            Parallel.setThreads(threads)
+            for (index, (conv, shape, fraction)) in cases().enumerated() {
+                try prune(conv, fraction)
+                for activation in [Tanh(), ReLU(), Sigmoid()] as [ElementwiseModule] {
+                    var rng = RandomGenerator(seed: 7)
+                    let x = Tensor(shape: shape); x.fillUniform(-1, 1, &rng)
+                    let net = Sequential([conv, activation])
+                    net.evaluate()
+                    let y = try conv.forward(x).scalars
+                    let a = try activation.forward(conv.output).scalars
+                    conv.clearState()
+                    activation.clearState()   // nothing left from the two passes
+                    let fused = try net.forward(x)
+                    let what = "case \(index + 1), \(activation.typeName), \(threads) thread(s)"
+                    XCTAssertTrue(fused === activation.output, what)
+                    XCTAssertNil(firstDifference(conv.output.scalars, y), "convolution output, \(what)")
+                    XCTAssertNil(firstDifference(fused.scalars, a), "activation output, \(what)")
+                    XCTAssertEqual(fused.shape, conv.output.shape, what)
+                }
+            }
+        }
+    }
+
+    /// The first index where a and b differ in a bit (or in length), nil when they are equal.
+    private func firstDifference(_ a: [Float], _ b: [Float]) -> Int? {
+        guard a.count == b.count else { return min(a.count, b.count) }
+        return a.indices.first { a[$0].bitPattern != b[$0].bitPattern }
+    }
+
+    /// In training the activation runs its own pass (its output is what its backward reads).
+    func testTrainingRunsBothPasses() throws {
+        GlobalRandom.seed(4)
+        let conv = SpatialConvolution(2, 3, 3, 3), tanh = Tanh()
+        XCTAssertFalse(conv.fuses(tanh))
+        let net = Sequential([conv, tanh])
+        net.evaluate()
+        XCTAssertTrue(conv.fuses(tanh))
+        net.training()
+        XCTAssertFalse(conv.fuses(tanh))
+        let x = TestData.uniform([2, 2, 6, 6])
+        let out = try net.forward(x)
+        XCTAssertEqual(out.scalars, try Tanh().forward(conv.output).scalars)
+        XCTAssertFalse(conv.fuses(MulConstant(2)))
+    }
+}
