@@ -53,12 +53,17 @@ public struct MaxPoolingPlane {
 
     /// `maxPool2x2` without the indices (evaluation, where no backward pass reads them): the
     /// same comparisons (a, then b, c, d replacing the maximum when greater), 8 outputs at a
-    /// time from two 16-float loads, deinterleaved into the windows' four corners.
+    /// time from two 16-float loads, deinterleaved into the windows' four corners, then 4 from
+    /// two 8-float loads, then one by one.
     public func maxPool2x2(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         @inline(__always) func corners(_ p: UnsafePointer<Float>) -> (even: V, odd: V) {
             let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
             return (V(v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14]), V(v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15]))
+        }
+        @inline(__always) func corners4(_ p: UnsafePointer<Float>) -> (even: SIMD4<Float>, odd: SIMD4<Float>) {
+            let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+            return (SIMD4(v[0], v[2], v[4], v[6]), SIMD4(v[1], v[3], v[5], v[7]))
         }
         for i in 0..<oh {
             let r0 = src + 2 * i * w, r1 = r0 + w, out = dst + i * ow
@@ -71,6 +76,16 @@ public struct MaxPoolingPlane {
                 m.replace(with: d, where: d .> m)
                 UnsafeMutableRawPointer(out + j).storeBytes(of: m, as: V.self)
                 j += 8
+            }
+            if j + 4 <= ow {
+                // 4 outputs from two 8-float loads (LeNet-5's 10x10 planes: 5 outputs a row)
+                let (a, b) = corners4(r0 + 2 * j), (c, d) = corners4(r1 + 2 * j)
+                var m = a
+                m.replace(with: b, where: b .> m)
+                m.replace(with: c, where: c .> m)
+                m.replace(with: d, where: d .> m)
+                UnsafeMutableRawPointer(out + j).storeBytes(of: m, as: SIMD4<Float>.self)
+                j += 4
             }
             while j < ow {
                 var m = r0[2 * j]

@@ -63,6 +63,49 @@ final class ConvolutionActivationFusionTests: XCTestCase {
         return a.indices.first { a[$0].bitPattern != b[$0].bitPattern }
     }
 
+    /// A 2x2 max pooling after the activation joins the pass (its output, bit for bit, and a
+    /// backward pass after it still finds each window's maximum); one it would refuse, or
+    /// another window, runs its own pass, which says what is wrong.
+    func testAMaxPoolingAfterTheActivationJoinsThePass() throws {
+        defer { Parallel.setThreads(1) }
+        for threads in [1, 2] {
+            Parallel.setThreads(threads)
+            for (index, (conv, shape, fraction)) in cases().enumerated() {
+                try prune(conv, fraction)
+                var rng = RandomGenerator(seed: 9)
+                let x = Tensor(shape: shape); x.fillUniform(-1, 1, &rng)
+                let tanh = Tanh(), pool = SpatialMaxPooling(2, 2)
+                let net = Sequential([conv, tanh, pool])
+                net.evaluate()
+                let y = try conv.forward(x).scalars
+                let a = try tanh.forward(conv.output).scalars
+                let pooled = try pool.forward(tanh.output).scalars
+                let gradient = Tensor(shape: pool.output.shape); gradient.fillUniform(-1, 1, &rng)
+                let routed = try pool.backward(tanh.output, gradient).scalars
+                for m in [conv, tanh, pool] as [Module] { m.clearState() }
+                let out = try net.forward(x)
+                let what = "case \(index + 1), \(threads) thread(s)"
+                XCTAssertTrue(out === pool.output, what)
+                XCTAssertNil(firstDifference(conv.output.scalars, y), "convolution, \(what)")
+                XCTAssertNil(firstDifference(tanh.output.scalars, a), "activation, \(what)")
+                XCTAssertNil(firstDifference(out.scalars, pooled), "pooling, \(what)")
+                XCTAssertEqual(try pool.backward(tanh.output, gradient).scalars, routed, "backward after the fused pass, \(what)")
+            }
+        }
+        // 3x3 windows, and a 2x2 window larger than a 1x1 input: their own passes.
+        GlobalRandom.seed(6)
+        let conv = SpatialConvolution(1, 2, 3, 3), tanh = Tanh(), wide = SpatialMaxPooling(3, 3)
+        let net = Sequential([conv, tanh, wide])
+        net.evaluate()
+        let x = TestData.uniform([2, 1, 8, 8])
+        XCTAssertEqual(try net.forward(x).scalars, try SpatialMaxPooling(3, 3).forward(try Tanh().forward(try conv.forward(x))).scalars)
+        let tiny = Sequential([SpatialConvolution(1, 2, 3, 3), Tanh(), SpatialMaxPooling(2, 2)])
+        tiny.evaluate()
+        XCTAssertThrowsError(try tiny.forward(TestData.uniform([1, 1, 3, 3]))) { e in
+            XCTAssertTrue("\(e)".contains("layer 3"), "\(e)")
+        }
+    }
+
     /// In training the activation runs its own pass (its output is what its backward reads).
     func testTrainingRunsBothPasses() throws {
         GlobalRandom.seed(4)

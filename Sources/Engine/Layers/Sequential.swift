@@ -22,12 +22,15 @@ public final class Sequential: Container {
         while i < modules.count {
             let m = modules[i]
             do {
-                // In evaluation a convolution and the activation after it run as one pass
-                // (SpatialConvolution+Activation.swift: the same outputs, bit for bit).
+                // In evaluation a convolution, the activation after it and a max pooling after
+                // that run as one pass (SpatialConvolution+Activation.swift: the same outputs,
+                // bit for bit).
                 if let conv = m as? SpatialConvolution, i + 1 < modules.count, let f = modules[i + 1] as? ElementwiseModule,
                    conv.fuses(f) {
-                    x = try conv.forward(x, then: f)
-                    i += 2
+                    let pooling = i + 2 < modules.count ? modules[i + 2] as? SpatialMaxPooling : nil
+                    let (y, pooled) = try conv.forward(x, then: f, pooling: pooling)
+                    x = y
+                    i += pooled ? 3 : 2
                     continue
                 }
                 x = try m.forward(x)

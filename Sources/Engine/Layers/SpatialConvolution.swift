@@ -99,15 +99,20 @@ public final class SpatialConvolution: Module {
         }
     }
 
-    override public func updateOutput(_ input: Tensor) throws -> Tensor { try computeOutput(input, then: nil) }
+    override public func updateOutput(_ input: Tensor) throws -> Tensor {
+        var pooled = false
+        return try computeOutput(input, then: nil, pooling: nil, pooled: &pooled)
+    }
 
-    /// The output, and with `activation` that module's output f(y) too, each image's (or block
-    /// of images') as soon as its y is written (`forward(_:then:)`).
-    func computeOutput(_ input: Tensor, then activation: ElementwiseModule?) throws -> Tensor {
+    /// The output, and with `activation` that module's output f(y) too (and `pooling`'s, when
+    /// it takes the fused path: `pooled`), each image's (or block of images') as soon as its y
+    /// is written (`forward(_:then:pooling:)`).
+    func computeOutput(_ input: Tensor, then activation: ElementwiseModule?, pooling: SpatialMaxPooling?,
+                       pooled: inout Bool) throws -> Tensor {
         let g = try geometry(input)
         output.resize(input.dim == 4 ? [g.b, nOutputPlane, g.oh, g.ow] : [nOutputPlane, g.oh, g.ow])
         let (nOut, k, p) = (nOutputPlane, kernelSize, g.p)
-        let finished = ImagesFinished(activation, y: output, p: nOut * p)
+        let finished = ImagesFinished(activation, pooling: pooling, y: output, planes: nOut, positions: p, pooled: &pooled)
         let chunks = Parallel.chunkCount(g.b, costPerItem: nOut * k * p)
         let x = input.data, y = output.data, w = weightParameter.value.data, bias = biasParameter?.value.data
         let rows = isTraining ? nil : sparse.rows(weightParameter, .convolution, rows: nOut, columns: k, batch: g.b,

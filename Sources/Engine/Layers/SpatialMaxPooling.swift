@@ -72,6 +72,33 @@ public final class SpatialMaxPooling: Module {
         return output
     }
 
+    /// For a convolution's fused pass in evaluation (SpatialConvolution+Activation.swift): the
+    /// output sized for `input` (the activation's output, sized already, not yet written) and
+    /// what pools its planes, when this layer runs the values-only 2x2 path on it; else nil
+    /// (training, other windows, or an input it would refuse: its own pass then says why).
+    func fusedEvaluation(of input: Tensor) -> FusedPooling? {
+        guard !isTraining, let g = try? geometry(input) else { return nil }
+        let window = self.window(g)
+        guard window.isUnpadded2x2 else { return nil }
+        var s = input.shape
+        s[s.count - 2] = g.oh; s[s.count - 1] = g.ow
+        output.resize(s)
+        indicesMissing = true
+        return FusedPooling(window: window, inPlane: g.h * g.w, outPlane: g.oh * g.ow, y: output.data)
+    }
+
+    /// The 2x2 max pooling of planes of the fused pass's input into this layer's output.
+    struct FusedPooling {
+        let window: MaxPoolingPlane
+        let inPlane: Int, outPlane: Int
+        let y: UnsafeMutablePointer<Float>
+
+        /// y's planes `planes` from x's (the same values as `updateOutput`'s 2x2 path).
+        func pool(_ x: UnsafePointer<Float>, planes: Range<Int>) {
+            for pl in planes { window.maxPool2x2(x + pl * inPlane, into: y + pl * outPlane) }
+        }
+    }
+
     private typealias Geometry = (planes: Int, h: Int, w: Int, oh: Int, ow: Int)
 
     private func window(_ g: Geometry) -> MaxPoolingPlane {
