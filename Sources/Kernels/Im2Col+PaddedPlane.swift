@@ -19,9 +19,8 @@ extension Im2Col {
             for c in 0..<nInputPlane {
                 let plane = x + c * h * w
                 for y in 0..<h {
-                    // Plain loops: rows are short, and memmove calls would cost more than the copy.
-                    let d = xp + (y + padH) * wp + padW, s = plane + y * w
-                    for j in 0..<w { d[j] = s[j] }
+                    // Rows are short: memmove calls would cost more than the copy.
+                    Im2Col.copyRun(plane + y * w, into: xp + (y + padH) * wp + padW, count: w)
                 }
                 for v in 0..<kH {
                     for u in 0..<kW {
@@ -29,7 +28,7 @@ extension Im2Col {
                         for i in 0..<oh {
                             let src = xp + (i * dH + v) * wp + u, o = out + i * ow
                             if dW == 1 {
-                                for j in 0..<ow { o[j] = src[j] }
+                                Im2Col.copyRun(src, into: o, count: ow)
                             } else {
                                 for j in 0..<ow { o[j] = src[j * dW] }
                             }
@@ -63,8 +62,7 @@ extension Im2Col {
                 }
                 let plane = gi + c * h * w
                 for y in 0..<h {
-                    let d = plane + y * w, s = gp + (y + padH) * wp + padW
-                    for j in 0..<w { d[j] = s[j] }
+                    Im2Col.copyRun(gp + (y + padH) * wp + padW, into: plane + y * w, count: w)
                 }
             }
         }

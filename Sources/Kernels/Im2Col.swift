@@ -42,10 +42,7 @@ public struct Im2Col {
                 for v in 0..<kH {
                     for u in 0..<kW {
                         let src = x + (c * h + v) * w + u, out = col + ((c * kH + v) * kW + u) * ld
-                        for i in 0..<oh {
-                            let s = src + i * w, o = out + i * ow
-                            for j in 0..<ow { o[j] = s[j] }
-                        }
+                        for i in 0..<oh { Self.copyRun(src + i * w, into: out + i * ow, count: ow) }
                     }
                 }
             }
@@ -53,6 +50,29 @@ public struct Im2Col {
         }
         if usesPaddedPlane { return unfoldThroughPaddedPlane(x, into: col, rowStride: ld) }
         for row in 0..<kernelSize { unfoldRow(row, x, into: col + row * ld) }
+    }
+
+    /// o[j] = s[j] for j < count (a run is a row of an output plane, a few to a few dozen
+    /// floats: too short for memcpy, or for a loop the compiler vectorises with a run-time trip
+    /// count): 8 floats a move, the last move ending at the run's end (overlapping the one before
+    /// it, so no float is copied one by one once the run has 8); shorter runs 4 at a time the
+    /// same way, then one by one. Nothing outside s[0..<count] is read, nor outside o[0..<count]
+    /// written.
+    @inline(__always)
+    static func copyRun(_ s: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>, count: Int) {
+        @inline(__always) func move<V: SIMD>(_ type: V.Type, _ j: Int) where V.Scalar == Float {
+            UnsafeMutableRawPointer(o + j).storeBytes(of: UnsafeRawPointer(s + j).loadUnaligned(as: V.self), as: V.self)
+        }
+        if count >= 8 {
+            var j = 0
+            while j + 8 < count { move(SIMD8<Float>.self, j); j += 8 }
+            move(SIMD8<Float>.self, count - 8)
+        } else if count >= 4 {
+            move(SIMD4<Float>.self, 0)
+            move(SIMD4<Float>.self, count - 4)
+        } else {
+            for j in 0..<count { o[j] = s[j] }
+        }
     }
 
     /// `count` images, image n at x + n·imageStride, side by side:
@@ -79,10 +99,10 @@ public struct Im2Col {
             if dW == 1 {
                 // valid j: 0 <= j + u - padW < w
                 let lo = Swift.min(ow, Swift.max(0, padW - u)), hi = Swift.max(lo, Swift.min(ow, w + padW - u))
-                // Plain loops: rows are short, and memcpy calls would cost more than the copy.
+                // Rows are short: memcpy calls would cost more than the copy.
                 let src = line + u - padW
                 for j in 0..<lo { o[j] = 0 }
-                for j in lo..<hi { o[j] = src[j] }
+                Self.copyRun(src + lo, into: o + lo, count: hi - lo)
                 for j in hi..<ow { o[j] = 0 }
             } else {
                 for j in 0..<ow {
