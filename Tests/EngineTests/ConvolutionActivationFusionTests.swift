@@ -31,28 +31,36 @@ final class ConvolutionActivationFusionTests: XCTestCase {
         try conv.weightParameter.setMask(mask)
     }
 
-    func testEveryPathGivesTheOutputsOfTheTwoPasses() throws {
+    /// body(what, layer, input shape) for every case (its layer pruned as the case says) on 1
+    /// and 2 threads.
+    private func forEachCase(_ body: (String, SpatialConvolution, [Int]) throws -> Void) throws {
         defer { Parallel.setThreads(1) }
         for threads in [1, 2] {
             Parallel.setThreads(threads)
             for (index, (conv, shape, fraction)) in cases().enumerated() {
                 try prune(conv, fraction)
-                for activation in [Tanh(), ReLU(), Sigmoid()] as [ElementwiseModule] {
-                    var rng = RandomGenerator(seed: 7)
-                    let x = Tensor(shape: shape); x.fillUniform(-1, 1, &rng)
-                    let net = Sequential([conv, activation])
-                    net.evaluate()
-                    let y = try conv.forward(x).scalars
-                    let a = try activation.forward(conv.output).scalars
-                    conv.clearState()
-                    activation.clearState()   // nothing left from the two passes
-                    let fused = try net.forward(x)
-                    let what = "case \(index + 1), \(activation.typeName), \(threads) thread(s)"
-                    XCTAssertTrue(fused === activation.output, what)
-                    XCTAssertNil(firstDifference(conv.output.scalars, y), "convolution output, \(what)")
-                    XCTAssertNil(firstDifference(fused.scalars, a), "activation output, \(what)")
-                    XCTAssertEqual(fused.shape, conv.output.shape, what)
-                }
+                try body("case \(index + 1), \(threads) thread(s)", conv, shape)
+            }
+        }
+    }
+
+    func testEveryPathGivesTheOutputsOfTheTwoPasses() throws {
+        try forEachCase { label, conv, shape in
+            for activation in [Tanh(), ReLU(), Sigmoid()] as [ElementwiseModule] {
+                var rng = RandomGenerator(seed: 7)
+                let x = Tensor(shape: shape); x.fillUniform(-1, 1, &rng)
+                let net = Sequential([conv, activation])
+                net.evaluate()
+                let y = try conv.forward(x).scalars
+                let a = try activation.forward(conv.output).scalars
+                conv.clearState()
+                activation.clearState()   // nothing left from the two passes
+                let fused = try net.forward(x)
+                let what = "\(label), \(activation.typeName)"
+                XCTAssertTrue(fused === activation.output, what)
+                XCTAssertNil(firstDifference(conv.output.scalars, y), "convolution output, \(what)")
+                XCTAssertNil(firstDifference(fused.scalars, a), "activation output, \(what)")
+                XCTAssertEqual(fused.shape, conv.output.shape, what)
             }
         }
     }
@@ -67,30 +75,24 @@ final class ConvolutionActivationFusionTests: XCTestCase {
     /// backward pass after it still finds each window's maximum); one it would refuse, or
     /// another window, runs its own pass, which says what is wrong.
     func testAMaxPoolingAfterTheActivationJoinsThePass() throws {
-        defer { Parallel.setThreads(1) }
-        for threads in [1, 2] {
-            Parallel.setThreads(threads)
-            for (index, (conv, shape, fraction)) in cases().enumerated() {
-                try prune(conv, fraction)
-                var rng = RandomGenerator(seed: 9)
-                let x = Tensor(shape: shape); x.fillUniform(-1, 1, &rng)
-                let tanh = Tanh(), pool = SpatialMaxPooling(2, 2)
-                let net = Sequential([conv, tanh, pool])
-                net.evaluate()
-                let y = try conv.forward(x).scalars
-                let a = try tanh.forward(conv.output).scalars
-                let pooled = try pool.forward(tanh.output).scalars
-                let gradient = Tensor(shape: pool.output.shape); gradient.fillUniform(-1, 1, &rng)
-                let routed = try pool.backward(tanh.output, gradient).scalars
-                for m in [conv, tanh, pool] as [Module] { m.clearState() }
-                let out = try net.forward(x)
-                let what = "case \(index + 1), \(threads) thread(s)"
-                XCTAssertTrue(out === pool.output, what)
-                XCTAssertNil(firstDifference(conv.output.scalars, y), "convolution, \(what)")
-                XCTAssertNil(firstDifference(tanh.output.scalars, a), "activation, \(what)")
-                XCTAssertNil(firstDifference(out.scalars, pooled), "pooling, \(what)")
-                XCTAssertEqual(try pool.backward(tanh.output, gradient).scalars, routed, "backward after the fused pass, \(what)")
-            }
+        try forEachCase { what, conv, shape in
+            var rng = RandomGenerator(seed: 9)
+            let x = Tensor(shape: shape); x.fillUniform(-1, 1, &rng)
+            let tanh = Tanh(), pool = SpatialMaxPooling(2, 2)
+            let net = Sequential([conv, tanh, pool])
+            net.evaluate()
+            let y = try conv.forward(x).scalars
+            let a = try tanh.forward(conv.output).scalars
+            let pooled = try pool.forward(tanh.output).scalars
+            let gradient = Tensor(shape: pool.output.shape); gradient.fillUniform(-1, 1, &rng)
+            let routed = try pool.backward(tanh.output, gradient).scalars
+            for m in [conv, tanh, pool] as [Module] { m.clearState() }
+            let out = try net.forward(x)
+            XCTAssertTrue(out === pool.output, what)
+            XCTAssertNil(firstDifference(conv.output.scalars, y), "convolution, \(what)")
+            XCTAssertNil(firstDifference(tanh.output.scalars, a), "activation, \(what)")
+            XCTAssertNil(firstDifference(out.scalars, pooled), "pooling, \(what)")
+            XCTAssertEqual(try pool.backward(tanh.output, gradient).scalars, routed, "backward after the fused pass, \(what)")
         }
         // 3x3 windows, and a 2x2 window larger than a 1x1 input: their own passes.
         GlobalRandom.seed(6)
