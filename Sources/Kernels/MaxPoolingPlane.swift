@@ -61,33 +61,32 @@ public struct MaxPoolingPlane {
             let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
             return (V(v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14]), V(v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15]))
         }
-        @inline(__always) func corners4(_ p: UnsafePointer<Float>) -> (even: SIMD4<Float>, odd: SIMD4<Float>) {
-            let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-            return (SIMD4(v[0], v[2], v[4], v[6]), SIMD4(v[1], v[3], v[5], v[7]))
+        /// The corners of 4 windows from 8 floats, in lanes 0-3 (and again in 4-7).
+        @inline(__always) func corners4(_ p: UnsafePointer<Float>) -> (even: V, odd: V) {
+            let v = UnsafeRawPointer(p).loadUnaligned(as: V.self)
+            return (V(v[0], v[2], v[4], v[6], v[0], v[2], v[4], v[6]), V(v[1], v[3], v[5], v[7], v[1], v[3], v[5], v[7]))
+        }
+        /// a, then b, c, d where greater, lane by lane: the comparisons of the one-by-one loop.
+        /// (Concrete vectors: a helper generic over the width was not vectorised, the SIMD
+        /// protocol's default `replace(with:where:)` being a loop over lanes.)
+        @inline(__always) func maximum(_ top: (even: V, odd: V), _ bottom: (even: V, odd: V)) -> V {
+            var m = top.even
+            m.replace(with: top.odd, where: top.odd .> m)
+            m.replace(with: bottom.even, where: bottom.even .> m)
+            m.replace(with: bottom.odd, where: bottom.odd .> m)
+            return m
         }
         for i in 0..<oh {
             let r0 = src + 2 * i * w, r1 = r0 + w, out = dst + i * ow
             var j = 0
             while j + 8 <= ow {
-                let (a, b) = corners(r0 + 2 * j), (c, d) = corners(r1 + 2 * j)
-                var m = a
-                m.replace(with: b, where: b .> m)
-                m.replace(with: c, where: c .> m)
-                m.replace(with: d, where: d .> m)
-                UnsafeMutableRawPointer(out + j).storeBytes(of: m, as: V.self)
+                UnsafeMutableRawPointer(out + j).storeBytes(of: maximum(corners(r0 + 2 * j), corners(r1 + 2 * j)), as: V.self)
                 j += 8
             }
             if j + 4 <= ow {
-                // 4 outputs from two 8-float loads (LeNet-5's 10x10 planes: 5 outputs a row).
-                // The same steps as the 8-wide ones, written out again: the one generic helper
-                // for both widths was not vectorised (the SIMD protocol's default
-                // `replace(with:where:)` is a loop over lanes) and made a 10k test 2.3x slower.
-                let (a, b) = corners4(r0 + 2 * j), (c, d) = corners4(r1 + 2 * j)
-                var m = a
-                m.replace(with: b, where: b .> m)
-                m.replace(with: c, where: c .> m)
-                m.replace(with: d, where: d .> m)
-                UnsafeMutableRawPointer(out + j).storeBytes(of: m, as: SIMD4<Float>.self)
+                // 4 outputs from two 8-float loads (LeNet-5's 10x10 planes: 5 outputs a row)
+                let m = maximum(corners4(r0 + 2 * j), corners4(r1 + 2 * j))
+                UnsafeMutableRawPointer(out + j).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
                 j += 4
             }
             while j < ow {
