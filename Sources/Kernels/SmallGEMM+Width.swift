@@ -28,6 +28,21 @@ extension SmallGEMM {
         return cpuFlags().contains("avx512f")
     }()
 
+    /// Whether the CPU runs 512-bit FMAs at the full rate (two a cycle, as Zen 5 and Intel's
+    /// server cores with AVX-VNNI; Zen 4 splits each into two 256-bit halves): read from
+    /// /proc/cpuinfo as AVX-512F together with AVX-VNNI. The dot-product form of A·Bᵀ is then
+    /// bound by its loads rather than its FMAs, and costs more per vector than on Zen 4
+    /// (`prefersDotProducts`). `WORKBENCH_GEMM_WIDTH` set to anything makes it false; tests
+    /// set it to check both cost models on one machine.
+    nonisolated(unsafe) public static var fullRateWideVectors: Bool = detectedFullRateWideVectors
+
+    /// What /proc/cpuinfo says of `fullRateWideVectors`, read once.
+    public static let detectedFullRateWideVectors: Bool = {
+        if getenv("WORKBENCH_GEMM_WIDTH") != nil { return false }
+        let flags = cpuFlags()
+        return flags.contains("avx512f") && flags.contains("avx_vnni")
+    }()
+
     /// The flags of the first processor in /proc/cpuinfo (empty if unreadable).
     static func cpuFlags() -> Set<Substring> {
         guard let file = fopen("/proc/cpuinfo", "r") else { return [] }

@@ -128,8 +128,12 @@ public enum SmallGEMM {
 
     /// Whether the dot-product form beats packing Bᵀ for C = A·Bᵀ, from a cost model per
     /// element of C in FMA-cycles, fitted to measurements on Zen 4 (and the dot form's cost
-    /// refitted for the narrow shapes of `wideVectors` = false on Zen 3):
-    /// - dot: k/16 vector FMAs, the k mod 16 scalar products, ~9 to reduce and store;
+    /// refitted for the narrow shapes of `wideVectors` = false on Zen 3, and for
+    /// `fullRateWideVectors` on Zen 5):
+    /// - dot: k/16 vector FMAs (1.3 FMA-cycles each on Zen 5, where its 10 loads per 24 FMAs
+    ///   from L2 bound it: 150-190 GFLOP/s on one core against the outer form's 200-240 from
+    ///   32 rows of C up, e.g. LeNet-5's fc1, 2400 → 120, 153 against 227 at 128 rows), the
+    ///   k mod 16 scalar products, ~9 to reduce and store;
     /// - outer: k/16 · (padded width / n) vector FMAs, plus packing Bᵀ (~0.45 per element
     ///   of B) shared by the m rows of C.
     /// So the dot form wins for long k, few rows of C or a narrow, ragged n.
@@ -143,7 +147,7 @@ public enum SmallGEMM {
         let vectors = Float(k) / 16
         // Without wide vectors the dot tiles are 3 × 2 (load-bound): measured on Zen 3, twice
         // the outer form's cost per vector of k (LeNet-300-100's and LeNet-5's Linear shapes).
-        let dot = vectors * (wideVectors ? 1.04 : 2.1) + 1.1 * Float(k % 16) + 9
+        let dot = vectors * (wideVectors ? (fullRateWideVectors ? 1.3 : 1.04) : 2.1) + 1.1 * Float(k % 16) + 9
         let outer = vectors * 1.05 * Float(padded) / Float(n) + 0.45 * Float(k) / Float(m) + 0.6
         return dot < outer
     }

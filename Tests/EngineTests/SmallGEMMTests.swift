@@ -156,13 +156,22 @@ final class SmallGEMMTests: XCTestCase {
                 check(Case(transB: true, m: m, n: n, k: k, alpha: -0.5, beta: 1, padA: 3, padB: 1, padC: 4), path: path)
             }
         }
-        let detected = SmallGEMM.wideVectors
-        defer { SmallGEMM.wideVectors = detected }
+        let detected = (SmallGEMM.wideVectors, SmallGEMM.fullRateWideVectors)
+        defer { (SmallGEMM.wideVectors, SmallGEMM.fullRateWideVectors) = detected }
         SmallGEMM.wideVectors = true
+        SmallGEMM.fullRateWideVectors = false
         XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 6, n: 25, k: 896))
         XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 64, n: 120, k: 2400))
         XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 96, n: 150, k: 100))
         XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 512, n: 512, k: 512))
+        // Full-rate 512-bit FMAs (Zen 5): the dot form wins for up to ~16 rows of C only.
+        SmallGEMM.fullRateWideVectors = true
+        XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 6, n: 25, k: 896))
+        XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 16, n: 120, k: 2400))
+        XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 16, n: 300, k: 784))
+        XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 64, n: 120, k: 2400))
+        XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 32, n: 300, k: 784))
+        SmallGEMM.fullRateWideVectors = false
         // The narrow shapes' 3 × 2 dot tiles win only for few rows of C.
         SmallGEMM.wideVectors = false
         XCTAssertTrue(SmallGEMM.prefersDotProducts(m: 6, n: 25, k: 896))
