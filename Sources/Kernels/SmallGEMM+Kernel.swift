@@ -20,17 +20,17 @@ extension SmallGEMM {
     static func sweepRows(
         transA: Bool, width: Int, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-        columns: Int, alpha: Float, beta: Float
+        columns: Int, alpha: Float, beta: Float, rowBias: UnsafePointer<Float>? = nil
     ) {
         // Type arguments so that each call below is a separate specialisation.
         @inline(__always)
         func sweep<V: SIMD, Vectors: GEMMCount>(_: V.Type, _: Vectors.Type) where V.Scalar == Float {
             if transA {
                 rowBlocks(GEMMYes.self, V.self, Vectors.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta, rowBias: rowBias)
             } else {
                 rowBlocks(GEMMNo.self, V.self, Vectors.self, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta)
+                          c: c, ldc: ldc, columns: columns, alpha: alpha, beta: beta, rowBias: rowBias)
             }
         }
         if !wideVectors {   // 8-lane accumulators: panels of 16 (6-row blocks) or 8 columns
@@ -48,7 +48,7 @@ extension SmallGEMM {
     static func rowBlocks<ATransposed: GEMMFlag, V: SIMD, Vectors: GEMMCount>(
         _: ATransposed.Type, _: V.Type, _: Vectors.Type, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-        columns: Int, alpha: Float, beta: Float
+        columns: Int, alpha: Float, beta: Float, rowBias: UnsafePointer<Float>?
     ) where V.Scalar == Float {
         // Element (i, p) of op(A) is a[i · rowStep + p · kStep].
         let rowStep = ATransposed.value ? 1 : lda
@@ -56,7 +56,7 @@ extension SmallGEMM {
         func block<Rows: GEMMCount>(_ rows: Rows.Type, at i: Int) {
             microKernel(Rows.self, V.self, Vectors.self, ATransposed.self, k: k, a: a + i * rowStep,
                         lda: lda, b: b, ldb: ldb, c: c + i * ldc, ldc: ldc, columns: columns,
-                        alpha: alpha, beta: beta)
+                        alpha: alpha, beta: beta, rowBias: rowBias.map { $0 + i })
         }
         var i = 0
         // 64-column panels, and 16-column ones of 8-lane vectors: blocks of at most 6 rows
@@ -91,11 +91,13 @@ extension SmallGEMM {
     /// vectors V of 16 or 8 floats (row stride `ldb`). Accumulators c<row><vector> live in
     /// registers (at most 6 rows with 4 vectors: 24 accumulators); each k step loads the
     /// vectors of P and broadcasts one element of op(A) per row. The shape is given by types
-    /// so that every variant is specialised with its unused accumulators folded away.
+    /// so that every variant is specialised with its unused accumulators folded away. With
+    /// `rowBias` (and beta = 0), row r of the block is alpha · Σ + rowBias[r]: the bits of
+    /// filling the row with rowBias[r] and taking beta = 1.
     static func microKernel<Rows: GEMMCount, V: SIMD, Vectors: GEMMCount, ATransposed: GEMMFlag>(
         _: Rows.Type, _: V.Type, _: Vectors.Type, _: ATransposed.Type, k: Int, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-        columns: Int, alpha: Float, beta: Float
+        columns: Int, alpha: Float, beta: Float, rowBias: UnsafePointer<Float>?
     ) where V.Scalar == Float {
         let rows = Rows.value, vectors = Vectors.value, lanes = V.scalarCount
         assert(rows <= 6 || vectors <= 2, "SmallGEMM: 7-8 rows take at most 2 vectors")
@@ -132,7 +134,7 @@ extension SmallGEMM {
         }
         @inline(__always)
         func finish(_ r: Int, _ t0: V, _ t1: V, _ t2: V, _ t3: V) {
-            storeRow(t0, t1, t2, t3, vectors: vectors, c + r * ldc, columns, alpha, beta)
+            storeRow(t0, t1, t2, t3, vectors: vectors, c + r * ldc, columns, alpha, beta, bias: rowBias?[r])
         }
         if rows > 0 { finish(0, c00, c01, c02, c03) }
         if rows > 1 { finish(1, c10, c11, c12, c13) }
@@ -145,31 +147,33 @@ extension SmallGEMM {
     }
 
     /// row[0..<columns] = alpha · (v0 v1 v2 v3)[0..<columns] + beta · row, using the first
-    /// `vectors` (1, 2 or 4) vectors (row not read when beta == 0).
+    /// `vectors` (1, 2 or 4) vectors (row not read when beta == 0); with `bias` (beta = 0),
+    /// alpha · (v0 v1 v2 v3) + bias, rounded once as the fma of beta = 1 with a row filled with
+    /// the bias would round it.
     @inline(__always)
     static func storeRow<V: SIMD>(
         _ v0: V, _ v1: V, _ v2: V, _ v3: V, vectors: Int, _ row: UnsafeMutablePointer<Float>,
-        _ columns: Int, _ alpha: Float, _ beta: Float
+        _ columns: Int, _ alpha: Float, _ beta: Float, bias: Float? = nil
     ) where V.Scalar == Float {
         let lanes = V.scalarCount
         if columns == lanes * vectors {
-            storeScaled(v0, row, alpha, beta)
-            if vectors > 1 { storeScaled(v1, row + lanes, alpha, beta) }
-            if vectors > 2 { storeScaled(v2, row + 2 * lanes, alpha, beta); storeScaled(v3, row + 3 * lanes, alpha, beta) }
+            storeScaled(v0, row, alpha, beta, bias)
+            if vectors > 1 { storeScaled(v1, row + lanes, alpha, beta, bias) }
+            if vectors > 2 { storeScaled(v2, row + 2 * lanes, alpha, beta, bias); storeScaled(v3, row + 3 * lanes, alpha, beta, bias) }
             return
         }
         for j in 0..<columns {
             let vector = j / lanes, lane = j % lanes
             let x = alpha * (vector == 0 ? v0[lane] : vector == 1 ? v1[lane] : vector == 2 ? v2[lane] : v3[lane])
-            row[j] = beta == 0 ? x : x + beta * row[j]
+            if let bias { row[j] = x + bias } else { row[j] = beta == 0 ? x : x + beta * row[j] }
         }
     }
 
     @inline(__always)
-    static func storeScaled<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ alpha: Float, _ beta: Float)
+    static func storeScaled<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ alpha: Float, _ beta: Float, _ bias: Float? = nil)
     where V.Scalar == Float {
         var r = v * V(repeating: alpha)
-        if beta != 0 { r.addProduct(V(repeating: beta), load(p, as: V.self)) }
+        if let bias { r += V(repeating: bias) } else if beta != 0 { r.addProduct(V(repeating: beta), load(p, as: V.self)) }
         store(r, p)
     }
 }

@@ -43,31 +43,47 @@ public enum SmallGEMM {
     static let kChunk = 256
 
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major, same contract as `cblas_sgemm`.
+    /// With `rowBias` (beta must be 0), C[i, j] = alpha · (op(A) · op(B))[i, j] + rowBias[i]:
+    /// the same bits as filling row i of C with rowBias[i] and taking beta = 1, without that
+    /// pass over C (the outer form adds the bias as it stores the first chunk of k; the other
+    /// paths fill the rows first).
     public static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>? = nil
     ) {
         if m <= 0 || n <= 0 { return }
+        precondition(rowBias == nil || beta == 0, "SmallGEMM: a row bias replaces beta · C")
+        let dot = !transA && transB && k > 0 && alpha != 0 && prefersDotProducts(m: m, n: n, k: k)
+        var beta = beta
+        if let rowBias, dot || k <= 0 || alpha == 0 {
+            fillRows(m: m, n: n, rowBias, c: c, ldc: ldc)
+            beta = 1
+        }
         if k <= 0 || alpha == 0 {
             scale(m: m, n: n, beta: beta, c: c, ldc: ldc)
             return
         }
-        if !transA && transB && prefersDotProducts(m: m, n: n, k: k) {
+        if dot {
             dotProductGEMM(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                            beta: beta, c: c, ldc: ldc)
             return
         }
         outerProductGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBias: rowBias)
+    }
+
+    /// Row i of C [m × n] = bias[i].
+    public static func fillRows(m: Int, n: Int, _ bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m { (c + i * ldc).update(repeating: bias[i], count: n) }
     }
 
     /// The outer-product form (see the type's documentation); m, n, k ≥ 1.
     static func outerProductGEMM(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>? = nil
     ) {
         let scratch = GEMMScratch.panel
         var p0 = 0, chunkBeta = beta
@@ -92,7 +108,7 @@ public enum SmallGEMM {
                 }
                 sweepRows(transA: transA, width: width, m: m, k: kc, a: aChunk, lda: lda,
                           b: panel, ldb: panelStride, c: c + j0, ldc: ldc, columns: columns,
-                          alpha: alpha, beta: chunkBeta)
+                          alpha: alpha, beta: chunkBeta, rowBias: p0 == 0 ? rowBias : nil)
                 j0 += columns
             }
             p0 += kc

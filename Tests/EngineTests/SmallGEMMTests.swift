@@ -179,6 +179,38 @@ final class SmallGEMMTests: XCTestCase {
         XCTAssertFalse(SmallGEMM.prefersDotProducts(m: 100, n: 300, k: 784))
     }
 
+    /// A row bias added as the product is stored gives the bits of filling each row of C with
+    /// its bias and taking beta = 1: every transpose, ragged panels, k over one chunk
+    /// (`kChunk`), the dot form (which fills first), both kernel shapes, padded C untouched.
+    func testRowBiasEqualsFilledRowsWithBetaOne() {
+        let detected = SmallGEMM.wideVectors
+        defer { SmallGEMM.wideVectors = detected }
+        var rng = RandomGenerator(seed: 5)
+        let shapes = [(96, 100, 150), (13, 37, 600), (7, 5, 20), (6, 25, 896), (1, 9, 3), (40, 70, 0)]
+        for wide in [true, false] {
+            SmallGEMM.wideVectors = wide
+            for (m, n, k) in shapes {
+                for (ta, tb) in transposes {
+                    let a = (0..<Swift.max(1, m * k)).map { _ in rng.uniform(-1, 1) }
+                    let b = (0..<Swift.max(1, k * n)).map { _ in rng.uniform(-1, 1) }
+                    let bias = (0..<m).map { _ in rng.uniform(-1, 1) }
+                    let ldc = n + 3
+                    var filled = [Float](repeating: -7, count: m * ldc), biased = filled
+                    for i in 0..<m { for j in 0..<n { filled[i * ldc + j] = bias[i]; biased[i * ldc + j] = .nan } }
+                    filled.withUnsafeMutableBufferPointer { c in
+                        SmallGEMM.gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,
+                                       beta: 1, c: c.baseAddress!, ldc: ldc)
+                    }
+                    biased.withUnsafeMutableBufferPointer { c in
+                        SmallGEMM.gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,
+                                       c: c.baseAddress!, ldc: ldc, rowBias: bias)
+                    }
+                    XCTAssertEqual(filled.map(\.bitPattern), biased.map(\.bitPattern), "m=\(m) n=\(n) k=\(k) \(ta) \(tb) wide=\(wide)")
+                }
+            }
+        }
+    }
+
     func testEmptyAndDegenerateShapes() {
         for (ta, tb) in transposes {
             check(Case(transA: ta, transB: tb, m: 0, n: 5, k: 3))

@@ -159,13 +159,12 @@ public final class SpatialConvolution: Module {
             for b in r {
                 im2col.unfold(x + b * inSize, into: col)
                 let yb = y + b * nOut * p
-                if let bias {
-                    for o in 0..<nOut { (yb + o * p).update(repeating: bias[o], count: p) }
-                }
                 if let sr = rows {
+                    if let bias { SmallGEMM.fillRows(m: nOut, n: p, bias, c: yb, ldc: p) }
                     sr.multiply(b: col, ldb: p, n: p, c: yb, ldc: p, accumulate: bias != nil)
                 } else {
-                    BLAS.gemm(m: nOut, n: p, k: k, a: w, b: col, beta: bias == nil ? 0 : 1, c: yb)
+                    // y = bias + W · col, the bias added as the product is stored.
+                    BLAS.gemm(m: nOut, n: p, k: k, a: w, b: col, c: yb, rowBias: bias)
                 }
                 finished(b..<(b + 1))
             }

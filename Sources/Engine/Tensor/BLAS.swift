@@ -3,7 +3,8 @@ import COpenBLAS
 
 /// Thin, shape-checked wrappers over OpenBLAS (row-major).
 public enum BLAS {
-    /// C[m×n] = alpha · op(A) · op(B) + beta · C, with op(A) of shape m×k and op(B) k×n.
+    /// C[m×n] = alpha · op(A) · op(B) + beta · C, with op(A) of shape m×k and op(B) k×n; with
+    /// `rowBias` (beta = 0), + rowBias[i] on row i instead (`SmallGEMM.gemm`).
     /// `lda`, `ldb`, `ldc` default to the packed row strides. Single-threaded: the engine
     /// parallelises across images or rows itself (`Parallel`).
     ///
@@ -16,14 +17,16 @@ public enum BLAS {
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
         b: UnsafePointer<Float>, ldb: Int? = nil,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil, rowBias: UnsafePointer<Float>? = nil
     ) {
         if m == 0 || n == 0 { return }
         let la = lda ?? (transA ? m : k), lb = ldb ?? (transB ? k : n), lc = ldc ?? n
         if prefersSmallGEMM(transA: transA, transB: transB, m: m, n: n, k: k) {
             SmallGEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: la,
-                           b: b, ldb: lb, beta: beta, c: c, ldc: lc)
+                           b: b, ldb: lb, beta: beta, c: c, ldc: lc, rowBias: rowBias)
         } else {
+            var beta = beta
+            if let rowBias { SmallGEMM.fillRows(m: m, n: n, rowBias, c: c, ldc: lc); beta = 1 }
             openBLAS(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: la,
                      b: b, ldb: lb, beta: beta, c: c, ldc: lc)
         }
