@@ -54,7 +54,8 @@ public struct MaxPoolingPlane {
     /// `maxPool2x2` without the indices (evaluation, where no backward pass reads them): the
     /// same comparisons (a, then b, c, d replacing the maximum when greater), 8 outputs at a
     /// time from two 16-float loads, deinterleaved into the windows' four corners, then 4 from
-    /// two 8-float loads, then one by one.
+    /// two 8-float loads, a row's last ones by a step that overlaps the one before; one by
+    /// one only in rows of fewer than 4.
     public func maxPool2x2(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         @inline(__always) func corners(_ p: UnsafePointer<Float>) -> (even: V, odd: V) {
@@ -76,19 +77,23 @@ public struct MaxPoolingPlane {
             m.replace(with: bottom.odd, where: bottom.odd .> m)
             return m
         }
+        @inline(__always) func eight(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ j: Int) {
+            UnsafeMutableRawPointer(out + j).storeBytes(of: maximum(corners(r0 + 2 * j), corners(r1 + 2 * j)), as: V.self)
+        }
+        @inline(__always) func four(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ j: Int) {
+            let m = maximum(corners4(r0 + 2 * j), corners4(r1 + 2 * j))
+            UnsafeMutableRawPointer(out + j).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
+        }
         for i in 0..<oh {
             let r0 = src + 2 * i * w, r1 = r0 + w, out = dst + i * ow
             var j = 0
-            while j + 8 <= ow {
-                UnsafeMutableRawPointer(out + j).storeBytes(of: maximum(corners(r0 + 2 * j), corners(r1 + 2 * j)), as: V.self)
-                j += 8
-            }
-            if j + 4 <= ow {
-                // 4 outputs from two 8-float loads (LeNet-5's 10x10 planes: 5 outputs a row)
-                let m = maximum(corners4(r0 + 2 * j), corners4(r1 + 2 * j))
-                UnsafeMutableRawPointer(out + j).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
-                j += 4
-            }
+            while j + 8 <= ow { eight(r0, r1, out, j); j += 8 }
+            // The last few outputs of a row as one more step of 8 (or 4) ending at the row's
+            // end, over outputs already written with the same values (LeNet-5's 14- and
+            // 5-wide rows: 8 + 8 and 4 + 4 instead of 8 + 4 + 2 and 4 + 1 one by one).
+            if j < ow && ow >= 8 { eight(r0, r1, out, ow - 8); continue }
+            if j + 4 <= ow { four(r0, r1, out, j); j += 4 }
+            if j < ow && ow >= 4 { four(r0, r1, out, ow - 4); continue }
             while j < ow {
                 var m = r0[2 * j]
                 if r0[2 * j + 1] > m { m = r0[2 * j + 1] }

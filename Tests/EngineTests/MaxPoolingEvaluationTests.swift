@@ -7,8 +7,10 @@ import XCTest
 final class MaxPoolingEvaluationTests: XCTestCase {
     func testEvaluationGivesTheTrainingValuesAndABackwardPassStillWorks() throws {
         var rng = RandomGenerator(seed: 11)
-        // output rows of 9, 2, 17, 5, 14 and 4: the 8-wide, 4-wide and one-by-one steps, alone and together
-        for shape in [[2, 3, 10, 18], [1, 4, 5], [3, 1, 33, 34], [2, 6, 10, 10], [1, 2, 28, 28], [1, 1, 8, 8]] {
+        // output rows of 9, 2, 17, 5, 14, 4, 6, 3 and 9 from odd input rows: the 8- and 4-wide
+        // steps, the overlapping last step of each, and the one-by-one rows of fewer than 4
+        for shape in [[2, 3, 10, 18], [1, 4, 5], [3, 1, 33, 34], [2, 6, 10, 10], [1, 2, 28, 28], [1, 1, 8, 8],
+                      [1, 1, 12, 12], [1, 1, 6, 7], [1, 2, 9, 19]] {
             let x = Tensor(shape: shape)
             x.fillUniform(-1, 1, &rng)
             // ties (a row of equal values) and NaNs in every corner of some windows
