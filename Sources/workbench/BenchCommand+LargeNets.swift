@@ -52,7 +52,9 @@ extension BenchCommand {
     }
 
     func runLarge(_ nets: [LargeNet]) throws {
+        let script = torch ? try torchScript() : nil
         var results: [LargeNetResult] = []
+        var pytorch: [String: TorchLargeNetResult] = [:]
         for net in nets {
             for t in threads {
                 if !json { FileHandle.standardError.write("measuring \(net.name) (batch \(batch)) on \(t) thread(s)...\n".data(using: .utf8)!) }
@@ -61,21 +63,41 @@ extension BenchCommand {
                     throw CLIError("benchmark of \(net.name) on \(t) thread(s) printed no result")
                 }
                 results.append(r)
+                if let script {
+                    if !json { FileHandle.standardError.write("measuring \(net.name) in PyTorch on \(t) thread(s)...\n".data(using: .utf8)!) }
+                    let p = try measureTorch(script: script, net: net.name, threads: t)
+                    if p.parameters != r.parameters {
+                        throw CLIError("\(net.name): PyTorch's net has \(p.parameters) parameters, the workbench's \(r.parameters); scripts/bench/torch-large-nets.py and scripts/models/\(net.file).lua disagree")
+                    }
+                    pytorch["\(net.name)/\(t)"] = p
+                }
             }
         }
-        if json { return print(try Self.jsonText(results)) }
-        print("| net | threads | params | fwd MFLOP/img | train step s | CPU s/step | PyTorch step s (Zen 4 anchor) | step ratio | inference s | PyTorch inference s | inference ratio | train GFLOP/s | peak RSS MB |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        if json {
+            if script == nil { return print(try Self.jsonText(results)) }
+            struct Both: Encodable { var workbench: [LargeNetResult]; var pytorch: [TorchLargeNetResult] }
+            return print(try Self.jsonText(Both(workbench: results, pytorch: results.compactMap { pytorch["\($0.net)/\($0.threads)"] })))
+        }
+        let source = script == nil ? "Zen 4 anchor" : "this run"
+        print("| net | threads | params | fwd MFLOP/img | train step s | CPU s/step | PyTorch step s (\(source)) | step ratio | inference s | PyTorch inference s | inference ratio | train GFLOP/s | peak RSS MB | PyTorch peak RSS MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results {
-            let anchor = r.threads == 2 && r.batchSize == 128 ? Self.largeNet(r.net)?.pytorchAnchor : nil
+            let measured = pytorch["\(r.net)/\(r.threads)"]
+            let anchor = measured.map { ($0.trainStepSeconds, $0.inferenceSeconds) }
+                ?? (script == nil && r.threads == 2 && r.batchSize == 128 ? Self.largeNet(r.net)?.pytorchAnchor : nil)
             let a = anchor.map { String(format: "%.3f | %.2fx", $0.0, $0.0 / r.trainStepSeconds) } ?? " | "
             let b = anchor.map { String(format: "%.3f | %.2fx", $0.1, $0.1 / r.inferenceSeconds) } ?? " | "
-            print(String(format: "| %@ | %d | %d | %.1f | %.3f | %.3f | %@ | %.3f | %@ | %.0f | %.0f |", r.net as NSString, r.threads, r.parameters,
+            let memory = measured.map { String(format: "%.0f", $0.trainingPeakResidentMB) } ?? ""
+            print(String(format: "| %@ | %d | %d | %.1f | %.3f | %.3f | %@ | %.3f | %@ | %.0f | %.0f | %@ |", r.net as NSString, r.threads, r.parameters,
                          r.forwardFLOPPerImage / 1e6, r.trainStepSeconds, r.trainStepCPUSeconds, a as NSString, r.inferenceSeconds, b as NSString,
-                         r.trainGFLOPS, r.trainingPeakResidentMB))
+                         r.trainGFLOPS, r.trainingPeakResidentMB, memory as NSString))
         }
         print("\nbatch \(batch), random inputs in [0, 1), mean of \(steps) steps after one warm-up; ratio = PyTorch / workbench (above 1: the workbench is faster).")
-        print("The PyTorch anchor is issue 15's (quiet 2-core Zen 4, 2 threads); on another CPU run ../shared/bench/torch_bignets.py there for a like-for-like figure.")
+        if let p = pytorch.values.first {
+            print("PyTorch \(p.torch) measured in this run by scripts/bench/torch-large-nets.py (\(python)), each net and thread count in its own process right after the workbench's.")
+        } else {
+            print("The PyTorch anchor is issue 15's (quiet 2-core Zen 4, 2 threads); for this machine's figures add --torch --python PATH (a Python with torch).")
+        }
     }
 
     /// Runs this executable's `bench` with `arguments` and returns its standard output.

@@ -25,6 +25,7 @@ struct BenchCommand: ParsableCommand {
                                              sparse against dense kernels, and the pruned model dense vs sparse
           workbench bench --structured       thinned LeNet-5s against the original, in the workbench and ONNX Runtime
           workbench bench --large            conv4, conv48-2, ResNet-20, WRN-16-4, DenseNet-BC-40: a training step and inference (docs/speed.md)
+          workbench bench --large --torch --python /path/to/venv/bin/python   PyTorch's figures for the same nets in the same run
           workbench bench --nets conv48-2 --threads 2 --busy   the same with one core kept busy by another process
         """
     )
@@ -57,7 +58,7 @@ struct BenchCommand: ParsableCommand {
     var compressed: String?
     @Flag(help: "Time structured pruning's thinned models (--model, default inp/lenet5.safetensors, with 50% and 75% of conv2's filters or of fc1's neurons removed by their L1 norm) against the original over the 10k test images on each --threads count, beside ONNX Runtime's time for the same exported files (with --python); and the ONNX export time.")
     var structured = false
-    @Option(help: "Python with onnxruntime for --structured (default .venv/bin/python; skipped when absent).")
+    @Option(help: "Python with onnxruntime for --structured (skipped when absent), with torch for --torch.")
     var python: String = ".venv/bin/python"
     @Option(help: "Folder where --structured writes the thinned models and their ONNX files (default: a temporary folder, removed).")
     var exportFolder: String?
@@ -67,6 +68,8 @@ struct BenchCommand: ParsableCommand {
     var batch: Int = 128
     @Option(help: "Timed steps of the --large nets (after one warm-up), 1...100.")
     var steps: Int = 5
+    @Flag(help: "With --large or large --nets: measure PyTorch's equivalent of each net in the same run (scripts/bench/torch-large-nets.py, run by --python), right after the workbench's, and give the ratios and both peaks of memory.")
+    var torch = false
     @Flag(help: "Keep one core busy with a spinning process while measuring (started and stopped by the benchmark), as on a shared machine.")
     var busy = false
     @Flag(help: .hidden)
@@ -100,6 +103,9 @@ struct BenchCommand: ParsableCommand {
         }
         if !(1...1024).contains(batch) { throw ValidationError("--batch must be in 1...1024, got \(batch)") }
         if !(1...100).contains(steps) { throw ValidationError("--steps must be in 1...100, got \(steps)") }
+        if torch && !large && !nets.contains(where: { Self.largeNet($0) != nil }) {
+            throw ValidationError("--torch measures the larger nets: add --large or name them with --nets (\(Self.largeNets.map(\.name).joined(separator: ", ")))")
+        }
         if !Limits.benchImages.contains(epochImages) {
             throw ValidationError("--epoch-images must be in \(Limits.benchImages.lowerBound)...\(Limits.benchImages.upperBound), got \(epochImages)")
         }

@@ -85,6 +85,9 @@ final class CLIHostileInputTests: XCTestCase {
         try assertRefused(f, ["bench", "--epoch-images", "0"], "Error: --epoch-images must be in 1...1000000, got 0")
         try assertRefused(f, ["bench", "--epoch-images", "-1"], "Error: --epoch-images must be in 1...1000000, got -1")
         try assertRefused(f, ["bench", "--threads", "1", "-2"], "Error: --threads must be in 1...256, got -2")
+        try assertRefused(f, ["bench", "--torch"], "Error: --torch measures the larger nets: add --large or name them with --nets (conv4, conv48-2, resnet20, wrn16-4, densenet-bc-40)")
+        try assertRefused(f, ["bench", "--nets", "conv4", "--torch", "--python", "no/such/python"],
+                          "Error: --torch: no Python at 'no/such/python'; pass --python PATH, a Python that has torch (pip install torch)")
     }
 
     func testNumbersAtTheEdgesOfTheirRangesAreAccepted() throws {
