@@ -124,6 +124,47 @@ final class LayerGradientTests: XCTestCase {
         assertGradients(bn, TestData.uniform([2, 3, 2, 2], -2, 2), .init(), "SpatialBatchNormalization evaluation")
     }
 
+    /// Planes of 35 values (two 16-wide vector steps and a tail of 3) and of 16 (no tail):
+    /// the vectorised plane loops of `BatchNormPlane`.
+    func testSpatialBatchNormalizationOnWidePlanes() throws {
+        for shape in [[2, 2, 5, 7], [3, 2, 4, 4]] {
+            let bn = try SpatialBatchNormalization(2)
+            bn.biasParameter!.value.fillUniform(-0.5, 0.5, &GlobalRandom.generator)
+            assertGradients(bn, TestData.uniform(shape, -2, 2), .init(step: 5e-3), "training \(shape)")
+            bn.evaluate()
+            assertGradients(bn, TestData.uniform(shape, -2, 2, seed: 4), .init(), "evaluation \(shape)")
+        }
+    }
+
+    /// The plane loops against their scalar definitions: sums in double within double rounding
+    /// of a sequential double loop, element-wise passes bit for bit, on lengths around 16.
+    func testBatchNormPlaneLoopsMatchTheirDefinitions() throws {
+        for n in [0, 1, 15, 16, 17, 31, 32, 33, 100, 1024] {
+            let x = TestData.uniform([max(n, 1)], -3, 3, seed: UInt64(n)), g = TestData.uniform([max(n, 1)], -1, 1, seed: UInt64(n + 1))
+            let xs = x.scalars, gs = g.scalars
+            let mean: Float = 0.25, invStd: Float = 1.7, gamma: Float = 0.6, beta: Float = -0.3, gradMean: Float = 0.05, kappa: Float = 0.4
+            var sum = 0.0, squares = 0.0, gsum = 0.0, dot = 0.0, absolute = 0.0
+            for k in 0..<n {
+                sum += Double(xs[k]); absolute += abs(Double(xs[k]))
+                let d = Double(xs[k] - mean); squares += d * d
+                gsum += Double(gs[k]); dot += d * Double(gs[k])
+            }
+            let tolerance = 1e-14 * max(1, absolute * 10)
+            XCTAssertEqual(BatchNormPlane.sum(x.data, n), sum, accuracy: tolerance, "Σx, n = \(n)")
+            XCTAssertEqual(BatchNormPlane.centredSquares(x.data, n, mean: mean), squares, accuracy: tolerance, "Σ(x - μ)², n = \(n)")
+            let sums = BatchNormPlane.gradientSums(x.data, g.data, n, mean: mean)
+            XCTAssertEqual(sums.sum, gsum, accuracy: tolerance, "Σg, n = \(n)")
+            XCTAssertEqual(sums.dot, dot, accuracy: tolerance, "Σ(x - μ)g, n = \(n)")
+            let y = Tensor(shape: [max(n, 1)])
+            BatchNormPlane.normalize(x.data, y.data, n, mean: mean, invStd: invStd, gamma: gamma, beta: beta)
+            XCTAssertEqual(Array(y.scalars.prefix(n)), (0..<n).map { (xs[$0] - mean) * invStd * gamma + beta }, "normalize, n = \(n)")
+            BatchNormPlane.trainingGradient(x.data, g.data, y.data, n, mean: mean, gradMean: gradMean, kappa: kappa, invStd: invStd, gamma: gamma)
+            XCTAssertEqual(Array(y.scalars.prefix(n)), (0..<n).map { (gs[$0] - gradMean - (xs[$0] - mean) * kappa) * invStd * gamma }, "training gradient, n = \(n)")
+            BatchNormPlane.evaluationGradient(g.data, y.data, n, invStd: invStd, gamma: gamma)
+            XCTAssertEqual(Array(y.scalars.prefix(n)), (0..<n).map { gs[$0] * invStd * gamma }, "evaluation gradient, n = \(n)")
+        }
+    }
+
     func testBatchNormalizationParameterGradientsScale() throws {
         let bn = try BatchNormalization(3)
         let x = TestData.uniform([4, 3]), g = TestData.uniform([4, 3], seed: 9)

@@ -2,8 +2,8 @@ import Foundation
 
 /// The [B, n] paths of batch normalisation (one value per feature and example): row by row
 /// over chunks of features, so that the inner loops run along contiguous memory and vectorise.
-/// Per feature the sums run over b = 0..<B in order and in double precision, as the
-/// per-feature loop of the spatial case does, so both paths give the same bits.
+/// Per feature the sums run over b = 0..<B in order and in double precision (the spatial case
+/// adds the same values, plane by plane in vector lanes: `BatchNormPlane`).
 extension BatchNormalization {
     /// y = (x - μ)·s·γ + β over a [B, n] input, with μ, s the batch's statistics in training
     /// (saved for backward, and folded into the running averages with momentum m) or the

@@ -130,16 +130,10 @@ public class BatchNormalization: Module {
                     var mean: Float, invStd: Float
                     if training {
                         var sum = 0.0
-                        for b in 0..<l.b {
-                            let p = x + (b * l.c + c) * l.s
-                            for k in 0..<l.s { sum += Double(p[k]) }
-                        }
+                        for b in 0..<l.b { sum += BatchNormPlane.sum(x + (b * l.c + c) * l.s, l.s) }
                         mean = Float(sum / Double(n))
                         var squares = 0.0
-                        for b in 0..<l.b {
-                            let p = x + (b * l.c + c) * l.s
-                            for k in 0..<l.s { let d = Double(p[k] - mean); squares += d * d }
-                        }
+                        for b in 0..<l.b { squares += BatchNormPlane.centredSquares(x + (b * l.c + c) * l.s, l.s, mean: mean) }
                         invStd = squares == 0 && eps == 0 ? 0 : Float(1 / (squares / Double(n) + eps).squareRoot())
                         sm[c] = mean
                         si[c] = invStd
@@ -152,7 +146,7 @@ public class BatchNormalization: Module {
                     let gamma = w?[c] ?? 1, beta = bias?[c] ?? 0
                     for b in 0..<l.b {
                         let o = (b * l.c + c) * l.s
-                        for k in 0..<l.s { y[o + k] = (x[o + k] - mean) * invStd * gamma + beta }
+                        BatchNormPlane.normalize(x + o, y + o, l.s, mean: mean, invStd: invStd, gamma: gamma, beta: beta)
                     }
                 }
             }
@@ -172,17 +166,16 @@ public class BatchNormalization: Module {
                 (0..<nOutput).map { Float(1 / (Double(runningVar[$0]) + eps).squareRoot()) })
     }
 
-    /// Σg and Σ(x - μ)g of feature c, in double precision.
+    /// Σg and Σ(x - μ)g of feature c, in double precision, plane by plane (`BatchNormPlane`).
     @inline(__always)
     private func gradientSums(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ l: (b: Int, c: Int, s: Int),
                               _ c: Int, _ mean: Float) -> (sum: Double, dot: Double) {
         var sum = 0.0, dot = 0.0
         for b in 0..<l.b {
             let o = (b * l.c + c) * l.s
-            for k in 0..<l.s {
-                sum += Double(g[o + k])
-                dot += Double(x[o + k] - mean) * Double(g[o + k])
-            }
+            let plane = BatchNormPlane.gradientSums(x + o, g + o, l.s, mean: mean)
+            sum += plane.sum
+            dot += plane.dot
         }
         return (sum, dot)
     }
@@ -215,14 +208,12 @@ public class BatchNormalization: Module {
                 let k = Float(dot * Double(s) * Double(s) / n)
                 for b in 0..<l.b {
                     let o = (b * l.c + c) * l.s
-                    for j in 0..<l.s {
-                        gi[o + j] = (g[o + j] - gradMean - (x[o + j] - mean) * k) * s * gamma
-                    }
+                    BatchNormPlane.trainingGradient(x + o, g + o, gi + o, l.s, mean: mean, gradMean: gradMean, kappa: k, invStd: s, gamma: gamma)
                 }
             } else {
                 for b in 0..<l.b {
                     let o = (b * l.c + c) * l.s
-                    for j in 0..<l.s { gi[o + j] = g[o + j] * s * gamma }
+                    BatchNormPlane.evaluationGradient(g + o, gi + o, l.s, invStd: s, gamma: gamma)
                 }
             }
         }
